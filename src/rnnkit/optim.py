@@ -1,0 +1,112 @@
+"""Optimisers over the params/grads dicts, and clipping by global norm.
+
+Every update writes into the parameter arrays in place, so the views of the
+compact notation (W_aa and W_ax inside W_a) stay views.
+
+Sparse (lazy) semantics, for gradients given as `ColumnGrad` (the W_ax of
+one-hot inputs): only the columns of the words in the batch are touched.
+SGD: the same result as the dense update, since untouched columns have zero
+gradient (momentum of an untouched column is not decayed until its word
+returns). Adam: the moments of an untouched column are neither decayed nor
+updated, and the column does not move; bias correction uses the global step
+count. This is the rule of TensorFlow's LazyAdam and PyTorch's SparseAdam; it
+differs from dense Adam, which keeps moving columns on stale momentum.
+"""
+import numpy as np
+
+from .sparse import ColumnGrad
+
+
+def global_norm(grads):
+    return float(np.sqrt(sum(g.sum_sq() if isinstance(g, ColumnGrad) else float(np.vdot(g, g))
+                             for g in grads.values())))
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients in place so that their global norm is at most max_norm; returns the norm before."""
+    norm = global_norm(grads)
+    if max_norm is not None and norm > max_norm:
+        c = max_norm / (norm + 1e-6)
+        for g in grads.values():
+            if isinstance(g, ColumnGrad):
+                g.scale(c)
+            else:
+                g *= c
+    return norm
+
+
+class SGD:
+    """θ -= lr * v, with v = momentum * v + dθ (v = dθ without momentum)."""
+
+    def __init__(self, params, lr=0.1, momentum=0.0):
+        self.params, self.lr, self.momentum = params, lr, momentum
+        self.v = {k: np.zeros_like(p) for k, p in params.items()} if momentum else {}
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        for k, g in grads.items():
+            p = self.params[k]
+            if isinstance(g, ColumnGrad):
+                cols = p.T                              # (n_x, n_a): row i is column i of p
+                if self.momentum:
+                    vc = self.v[k].T
+                    vc[g.ids] = self.momentum * vc[g.ids] + g.rows
+                    cols[g.ids] -= self.lr * vc[g.ids]
+                else:
+                    cols[g.ids] -= self.lr * g.rows
+            elif self.momentum:
+                v = self.v[k]
+                v *= self.momentum
+                v += g
+                p -= self.lr * v
+            else:
+                p -= self.lr * g
+
+    def state(self):
+        return {"t": self.t, **{f"v/{k}": v for k, v in self.v.items()}}
+
+    def load_state(self, state):
+        self.t = int(state["t"])
+        for k in self.v:
+            self.v[k][...] = state[f"v/{k}"]
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015), lazy for ColumnGrad gradients (see the module docstring)."""
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.params, self.lr, self.beta1, self.beta2, self.eps = params, lr, beta1, beta2, eps
+        # Moments share each parameter's memory layout, so p.T and m.T line up row for row.
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        step = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)   # bias correction
+        for k, g in grads.items():
+            p, m, v = self.params[k], self.m[k], self.v[k]
+            if isinstance(g, ColumnGrad):
+                rows, ids = g.rows, g.ids
+                mc, vc = m.T, v.T
+                m_i = b1 * mc[ids] + (1 - b1) * rows
+                v_i = b2 * vc[ids] + (1 - b2) * rows * rows
+                mc[ids], vc[ids] = m_i, v_i
+                p.T[ids] -= step * m_i / (np.sqrt(v_i) + self.eps)
+            else:
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
+                p -= step * m / (np.sqrt(v) + self.eps)
+
+    def state(self):
+        return {"t": self.t, **{f"m/{k}": a for k, a in self.m.items()}, **{f"v/{k}": a for k, a in self.v.items()}}
+
+    def load_state(self, state):
+        self.t = int(state["t"])
+        for k in self.m:
+            self.m[k][...] = state[f"m/{k}"]
+            self.v[k][...] = state[f"v/{k}"]

@@ -1,0 +1,93 @@
+"""Bidirectional and deep models: gradients, padding, and what the backward chain can see."""
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.model import param_name
+
+
+@pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, False), (2, True), (3, True)])
+@pytest.mark.parametrize("inputs", ["ids", "dense"])
+def test_gradients_match_central_differences(layers, bidirectional, inputs):
+    rng = np.random.default_rng(0)
+    model = rnnkit.RNN(5, 3, 3, "tanh", "softmax", layers=layers, bidirectional=bidirectional,
+                       dtype=np.float64, seed=1)
+    x = rng.integers(0, 5, (3, 6)) if inputs == "ids" else rng.normal(size=(3, 6, 5))
+    mask = np.arange(6)[None, :] < np.array([6, 2, 4])[:, None]
+    errors = rnnkit.gradcheck(model, x, rng.integers(0, 3, (3, 6)), mask)
+    assert max(errors.values()) < 1e-6, errors
+
+
+class FixedDropout:
+    """The model with one dropout draw frozen, so that finite differences see the same function."""
+
+    def __init__(self, model, seed):
+        self.model, self.seed, self.params = model, seed, model.params
+
+    def loss_and_grads(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(self.seed))
+
+
+def test_dropout_gradients_match_central_differences():
+    rng = np.random.default_rng(3)
+    model = rnnkit.RNN(5, 3, 1, layers=2, bidirectional=True, dropout=0.3, dtype=np.float64, seed=2)
+    x, y = rng.integers(0, 5, (2, 5)), rng.integers(0, 2, (2, 5))
+    errors = rnnkit.gradcheck(FixedDropout(model, 7), x, y)
+    assert max(errors.values()) < 1e-6
+    with_drop = model.loss_and_grads(x, y, dropout_rng=np.random.default_rng(7))[0]
+    assert with_drop != model.loss_and_grads(x, y)[0]          # dropout is off unless asked for
+
+
+def test_parameter_names_read_naturally():
+    assert param_name("W_aa", 1, "fwd", 1, False) == "W_aa"
+    model = rnnkit.RNN(7, 3, 2, layers=2, bidirectional=True)
+    shapes = {k: v.shape for k, v in model.params.items()}
+    assert shapes["W_ax[1].fwd"] == (3, 7) and shapes["W_ax[1].bwd"] == (3, 7)
+    assert shapes["W_ax[2].bwd"] == (3, 6) and shapes["W_aa[2].fwd"] == (3, 3)
+    assert shapes["W_ya"] == (2, 6)
+    assert np.shares_memory(model.W_a_of(2, "bwd"), model.params["W_aa[2].bwd"])
+    with pytest.raises(AttributeError):
+        model.W_a
+
+
+def test_the_backward_chain_sees_the_future():
+    """'Teddy Roosevelt' / 'Teddy bears': same prefix, different continuation."""
+    teddy_roosevelt, teddy_bears = np.array([[0, 1, 2, 3]]), np.array([[0, 1, 4, 5]])
+    uni = rnnkit.RNN(6, 4, 1, seed=0, dtype=np.float64)
+    bi = rnnkit.RNN(6, 4, 1, bidirectional=True, seed=0, dtype=np.float64)
+    # at "Teddy" (t = 1) the one-directional model has seen the same words in both sentences
+    assert uni.forward(teddy_roosevelt)[0][0, 1] == uni.forward(teddy_bears)[0][0, 1]
+    assert bi.forward(teddy_roosevelt)[0][0, 1] != bi.forward(teddy_bears)[0][0, 1]
+
+
+def synthetic_lookahead(rng, n, T=12, n_x=6, shift=3):
+    """Label at step t = whether x<t+shift> is word 0: only a model that reads ahead can know."""
+    x = rng.integers(0, n_x, (n, T))
+    y = np.zeros((n, T), int)
+    y[:, :-shift] = x[:, shift:] == 0
+    return x, y
+
+
+def train(model, x, y, epochs, rng, lr=0.02):
+    opt = rnnkit.Adam(model.params, lr=lr)
+    for _ in range(epochs):
+        for i in rng.permutation(len(x) // 32):
+            grads = model.loss_and_grads(x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32], sparse=True)[1]
+            rnnkit.clip_grad_norm(grads, 5.0)
+            opt.step(grads)
+    y_hat, _ = model.forward(x[:256])
+    return ((y_hat[..., 0] >= 0.5) == y[:256]).mean()
+
+
+def test_only_a_bidirectional_model_learns_a_label_that_depends_on_a_later_input():
+    rng = np.random.default_rng(0)
+    x, y = synthetic_lookahead(rng, 2048)
+    x_test, y_test = synthetic_lookahead(np.random.default_rng(1), 256)
+    uni = rnnkit.RNN(6, 16, 1, seed=0)
+    bi = rnnkit.RNN(6, 16, 1, bidirectional=True, seed=0)
+    train(uni, x, y, 15, np.random.default_rng(2))
+    train(bi, x, y, 15, np.random.default_rng(2))
+    acc = lambda model: ((model.forward(x_test)[0][..., 0] >= 0.5) == y_test).mean()
+    chance = max(y_test.mean(), 1 - y_test.mean())           # always guessing the majority label
+    assert acc(bi) >= 0.99
+    assert acc(uni) <= chance + 0.02

@@ -1,0 +1,175 @@
+"""The model against the lecture's equations: by hand, by a reference loop, by finite differences."""
+import math
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.reference import reference_forward
+
+
+def small_model():
+    m = rnnkit.RNN(n_x=2, n_a=2, n_y=1, dtype=np.float64)
+    p = m.params
+    p["W_aa"][...] = [[0.5, -0.2], [0.1, 0.3]]
+    p["W_ax"][...] = [[1.0, 0.0], [0.0, -1.0]]
+    p["b_a"][...] = [0.1, -0.1]
+    p["W_ya"][...] = [[1.0, 2.0]]
+    p["b_y"][...] = [0.5]
+    return m
+
+
+def test_two_steps_by_hand():
+    # x<1> = word 0, x<2> = word 1, written out scalar by scalar from the lecture's equations.
+    a1 = [math.tanh(1.0 + 0.1), math.tanh(0.0 - 0.1)]                       # a<0> = 0
+    a2 = [math.tanh(0.5 * a1[0] - 0.2 * a1[1] + 0.0 + 0.1),
+          math.tanh(0.1 * a1[0] + 0.3 * a1[1] - 1.0 - 0.1)]
+    sig = lambda z: 1 / (1 + math.exp(-z))
+    y1 = sig(1.0 * a1[0] + 2.0 * a1[1] + 0.5)
+    y2 = sig(1.0 * a2[0] + 2.0 * a2[1] + 0.5)
+    y_hat, a = small_model().forward(np.array([[0, 1]]))
+    np.testing.assert_allclose(a[0], [a1, a2], rtol=1e-12)
+    np.testing.assert_allclose(y_hat[0, :, 0], [y1, y2], rtol=1e-12)
+    # loss with y = (1, 0): mean binary cross-entropy over the two steps
+    loss, _ = small_model().loss_and_grads(np.array([[0, 1]]), np.array([[1, 0]]))
+    assert loss == pytest.approx((-math.log(y1) - math.log(1 - y2)) / 2, rel=1e-12)
+
+
+def test_public_shapes_and_names():
+    m = rnnkit.RNN(n_x=10_000, n_a=100, n_y=1, activation="tanh", output="sigmoid", seed=0)
+    shapes = {k: v.shape for k, v in m.params.items()}
+    assert shapes == {"W_aa": (100, 100), "W_ax": (100, 10_000), "b_a": (100,), "W_ya": (1, 100), "b_y": (1,)}
+    assert m.W_a.shape == (100, 10_100)
+    assert all(v.dtype == np.float32 for v in m.params.values())
+    y_hat, a = m.forward(np.zeros((3, 7), int))
+    assert y_hat.shape == (3, 7, 1) and a.shape == (3, 7, 100)
+
+
+def test_compact_notation_is_the_same_memory():
+    m = rnnkit.RNN(n_x=6, n_a=3, n_y=1, dtype=np.float64, seed=1)
+    assert np.shares_memory(m.W_a, m.params["W_aa"]) and np.shares_memory(m.W_a, m.params["W_ax"])
+    rng = np.random.default_rng(0)
+    a, x = rng.normal(size=3), rng.normal(size=6)
+    W_aa, W_ax = m.params["W_aa"], m.params["W_ax"]
+    np.testing.assert_allclose(m.W_a @ np.concatenate([a, x]), W_aa @ a + W_ax @ x, rtol=1e-12)
+    m.W_a[0, 0] = 42.0                               # writing through W_a changes W_aa
+    assert W_aa[0, 0] == 42.0
+    m.params["W_ax"][:, 2] = 7.0                     # and writing W_ax changes W_a
+    assert (m.W_a[:, 3 + 2] == 7.0).all()
+    assert m.params["W_ax"].T[2].flags.c_contiguous   # a word's column is contiguous
+
+
+def test_writing_params_changes_the_model():
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=1, seed=0)
+    before, _ = m.forward(np.array([[1, 2]]))
+    m.params["b_y"] += 1.0
+    after, _ = m.forward(np.array([[1, 2]]))
+    assert not np.allclose(before, after)
+
+
+@pytest.mark.parametrize("bad", [dict(activation="sigmoid"), dict(output="relu"), dict(n_a=0), dict(dropout=1.0)])
+def test_bad_settings_are_value_errors(bad):
+    with pytest.raises(ValueError):
+        rnnkit.RNN(**{**dict(n_x=5, n_a=4, n_y=1), **bad})
+
+
+def test_bad_inputs_are_value_errors():
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=1)
+    for x in (np.array([[5]]), np.array([[-1]]), np.zeros((2, 3, 4)), np.zeros(3, int), np.array([["a"]])):
+        with pytest.raises(ValueError):
+            m.forward(x)
+    with pytest.raises(ValueError):
+        m.forward(np.zeros((2, 3), int), mask=np.ones((2, 4), bool))
+
+
+def random_case(rng, n_x, n_y, output, inputs, masked, m=3, T=5, K=2):
+    if inputs == "ids":
+        x = rng.integers(0, n_x, (m, T))
+    elif inputs == "groups":
+        x = rng.integers(0, n_x, (m, T, K))
+    else:
+        x = rng.normal(size=(m, T, n_x))
+    if output == "softmax":
+        y = rng.integers(0, n_y, (m, T))
+    elif output == "sigmoid":
+        y = rng.integers(0, 2, (m, T, n_y))
+    else:
+        y = rng.normal(size=(m, T, n_y))
+    lengths = rng.integers(1, T + 1, m) if masked else np.full(m, T)
+    lengths[0] = T
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    return x, y, (mask if masked else None)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("output,n_y", [("sigmoid", 1), ("sigmoid", 2), ("softmax", 3), ("linear", 2)])
+@pytest.mark.parametrize("inputs", ["ids", "groups", "dense"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_gradients_match_central_differences(activation, output, n_y, inputs, masked):
+    rng = np.random.default_rng(7)
+    m = rnnkit.RNN(n_x=6, n_a=4, n_y=n_y, activation=activation, output=output, dtype=np.float64, seed=3)
+    x, y, mask = random_case(rng, 6, n_y, output, inputs, masked)
+    errors = rnnkit.gradcheck(m, x, y, mask)
+    assert set(errors) == set(m.params)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_a0_starts_the_chain():
+    rng = np.random.default_rng(1)
+    m = rnnkit.RNN(n_x=5, n_a=3, n_y=1, dtype=np.float64, seed=2)
+    x, _, mask = random_case(rng, 5, 1, "sigmoid", "ids", True)
+    a0 = rng.normal(size=(3, 3))
+    y_hat, a = m.forward(x, mask, a0=a0)
+    ref_y, ref_a = reference_forward(m, x, mask, a0=a0)
+    np.testing.assert_allclose(y_hat, ref_y, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a, ref_a, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(a, m.forward(x, mask)[1])
+
+
+@pytest.mark.parametrize("inputs", ["ids", "groups", "dense"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_fast_forward_equals_the_textbook_loop(inputs, activation):
+    rng = np.random.default_rng(0)
+    m = rnnkit.RNN(n_x=7, n_a=5, n_y=3, activation=activation, output="softmax", dtype=np.float64, seed=1)
+    x, _, mask = random_case(rng, 7, 3, "softmax", inputs, True, m=4, T=6)
+    y_hat, a = m.forward(x, mask)
+    ref_y, ref_a = reference_forward(m, x, mask)
+    np.testing.assert_allclose(y_hat, ref_y, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a, ref_a, rtol=1e-12, atol=1e-15)
+
+
+def test_padded_steps_output_zero():
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=2, output="softmax", seed=0)
+    mask = np.array([[True, True, False], [True, True, True]])
+    y_hat, a = m.forward(np.ones((2, 3), int), mask)
+    assert (y_hat[0, 2] == 0).all() and (a[0, 2] == 0).all()
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "linear"])
+def test_loss_is_finite_for_huge_logits(output):
+    m = rnnkit.RNN(n_x=3, n_a=2, n_y=2, output=output, seed=0)
+    m.params["W_ya"][...] = 1e4
+    y = np.array([[0, 1]]) if output == "softmax" else np.array([[[0, 1], [1, 0]]])
+    loss, grads = m.loss_and_grads(np.array([[0, 1]]), y)
+    assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
+
+
+def test_float64_when_asked():
+    m = rnnkit.RNN(n_x=3, n_a=2, n_y=1, dtype=np.float64)
+    y_hat, a = m.forward(np.array([[0, 1]]))
+    assert y_hat.dtype == a.dtype == np.float64
+    assert all(g.dtype == np.float64 for g in m.loss_and_grads(np.array([[0, 1]]), np.array([[0, 1]]))[1].values())
+
+
+def test_empty_batch_and_empty_sequences():
+    m = rnnkit.RNN(n_x=3, n_a=2, n_y=1)
+    y_hat, a = m.forward(np.zeros((2, 0), int))
+    assert y_hat.shape == (2, 0, 1) and a.shape == (2, 0, 2)
+    loss, grads = m.loss_and_grads(np.zeros((2, 0), int), np.zeros((2, 0), int))
+    assert loss == 0 and all((g == 0).all() for g in grads.values())
+
+
+def test_same_seed_same_model_and_different_seed_different_model():
+    a, b, c = (rnnkit.RNN(n_x=9, n_a=4, n_y=1, seed=s) for s in (5, 5, 6))
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert not np.array_equal(a.params["W_aa"], c.params["W_aa"])

@@ -1,0 +1,85 @@
+"""Parity with PyTorch's nn.RNN + nn.Linear and its autograd, in float64."""
+import numpy as np
+import pytest
+
+import rnnkit
+
+torch = pytest.importorskip("torch")
+
+CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
+
+
+def torch_loss(rnn, linear, x, y, lengths, output):
+    """The same loss as rnnkit's, computed by PyTorch with packed sequences."""
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, _ = rnn(packed)
+    a, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    logits = linear(a)
+    mask = torch.arange(x.shape[1])[None, :] < torch.as_tensor(lengths)[:, None]
+    if output == "softmax":
+        L = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="sum")
+        y_hat = torch.softmax(logits, -1)
+    else:
+        L = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], y[mask], reduction="sum")
+        y_hat = torch.sigmoid(logits)
+    return L / mask.sum(), a, y_hat * mask[..., None]
+
+
+@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, activation, output):
+    rng = np.random.default_rng(0)
+    n_x, n_a, n_y, m, T = 6, 5, (3 if output == "softmax" else 1), 4, 7
+    model = rnnkit.RNN(n_x, n_a, n_y, activation, output, layers=layers, bidirectional=bidirectional,
+                       dtype=np.float64, seed=1)
+    rnn, linear = rnnkit.to_torch(model)
+    lengths = np.array([7, 3, 5, 1])
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    x = rng.normal(size=(m, T, n_x)) * mask[..., None]
+    y = rng.integers(0, n_y, (m, T)) if output == "softmax" else rng.integers(0, 2, (m, T, 1)).astype(float)
+
+    loss, grads = model.loss_and_grads(x, y, mask)
+    y_hat, a = model.forward(x, mask)
+    t_loss, t_a, t_y_hat = torch_loss(rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output)
+    t_loss.backward()
+
+    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
+    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
+    tp = dict(rnn.named_parameters())
+    for l, d, _, W_aa, W_ax, b_a in model.chains:
+        sfx = f"_l{l - 1}" + ("_reverse" if d == "bwd" else "")
+        np.testing.assert_allclose(grads[W_ax], tp["weight_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(grads[W_aa], tp["weight_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+        # both of PyTorch's biases receive dL/db_a
+        np.testing.assert_allclose(grads[b_a], tp["bias_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(grads[b_a], tp["bias_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(grads["W_ya"], linear.weight.grad.numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(grads["b_y"], linear.bias.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_one_hot_ids_equal_pytorch_embedding_free_rnn():
+    """Word ids in rnnkit == their dense one-hot vectors in PyTorch."""
+    model = rnnkit.RNN(8, 4, 1, dtype=np.float64, seed=2)
+    rnn, linear = rnnkit.to_torch(model)
+    ids = np.array([[3, 1, 7, 0], [2, 2, 5, 6]])
+    one_hot = np.eye(8)[ids]
+    y_hat, a = model.forward(ids)
+    t_a, _ = rnn(torch.tensor(one_hot))
+    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(y_hat, torch.sigmoid(linear(t_a)).detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
+def test_weights_move_both_ways(layers, bidirectional):
+    rnn = torch.nn.RNN(5, 3, num_layers=layers, bidirectional=bidirectional, batch_first=True, dtype=torch.float64)
+    linear = torch.nn.Linear(3 * (2 if bidirectional else 1), 2, dtype=torch.float64)
+    model = rnnkit.from_torch(rnn, linear, output="softmax")
+    x = np.random.default_rng(0).normal(size=(2, 4, 5))
+    t_a, _ = rnn(torch.tensor(x))
+    np.testing.assert_allclose(model.forward(x)[1], t_a.detach().numpy(), rtol=1e-10)
+    rnn2, linear2 = rnnkit.to_torch(model)
+    t_a2, _ = rnn2(torch.tensor(x))
+    np.testing.assert_allclose(t_a2.detach().numpy(), t_a.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(linear2.weight.detach().numpy(), linear.weight.detach().numpy())
