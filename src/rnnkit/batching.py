@@ -1,0 +1,98 @@
+"""Padded mini-batches of sentences of similar length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# With an rng, sentences are sorted by length within pools of this many batches:
+# pools large enough that neighbours in a pool have nearly equal lengths, while the
+# pools themselves (and the batch order) are random.
+POOL_BATCHES = 50
+
+
+@dataclass
+class Batch:
+    """B sentences right-padded to the longest, T.
+
+    x: int64 (B, T, K) feature ids, or (B, T) when K == 1 (also when the inputs
+    were 1-D); padding is id 0. y: int64 (B, T) labels, padding 0; None when
+    no labels were given. mask: bool (B, T), True at real steps. index: int64
+    (B,), the positions of the sentences in the list given to make_batches.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    mask: np.ndarray
+    index: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Sentence lengths, (B,)."""
+        return self.mask.sum(axis=1)
+
+
+def make_batches(
+    xs: Sequence[np.ndarray],
+    ys: Sequence[np.ndarray] | None,
+    batch_size: int,
+    rng: np.random.Generator | None = None,
+) -> list[Batch]:
+    """Cut sentences into padded batches of at most ``batch_size`` sentences.
+
+    xs: per sentence (T_i, K) or (T_i,) int ids; ys: per sentence (T_i,) int labels,
+    or None. Without ``rng`` sentences are sorted by length (ties by position) and
+    batched in that order -- deterministic, least padding, for evaluation. With
+    ``rng`` they are shuffled, sorted by length within pools of POOL_BATCHES
+    batches, and the batches shuffled: random order, little padding; the same
+    rng state gives the same batches. Every sentence is in exactly one batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    if ys is not None and len(ys) != len(xs):
+        raise ValueError(f"{len(xs)} inputs but {len(ys)} label sequences")
+    xs = [x if x.ndim == 2 else x.reshape(-1, 1) for x in map(np.asarray, xs)]
+    widths = {x.shape[1] for x in xs}
+    if len(widths) > 1:
+        raise ValueError(f"inputs have different numbers of feature columns: {sorted(widths)}")
+    lengths = np.array([len(x) for x in xs], dtype=np.int64)
+    if ys is not None:
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if len(y) != len(x):
+                raise ValueError(f"sentence {i}: {len(x)} inputs but {len(y)} labels")
+
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    else:
+        perm = rng.permutation(len(xs))
+        pool = batch_size * POOL_BATCHES
+        chunks = []
+        for p in range(0, len(perm), pool):
+            members = perm[p : p + pool]
+            members = members[np.argsort(lengths[members], kind="stable")]
+            chunks += [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
+        chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+
+    k = widths.pop() if widths else 1
+    return [_pad(xs, ys, lengths, idx, k) for idx in chunks]
+
+
+def _pad(xs, ys, lengths, idx: np.ndarray, k: int) -> Batch:
+    t = int(lengths[idx].max())
+    x = np.zeros((len(idx), t, k), dtype=np.int64)
+    y = None if ys is None else np.zeros((len(idx), t), dtype=np.int64)
+    mask = np.arange(t) < lengths[idx][:, None]
+    for row, i in enumerate(idx):
+        x[row, : lengths[i]] = xs[i]
+        if y is not None:
+            y[row, : lengths[i]] = ys[i]
+    return Batch(x=x[:, :, 0] if k == 1 else x, y=y, mask=mask, index=idx.astype(np.int64))
+
+
+def padding_fraction(batches: Sequence[Batch]) -> float:
+    """The fraction of batch steps that are padding (0.0 = none), over all ``batches``."""
+    total = sum(b.mask.size for b in batches)
+    return 0.0 if total == 0 else 1.0 - sum(int(b.mask.sum()) for b in batches) / total

@@ -1,0 +1,205 @@
+"""The command line: `rnnkit train | eval | predict | tag | bench`.
+
+A thin layer over rnnkit.training and rnnkit.tagger. Errors a user can cause
+(bad paths, bad files, bad options) print one line and exit non-zero; --debug
+shows the traceback instead.
+"""
+import argparse
+import json
+import sys
+
+from .errors import RnnkitError
+
+DEFAULT_MODEL_HELP = "a model directory or .npz file, or a shipped model name (default, lecture); default: default"
+
+
+def _features(text):
+    groups = tuple(g.strip() for g in text.split(",") if g.strip())
+    from .features import GROUPS
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(f"feature groups are {', '.join(GROUPS)}; not {', '.join(unknown) or 'none'}")
+    return groups
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser():
+    from .training import TrainConfig
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(prog="rnnkit", description="The lecture's RNN as a named-entity tagger.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a tagger on CoNLL files, keeping the best model by dev F1")
+    p.add_argument("--task", choices=["per", "bio"], default=d.task,
+                   help="per: is word t part of a person's name (sigmoid); bio: 9 BIO tags (softmax)")
+    p.add_argument("--train", required=True, help="CoNLL training file")
+    p.add_argument("--dev", required=True, help="CoNLL file for model selection and early stopping")
+    p.add_argument("--out", required=True, help="directory for model.npz, checkpoint.npz, history.csv, curves.png")
+    p.add_argument("--features", type=_features, default=d.features,
+                   help="comma-separated input groups from word, shape, suffix, prefix, lower "
+                        f"(default: {','.join(d.features)}, the lecture's one-hot words)")
+    p.add_argument("--vocab", type=_positive_int, default=d.vocab, help=f"word vocabulary size (default {d.vocab})")
+    p.add_argument("--n-a", type=_positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})")
+    p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
+    p.add_argument("--layers", type=_positive_int, default=d.layers, help="stacked RNN layers (default 1)")
+    p.add_argument("--bidirectional", action="store_true", help="a forward and a backward chain per layer")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout on each layer's output in training")
+    p.add_argument("--word-dropout", type=float, default=d.word_dropout,
+                   help=f"chance a training word is shown as unknown (default {d.word_dropout})")
+    p.add_argument("--unk-alpha", type=float, default=d.unk_alpha,
+                   help="also show a word as unknown with chance α/(α + its training count) (default "
+                        f"{d.unk_alpha})")
+    p.add_argument("--epochs", type=_positive_int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
+    p.add_argument("--patience", type=_positive_int, default=d.patience,
+                   help=f"stop after this many epochs without a better dev F1 (default {d.patience})")
+    p.add_argument("--batch", type=_positive_int, default=d.batch, help=f"sentences per batch (default {d.batch})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay, help="lr / (1 + decay * epoch) (default 0)")
+    p.add_argument("--clip", type=float, default=d.clip, help=f"gradient clipping by global norm (default {d.clip})")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("eval", help="entity-level precision, recall and F1 of a model on a CoNLL file")
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+    p = sub.add_parser("predict", help="write `token gold pred` lines in conlleval's format")
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument("--out", default=None, help="output file (default: standard output)")
+
+    p = sub.add_parser("tag", help="mark the people (or entities) in raw text")
+    p.add_argument("text", nargs="?", default=None, help="the text; '-' or nothing reads standard input, one text per line")
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--json", action="store_true", help="one JSON object per text (JSON Lines) with tokens, offsets, probabilities")
+
+    p = sub.add_parser("bench", help="benchmark rnnkit against PyTorch (see benchmarks/)", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _tqdm_progress(total, desc):
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+    class Bar:
+        def update(self, n, **postfix):
+            if postfix:
+                bar.set_postfix(postfix, refresh=False)
+            bar.update(n)
+
+        def close(self):
+            bar.close()
+    return Bar()
+
+
+def cmd_train(args):
+    from .training import Interrupted, TrainConfig, train
+    config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab, n_a=args.n_a,
+                         activation=args.activation, layers=args.layers, bidirectional=args.bidirectional,
+                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, epochs=args.epochs, batch=args.batch,
+                         lr=args.lr, lr_decay=args.lr_decay, clip=args.clip, patience=args.patience, seed=args.seed)
+    progress = None
+    if not args.quiet:
+        try:
+            import tqdm  # noqa: F401
+            progress = _tqdm_progress
+        except ImportError:
+            print("rnnkit: no progress bar without tqdm (pip install 'rnnkit[train]')", file=sys.stderr)
+    try:
+        history = train(config, args.train, args.dev, args.out, resume=args.resume, progress=progress,
+                        log=lambda msg: print(msg, file=sys.stderr))
+    except Interrupted as e:
+        print(f"rnnkit: {e}", file=sys.stderr)
+        print(f"rnnkit: resume with: rnnkit train --train {args.train} --dev {args.dev} --out {args.out} --resume",
+              file=sys.stderr)
+        return 130
+    best = max(history, key=lambda h: h["dev_f1"]) if history else None
+    if best:
+        print(f"best dev F1 {best['dev_f1']:.4f} at epoch {best['epoch']}; model saved in {args.out}")
+    return 0
+
+
+def format_scores(scores):
+    rows = [("type", "precision", "recall", "F1", "support")]
+    for kind, s in scores["per_type"].items():
+        rows.append((kind, f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", str(s["support"])))
+    rows.append(("overall", f"{scores['precision']:.4f}", f"{scores['recall']:.4f}", f"{scores['f1']:.4f}",
+                 str(scores["n_gold"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return "\n".join(lines + [f"token accuracy {scores['accuracy']:.4f} over {scores['n_tokens']} tokens"])
+
+
+def cmd_eval(args):
+    from .conll import read_conll
+    from .tagger import Tagger
+    from .training import evaluate
+    tagger = Tagger.load(args.model)
+    scores, _ = evaluate(tagger, read_conll(args.data))
+    print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
+    return 0
+
+
+def cmd_predict(args):
+    from .conll import read_conll, write_conll
+    from .tagger import Tagger
+    from .training import evaluate
+    tagger = Tagger.load(args.model)
+    sentences = read_conll(args.data)
+    _, predictions = evaluate(tagger, sentences)
+    rows = [(s.tokens, tagger.task.gold_tags(s.tags), p.tags) for s, p in zip(sentences, predictions)]
+    write_conll(args.out if args.out else sys.stdout, rows)
+    return 0
+
+
+def cmd_tag(args):
+    from .tagger import Tagger, mark
+    if args.text is None and sys.stdin.isatty():
+        raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
+    tagger = Tagger.load(args.model)
+    texts = [args.text] if args.text not in (None, "-") else (line.rstrip("\r\n") for line in sys.stdin)
+    for text in texts:
+        result = tagger.tag(text)
+        print(json.dumps(result, ensure_ascii=False) if args.json else mark(result), flush=True)
+    return 0
+
+
+def cmd_bench(args):
+    from . import bench
+    return bench.main(args.args) or 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "tag": cmd_tag, "bench": cmd_bench}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BrokenPipeError:                          # `rnnkit tag ... | head` is not an error
+        return 0
+    except (RnnkitError, OSError) as e:
+        if args.debug:
+            raise
+        message = str(e) if isinstance(e, RnnkitError) else f"{e.filename or ''}: {e.strerror or e}"
+        print(f"rnnkit: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

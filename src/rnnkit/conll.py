@@ -1,0 +1,153 @@
+"""Reading and writing CoNLL-format files (one token per line, a blank line between sentences).
+
+Columns are separated by whitespace; the token is the first column and the NER
+tag the last (CoNLL-2003 has ``token POS chunk NER``). Gold tags may be IOB2 or
+IOB1; they are converted to IOB2 on reading, so the rest of rnnkit only sees IOB2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from rnnkit.atomic import atomic_writer
+from rnnkit.errors import DataError
+
+DOCSTART = "-DOCSTART-"
+# O, or B-/I- followed by an entity type made of letters (PER, LOC, ORG, MISC, ...).
+_TAG = re.compile(r"O|[BI]-[A-Za-z]+")
+
+
+@dataclass
+class Sentence:
+    """One sentence: ``tokens[i]`` has the (IOB2) tag ``tags[i]``; ``line`` is the
+    1-based line number of its first token in the file it was read from."""
+
+    tokens: list[str]
+    tags: list[str]
+    line: int
+
+
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    """Convert IOB1 tags to IOB2: an ``I-X`` that starts a chunk becomes ``B-X``.
+
+    An ``I-X`` starts a chunk when it follows ``O``, the start of the sentence or a
+    tag of another type -- conlleval's rule, so scores do not change. IOB2 input
+    is returned unchanged.
+    """
+    out = list(tags)
+    prev_type = None  # entity type of the previous tag, None for O / start
+    for i, tag in enumerate(out):
+        if tag == "O":
+            prev_type = None
+            continue
+        kind, typ = tag[0], tag[2:]
+        if kind == "I" and typ != prev_type:
+            out[i] = "B-" + typ
+        prev_type = typ
+    return out
+
+
+def read_conll(path: str | os.PathLike) -> list[Sentence]:
+    """Read a CoNLL file into sentences; raise :class:`DataError` on anything malformed.
+
+    ``-DOCSTART-`` lines are skipped (and end any sentence in progress); CRLF line
+    endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
+    Every line with a token must have the same number of columns (at least 2).
+    """
+    text = _read_text(path)
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    first_line = 0
+    n_columns = None
+    known_tags: set[str] = set()  # tags already validated; checking a set is cheaper than the regex
+
+    def end_sentence() -> None:
+        nonlocal tokens, tags
+        if tokens:
+            sentences.append(Sentence(tokens, to_iob2(tags), first_line))
+            tokens, tags = [], []
+
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        fields = line.split()
+        if not fields:
+            end_sentence()
+            continue
+        if fields[0] == DOCSTART:
+            end_sentence()
+            continue
+        if n_columns is None:
+            if len(fields) < 2:
+                raise DataError(path, "expected at least 2 columns (token ... tag), found 1", lineno)
+            n_columns = len(fields)
+        elif len(fields) != n_columns:
+            raise DataError(
+                path, f"expected {n_columns} columns like the lines before, found {len(fields)}", lineno
+            )
+        tag = fields[-1]
+        if tag not in known_tags:
+            if not _TAG.fullmatch(tag):
+                raise DataError(path, f"unknown tag {tag!r} (expected O, B-TYPE or I-TYPE)", lineno)
+            known_tags.add(tag)
+        if not tokens:
+            first_line = lineno
+        tokens.append(fields[0])
+        tags.append(tag)
+    end_sentence()
+    if not sentences:
+        raise DataError(path, "no sentences")
+    return sentences
+
+
+def write_conll(
+    dest: str | os.PathLike | IO[str], sentences: Iterable[Sequence[Sequence[str]]]
+) -> None:
+    """Write sentences as CoNLL lines, one token per line, a blank line after each sentence.
+
+    Each sentence is a tuple of equal-length columns, e.g. ``(tokens, gold, pred)``
+    gives ``token gold pred`` lines. ``dest`` is an open text file or a path; a
+    path is written atomically, so an interrupted run never leaves half a file.
+    Fields must be non-empty and free of whitespace, or the file could not be read back.
+    """
+    if hasattr(dest, "write"):
+        _write_sentences(dest, sentences)
+    else:
+        with atomic_writer(dest, "w") as f:
+            _write_sentences(f, sentences)
+
+
+def _write_sentences(f: IO[str], sentences: Iterable[Sequence[Sequence[str]]]) -> None:
+    for columns in sentences:
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of one sentence differ in length: {sorted(lengths)}")
+        for row in zip(*columns):
+            line = " ".join(row)
+            # Splitting gives the fields back only if none is empty or has whitespace.
+            if line.split() != list(row):
+                raise ValueError(f"field empty or containing whitespace in {row!r}")
+            f.write(line + "\n")
+        f.write("\n")
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a CoNLL file") from None
+    except FileNotFoundError:
+        raise DataError(path, "no such file") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read: {e.strerror or e}") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, as some editors write
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(path, f"not valid UTF-8 (byte 0x{data[e.start]:02x})", line) from None
+    return text.replace("\r\n", "\n")

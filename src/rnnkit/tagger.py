@@ -1,0 +1,133 @@
+"""A trained tagger: the model, its input features and its task, loaded and applied as one.
+
+    tagger = Tagger.load()                      # the default model shipped with rnnkit
+    tagger.predict([["Teddy", "Roosevelt", "was", "here"]])   # tags and probabilities
+    tagger.tag('He said, "Teddy Roosevelt was a great President."')   # spans with offsets
+"""
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import storage
+from .batching import make_batches
+from .errors import RnnkitError
+from .features import Featurizer
+from .metrics import spans_from_bio
+from .model import RNN
+from .tasks import TASKS
+from .tokenize import iter_sentences, iter_tokens
+
+MODEL_FILE = "model.npz"
+SHIPPED = ("default", "lecture")
+
+
+@dataclass
+class Prediction:
+    tags: list
+    probs: np.ndarray          # (T,) ŷ of each predicted label
+
+
+def shipped_model_path(name="default"):
+    if name not in SHIPPED:
+        raise RnnkitError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED)}")
+    return Path(str(resources.files("rnnkit") / "models" / f"{name}.npz"))
+
+
+def resolve_model_path(path):
+    """None or a shipped name -> the shipped file; a directory -> DIR/model.npz; a file -> itself."""
+    if path is None or str(path) in SHIPPED:
+        return shipped_model_path("default" if path is None else str(path))
+    path = Path(path)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
+class Tagger:
+    def __init__(self, model, featurizer, task, meta=None):
+        self.model, self.featurizer, self.task = model, featurizer, task
+        self.meta = meta or {}
+
+    # -- storage ---------------------------------------------------------------
+    @classmethod
+    def load(cls, path=None):
+        """Load a model file, a training directory, or a shipped model (None = 'default')."""
+        file = resolve_model_path(path)
+        arrays, meta = storage.load(file, expect_format=storage.MODEL_FORMAT)
+        try:
+            task = TASKS[meta["task"]]
+            config = dict(meta["model"])
+            featurizer = Featurizer.from_json(meta["featurizer"])
+            model = RNN(**{**config, "dtype": np.float32, "seed": 0})
+        except (KeyError, TypeError, ValueError) as e:
+            raise storage.ModelFileError(f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})") from None
+        if featurizer.n_x != model.n_x or task.n_y != model.n_y:
+            raise storage.ModelFileError(f"{file}: the settings say n_x = {model.n_x}, n_y = {model.n_y}, "
+                                         f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}")
+        if set(arrays) != set(model.params):
+            raise storage.ModelFileError(f"{file}: parameters {sorted(arrays)} do not match the settings, "
+                                         f"which need {sorted(model.params)}")
+        for name, p in model.params.items():
+            if arrays[name].shape != p.shape:
+                raise storage.ModelFileError(f"{file}: {name} has shape {arrays[name].shape}, the settings need {p.shape}")
+            if not np.issubdtype(arrays[name].dtype, np.floating):
+                raise storage.ModelFileError(f"{file}: {name} has dtype {arrays[name].dtype}, not a float type")
+            p[...] = arrays[name]
+            if not np.isfinite(p).all():
+                raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
+        return cls(model, featurizer, task, meta)
+
+    def save(self, path, dtype=None, **meta):
+        """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file."""
+        arrays = {k: (v if dtype is None else v.astype(dtype)) for k, v in self.model.params.items()}
+        self.meta.update(meta)
+        storage.save(path, arrays, {**self.meta, "task": self.task.name, "model": self.model.config(),
+                                    "featurizer": self.featurizer.to_json()})
+
+    # -- tagging -----------------------------------------------------------------
+    def predict(self, sentences, batch_size=256):
+        """Token lists -> one Prediction per sentence, in order."""
+        xs = [self.featurizer.encode(tokens) for tokens in sentences]
+        out = [None] * len(xs)
+        for batch in make_batches(xs, None, batch_size):
+            y_hat, _ = self.model.forward(batch.x, batch.mask)
+            for row, i in enumerate(batch.index):
+                tags, probs = self.task.decode(y_hat[row, :len(xs[i])])
+                out[i] = Prediction(tags, probs)
+        return out
+
+    def tag(self, text, max_len=100, chunk=256):
+        """Raw text -> {"text", "tokens": [{text, start, end, label, prob}], "entities": [{text, start, end, type}]}.
+
+        Offsets index into `text`. Long input is tagged in sentences of at most
+        max_len tokens, `chunk` sentences at a time, so memory stays bounded.
+        """
+        tokens_out, entities = [], []
+        pending = []
+        for sentence in iter_sentences(iter_tokens(text), max_len=max_len):
+            pending.append(sentence)
+            if len(pending) == chunk:
+                self._tag_sentences(text, pending, tokens_out, entities)
+                pending = []
+        self._tag_sentences(text, pending, tokens_out, entities)
+        return {"text": text, "tokens": tokens_out, "entities": entities}
+
+    def _tag_sentences(self, text, sentences, tokens_out, entities):
+        if not sentences:
+            return
+        for sentence, pred in zip(sentences, self.predict([[t.text for t in s] for s in sentences])):
+            for tok, tag, p in zip(sentence, pred.tags, pred.probs):
+                tokens_out.append({"text": tok.text, "start": tok.start, "end": tok.end,
+                                   "label": tag, "prob": round(float(p), 4)})
+            for kind, i, j in spans_from_bio(pred.tags):
+                start, end = sentence[i].start, sentence[j - 1].end
+                entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
+
+
+def mark(result):
+    """The text with each entity shown as [words](TYPE)."""
+    text, parts, at = result["text"], [], 0
+    for e in result["entities"]:
+        parts += [text[at:e["start"]], f"[{e['text']}]({e['type']})"]
+        at = e["end"]
+    return "".join(parts + [text[at:]])

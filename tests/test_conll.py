@@ -1,0 +1,179 @@
+import os
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnkit.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
+from rnnkit.conll import Sentence, read_conll, to_iob2, write_conll
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.metrics import spans_from_bio
+
+FIXTURES = Path(__file__).parent / "fixtures" / "conll"
+CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"
+
+
+def test_reads_sentences_skipping_docstart():
+    sents = read_conll(FIXTURES / "good.txt")
+    assert [s.tokens for s in sents] == [
+        ["Peter", "Blackburn", "visited", "New", "York", "."],
+        ["BRUSSELS", "1996-08-22"],
+        ["The", "European", "Commission", "said", "."],
+    ]
+    assert sents[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]
+    assert [s.line for s in sents] == [3, 10, 15]
+
+
+def test_crlf_tabs_and_two_columns():
+    sents = read_conll(FIXTURES / "crlf.txt")
+    assert sents == [
+        Sentence(["EU", "rejects"], ["B-ORG", "O"], 1),
+        Sentence(["Peter", "Blackburn"], ["B-PER", "I-PER"], 4),
+    ]
+
+
+def test_missing_final_newline():
+    sents = read_conll(FIXTURES / "no_final_newline.txt")
+    assert [s.tokens for s in sents] == [["EU", "rejects"], ["Peter", "Blackburn"]]
+
+
+def test_byte_order_mark_is_ignored():
+    assert read_conll(FIXTURES / "bom.txt")[0].tokens == ["EU", "rejects"]
+
+
+def test_iob1_is_converted_to_iob2_on_reading():
+    (sent,) = read_conll(FIXTURES / "iob1.txt")
+    assert sent.tags == [
+        "B-PER", "I-PER", "O", "B-PER", "B-PER", "O", "B-LOC", "I-LOC", "B-ORG", "O",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        ([], []),
+        (["O", "I-PER", "I-PER"], ["O", "B-PER", "I-PER"]),
+        (["I-PER", "B-PER", "I-PER"], ["B-PER", "B-PER", "I-PER"]),
+        (["I-PER", "I-LOC", "O", "I-LOC"], ["B-PER", "B-LOC", "O", "B-LOC"]),
+        (["B-PER", "I-PER", "O", "B-LOC"], ["B-PER", "I-PER", "O", "B-LOC"]),  # IOB2 unchanged
+    ],
+)
+def test_to_iob2(tags, expected):
+    assert to_iob2(tags) == expected
+
+
+def test_to_iob2_keeps_the_entities():
+    # Independent truth: conlleval's chunking gives the same entities either way.
+    tags = ["I-PER", "I-PER", "B-PER", "I-LOC", "O", "I-ORG", "B-ORG", "I-ORG"]
+    assert spans_from_bio(to_iob2(tags)) == spans_from_bio(tags)
+
+
+@pytest.mark.parametrize(
+    "name, line, words",
+    [
+        ("empty.txt", None, "no sentences"),
+        ("docstart_only.txt", None, "no sentences"),
+        ("bad_columns.txt", 4, "expected 4 columns"),
+        ("one_column.txt", 1, "at least 2 columns"),
+        ("bad_tag.txt", 5, "'E-PER'"),
+        ("non_utf8.txt", 3, "UTF-8"),
+    ],
+)
+def test_bad_files_name_the_line(name, line, words):
+    path = FIXTURES / name
+    with pytest.raises(DataError) as info:
+        read_conll(path)
+    e = info.value
+    assert e.line == line
+    assert e.path == str(path)
+    assert words in str(e)
+    prefix = f"{path}:{line}: " if line else f"{path}: "
+    assert str(e).startswith(prefix) and "\n" not in str(e)
+
+
+def test_missing_path_and_directory(tmp_path):
+    for path, words in [(tmp_path / "nope.txt", "no such file"), (tmp_path, "directory")]:
+        with pytest.raises(DataError, match=words) as info:
+            read_conll(path)
+        assert info.value.line is None
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text("a O\n")
+    path.chmod(0)
+    with pytest.raises(DataError, match="cannot read"):
+        read_conll(path)
+
+
+def test_data_error_is_user_facing_and_pickles():
+    e = DataError("a/b.txt", "bad tag", line=3)
+    assert isinstance(e, RnnkitError)
+    assert str(e) == "a/b.txt:3: bad tag"
+    assert str(DataError(Path("a/b.txt"), "empty")) == "a/b.txt: empty"
+    e2 = pickle.loads(pickle.dumps(e))
+    assert (e2.path, e2.line, e2.message, str(e2)) == (e.path, e.line, e.message, str(e))
+
+
+def test_write_conll_round_trip(tmp_path):
+    sents = read_conll(FIXTURES / "good.txt")
+    preds = [["O"] * len(s.tokens) for s in sents]
+    out = tmp_path / "pred.txt"
+    write_conll(out, [(s.tokens, s.tags, p) for s, p in zip(sents, preds)])
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("Peter B-PER O\nBlackburn I-PER O\n")
+    assert text.endswith("said O O\n. O O\n\n")
+    back = read_conll(out)  # last column is the prediction
+    assert [s.tokens for s in back] == [s.tokens for s in sents]
+    assert [s.tags for s in back] == preds
+    assert [p.name for p in tmp_path.iterdir()] == ["pred.txt"]  # no temporary left
+
+
+def test_write_conll_to_open_file(tmp_path):
+    path = tmp_path / "x.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        write_conll(f, [(["a", "b"], ["O", "B-PER"])])
+    assert path.read_text() == "a O\nb B-PER\n\n"
+
+
+@pytest.mark.parametrize("columns", [(["a", "b"], ["O"]), (["a b"], ["O"]), ([""], ["O"])])
+def test_write_conll_rejects_unreadable_output(tmp_path, columns):
+    path = tmp_path / "x.txt"
+    path.write_text("old")
+    with pytest.raises(ValueError):
+        write_conll(path, [columns])
+    assert path.read_text() == "old"  # atomic: the old file survives the failure
+
+
+def test_atomic_writer_binary_and_failure(tmp_path):
+    path = tmp_path / "m.bin"
+    atomic_write_bytes(path, b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+    with pytest.raises(RuntimeError):
+        with atomic_writer(path, "wb") as f:
+            f.write(b"partial")
+            raise RuntimeError
+    assert path.read_bytes() == b"\x00\x01"
+    assert os.listdir(tmp_path) == ["m.bin"]
+    atomic_write_text(path, "é\n")
+    assert path.read_bytes() == "é\n".encode()
+    with pytest.raises(ValueError):
+        with atomic_writer(path, "a"):
+            pass
+
+
+@pytest.mark.skipif(not CONLL.is_dir(), reason="CoNLL-2003 data not available")
+def test_conll2003_train_counts():
+    start = time.perf_counter()
+    sents = read_conll(CONLL / "train.txt")
+    elapsed = time.perf_counter() - start
+    assert len(sents) == 14041
+    assert sum(len(s.tokens) for s in sents) == 203621
+    counts = {}
+    for s in sents:
+        for typ, _, _ in spans_from_bio(s.tags):
+            counts[typ] = counts.get(typ, 0) + 1
+    assert counts == {"PER": 6600, "LOC": 7140, "ORG": 6321, "MISC": 3438}
+    assert elapsed < 1.0

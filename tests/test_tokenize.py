@@ -1,0 +1,121 @@
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnkit.conll import read_conll
+from rnnkit.tokenize import Token, iter_sentences, iter_tokens, split_sentences, tokenize
+
+
+CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"
+
+
+def texts(s):
+    return [t.text for t in tokenize(s)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            'He said, "Teddy Roosevelt was a great President."',
+            ["He", "said", ",", '"', "Teddy", "Roosevelt", "was", "a", "great", "President", ".", '"'],
+        ),
+        # Examples from CoNLL-2003's own tokenisation.
+        ("BRUSSELS 1996-08-22", ["BRUSSELS", "1996-08-22"]),
+        ("the U.S.-led force of 1,000 men", ["the", "U.S.-led", "force", "of", "1,000", "men"]),
+        ("won 6-4 at 3.5 (+44 -0.2 .500)", ["won", "6-4", "at", "3.5", "(", "+44", "-0.2", ".500", ")"]),
+        ("a one-day Inzamam-ul-Haq 1/2", ["a", "one-day", "Inzamam-ul-Haq", "1/2"]),
+        ("John's O'Brien's", ["John", "'s", "O'Brien", "'s"]),
+        ("Peter 's car", ["Peter", "'s", "car"]),  # already tokenised text stays so
+        ("don't can't won't isn't", ["do", "n't", "ca", "n't", "wo", "n't", "is", "n't"]),
+        ("I'm they're we've you'll he'd", ["I", "'m", "they", "'re", "we", "'ve", "you", "'ll", "he", "'d"]),
+        ("Mr. Smith met M. Waugh at 10:30 a.m.", ["Mr.", "Smith", "met", "M.", "Waugh", "at", "10:30", "a.m."]),
+        ("Aug. 22 ... -- Corp. Inc.", ["Aug.", "22", "...", "--", "Corp.", "Inc."]),
+        ("US$ 4m, HK$ 1990s $5", ["US$", "4m", ",", "HK$", "1990s", "$", "5"]),
+        ("S&P 500 fell; 49th?", ["S&P", "500", "fell", ";", "49th", "?"]),
+        ("mail derivatives@reuters.com or www.reuters.com.", ["mail", "derivatives@reuters.com", "or", "www.reuters.com", "."]),
+        ("'quoted' `` ok ''", ["'", "quoted", "'", "``", "ok", "''"]),
+        ("World War I.", ["World", "War", "I", "."]),  # a final capital's period ends the text
+        ("1. Hill\n2. Alesi scored 2.", ["1.", "Hill", "2.", "Alesi", "scored", "2", "."]),  # ranks
+        ("", []),
+        (" \t\n\u2028\xa0", []),
+        ("\x00\x07x\x1f", ["x"]),  # control characters separate like spaces
+        ("café e\u0301te\u0301 हिन्दी", ["café", "e\u0301te\u0301", "हिन्दी"]),  # marks stay in words
+        ("中文字 👍🏽 ❤️!", ["中文字", "👍🏽", "❤️", "!"]),
+    ],
+)
+def test_conventions(text, expected):
+    assert texts(text) == expected
+
+
+# Arbitrary Unicode, and text dense in the characters the tokeniser's rules turn on.
+TRICKY = st.text(alphabet=st.sampled_from(list("aZn't1 .,'’-+$&@/:w\u0301\u200d\U0001f3fb\x00\n")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), TRICKY))
+def test_offsets_round_trip_and_no_whitespace(text):
+    tokens = tokenize(text)
+    previous_end = 0
+    for tok in tokens:
+        assert isinstance(tok, Token)
+        assert text[tok.start : tok.end] == tok.text
+        assert tok.text and not any(c.isspace() for c in tok.text)
+        assert tok.start >= previous_end  # in order, not overlapping
+        previous_end = tok.end
+    # Nothing but whitespace and control characters is dropped.
+    covered = set()
+    for tok in tokens:
+        covered.update(range(tok.start, tok.end))
+    for i, c in enumerate(text):
+        if i not in covered:
+            assert c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\"')U.S-'")), max_size=60), st.integers(1, 8))
+def test_sentences_partition_the_tokens(text, max_len):
+    tokens = tokenize(text)
+    sentences = split_sentences(tokens, max_len=max_len)
+    assert [t for s in sentences for t in s] == tokens
+    assert all(1 <= len(s) <= max_len for s in sentences)
+
+
+def test_sentence_splitting():
+    text = 'He said, "Hi there." Then he left! Why? The U.S. is big. (Really.) Mr. Smith agreed'
+    sentences = [[t.text for t in s] for s in split_sentences(tokenize(text))]
+    assert sentences == [
+        ["He", "said", ",", '"', "Hi", "there", ".", '"'],
+        ["Then", "he", "left", "!"],
+        ["Why", "?"],
+        ["The", "U.S.", "is", "big", "."],
+        ["(", "Really", ".", ")"],
+        ["Mr.", "Smith", "agreed"],
+    ]
+
+
+def test_opening_quote_after_full_stop_starts_the_next_sentence():
+    sentences = [[t.text for t in s] for s in split_sentences(tokenize('It ended. "Now," he said.'))]
+    assert sentences == [["It", "ended", "."], ['"', "Now", ",", '"', "he", "said", "."]]
+
+
+def test_long_input_is_processed_in_bounded_pieces():
+    text = "word " * 50_000  # ~250 kB without a full stop
+    pieces = iter_sentences(iter_tokens(text), max_len=100)
+    first = next(pieces)
+    assert len(first) == 100
+    assert sum(1 for _ in pieces) == 499
+
+
+def test_max_len_must_be_positive():
+    with pytest.raises(ValueError):
+        split_sentences(tokenize("a b"), max_len=0)
+
+
+@pytest.mark.skipif(not CONLL.is_dir(), reason="CoNLL-2003 data not available")
+def test_retokenising_conll_text_gives_its_tokens():
+    sentences = read_conll(CONLL / "valid.txt")
+    same = sum(texts(" ".join(s.tokens)) == s.tokens for s in sentences)
+    assert same / len(sentences) > 0.985  # the rest: "6-", "U.S" without its period, "10=" ...
