@@ -6,6 +6,9 @@ shows the traceback instead.
 """
 import argparse
 import json
+import os
+import re
+import shlex
 import sys
 
 from .errors import RnnkitError
@@ -56,6 +59,9 @@ def build_parser():
     p.add_argument("--unk-alpha", type=float, default=d.unk_alpha,
                    help="also show a word as unknown with chance α/(α + its training count) (default "
                         f"{d.unk_alpha})")
+    p.add_argument("--feature-dropout", type=float, default=d.feature_dropout,
+                   help="chance that each non-word feature of a training word is shown as unknown (default "
+                        f"{d.feature_dropout})")
     p.add_argument("--epochs", type=_positive_int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
     p.add_argument("--patience", type=_positive_int, default=d.patience,
                    help=f"stop after this many epochs without a better dev F1 (default {d.patience})")
@@ -104,9 +110,11 @@ def _tqdm_progress(total, desc):
 
 def cmd_train(args):
     from .training import Interrupted, TrainConfig, train
+    if os.path.exists(args.out) and not os.path.isdir(args.out):   # found now, not after reading the data
+        raise RnnkitError(f"{args.out}: exists and is not a directory (--out is the directory the run writes to)")
     config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab, n_a=args.n_a,
                          activation=args.activation, layers=args.layers, bidirectional=args.bidirectional,
-                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, epochs=args.epochs, batch=args.batch,
+                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, feature_dropout=args.feature_dropout, epochs=args.epochs, batch=args.batch,
                          lr=args.lr, lr_decay=args.lr_decay, clip=args.clip, patience=args.patience, seed=args.seed)
     progress = None
     if not args.quiet:
@@ -120,8 +128,11 @@ def cmd_train(args):
                         log=lambda msg: print(msg, file=sys.stderr))
     except Interrupted as e:
         print(f"rnnkit: {e}", file=sys.stderr)
-        print(f"rnnkit: resume with: rnnkit train --train {args.train} --dev {args.dev} --out {args.out} --resume",
-              file=sys.stderr)
+        # --resume takes every setting from the checkpoint except --epochs, and checks --task,
+        # so both must be given again for the command to continue this very run.
+        command = ["rnnkit", "train", "--task", args.task, "--train", args.train, "--dev", args.dev,
+                   "--out", args.out, "--epochs", str(args.epochs), "--resume"]
+        print(f"rnnkit: resume with: {shlex.join(command)}", file=sys.stderr)
         return 130
     best = max(history, key=lambda h: h["dev_f1"]) if history else None
     if best:
@@ -158,7 +169,13 @@ def cmd_predict(args):
     sentences = read_conll(args.data)
     _, predictions = evaluate(tagger, sentences)
     rows = [(s.tokens, tagger.task.gold_tags(s.tags), p.tags) for s, p in zip(sentences, predictions)]
-    write_conll(args.out if args.out else sys.stdout, rows)
+    if not args.out:
+        write_conll(sys.stdout, rows)
+        return 0
+    try:
+        write_conll(args.out, rows)
+    except OSError as e:     # it would name the temporary file beside args.out, not args.out
+        raise RnnkitError(f"{args.out}: cannot write ({e.strerror or e})") from e
     return 0
 
 
@@ -170,8 +187,27 @@ def cmd_tag(args):
     texts = [args.text] if args.text not in (None, "-") else (line.rstrip("\r\n") for line in sys.stdin)
     for text in texts:
         result = tagger.tag(text)
-        print(json.dumps(result, ensure_ascii=False) if args.json else mark(result), flush=True)
+        print(json_line(result) if args.json else mark(result), flush=True)
     return 0
+
+
+def json_line(obj):
+    """One line of JSON Lines, readable whatever the reader splits lines on.
+
+    ensure_ascii=False keeps the text readable, but leaves the Unicode line
+    separators U+0085, U+2028, U+2029 raw (str.splitlines() breaks at them) and
+    lone surrogates (undecodable bytes of argv or stdin) that UTF-8 cannot
+    encode: write those as \\uXXXX escapes, which json.loads reads back exactly.
+    """
+    text = json.dumps(obj, ensure_ascii=False)
+    for c in "\x85\u2028\u2029":
+        text = text.replace(c, f"\\u{ord(c):04x}")
+    if _SURROGATE.search(text):          # rare; a search copies nothing, unlike encoding 1 MB of text
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def cmd_bench(args):
@@ -193,6 +229,13 @@ def main(argv=None):
             raise
         message = str(e) if isinstance(e, RnnkitError) else f"{e.filename or ''}: {e.strerror or e}"
         print(f"rnnkit: error: {message}", file=sys.stderr)
+        return 1
+    except UnicodeError as e:                        # stdin or the terminal in another encoding
+        if args.debug:
+            raise
+        what = "read" if isinstance(e, UnicodeDecodeError) else "write"
+        print(f"rnnkit: error: cannot {what} the text as {getattr(e, 'encoding', '?')} ({getattr(e, 'reason', e)})",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.debug:

@@ -14,7 +14,8 @@ in the order of ``groups``:
 ``lower``   the lowercased token, the ``lower_size`` most frequent;
 ``shape``   the token's character shape (:func:`shape`, the fixed set :data:`SHAPES`);
 ``suffix``  the last 3 characters, lowercased, the ``affix_size`` most frequent;
-``prefix``  the first 3 characters, lowercased, likewise.
+``prefix``  the first 3 characters, lowercased, likewise;
+``suffix2``, ``suffix4``, ``prefix2``, ``prefix4``: the same with 2 and 4 characters.
 
 Frequencies count tokens, ties go to the first occurrence (see ``Vocabulary.build``).
 """
@@ -100,12 +101,12 @@ def shape(token: str) -> str:
 
 
 
-def _suffix(token: str) -> str:
-    return token[-3:].lower()
+def _suffix(n: int) -> Callable[[str], str]:
+    return lambda token: token[-n:].lower()
 
 
-def _prefix(token: str) -> str:
-    return token[:3].lower()
+def _prefix(n: int) -> Callable[[str], str]:
+    return lambda token: token[:n].lower()
 
 
 def _identity(token: str) -> str:
@@ -117,8 +118,14 @@ _KEYS: dict[str, Callable[[str], str]] = {
     "word": _identity,
     "lower": str.lower,
     "shape": shape,
-    "suffix": _suffix,
-    "prefix": _prefix,
+    "suffix": _suffix(3),
+    "prefix": _prefix(3),
+    # Affixes of other lengths: together a cheap stand-in for a character-level model,
+    # which is what an unseen name (most names in the test set) is left with.
+    "suffix2": _suffix(2),
+    "suffix4": _suffix(4),
+    "prefix2": _prefix(2),
+    "prefix4": _prefix(4),
 }
 GROUPS = tuple(_KEYS)
 
@@ -176,8 +183,7 @@ class Featurizer:
         sizes = {
             "word": vocab_size,
             "lower": vocab_size if lower_size is None else lower_size,
-            "suffix": affix_size,
-            "prefix": affix_size,
+            **{g: affix_size for g in GROUPS if g.startswith(("suffix", "prefix"))},
         }
         vocabs = []
         for g in groups:

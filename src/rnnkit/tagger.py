@@ -58,12 +58,10 @@ class Tagger:
             task = TASKS[meta["task"]]
             config = dict(meta["model"])
             featurizer = Featurizer.from_json(meta["featurizer"])
+            _check_sizes(file, config, featurizer, task, arrays)
             model = RNN(**{**config, "dtype": np.float32, "seed": 0})
         except (KeyError, TypeError, ValueError) as e:
             raise storage.ModelFileError(f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})") from None
-        if featurizer.n_x != model.n_x or task.n_y != model.n_y:
-            raise storage.ModelFileError(f"{file}: the settings say n_x = {model.n_x}, n_y = {model.n_y}, "
-                                         f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}")
         if set(arrays) != set(model.params):
             raise storage.ModelFileError(f"{file}: parameters {sorted(arrays)} do not match the settings, "
                                          f"which need {sorted(model.params)}")
@@ -78,10 +76,14 @@ class Tagger:
         return cls(model, featurizer, task, meta)
 
     def save(self, path, dtype=None, **meta):
-        """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file."""
+        """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding
+        every weight to float16: lossy (predictions move by about 1e-3)."""
         arrays = {k: (v if dtype is None else v.astype(dtype)) for k, v in self.model.params.items()}
         self.meta.update(meta)
-        storage.save(path, arrays, {**self.meta, "task": self.task.name, "model": self.model.config(),
+        # storage.load adds "format" and "format_version" to a loaded tagger's meta, and
+        # storage.save writes them itself (refusing them in meta): a loaded tagger must save.
+        kept = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
+        storage.save(path, arrays, {**kept, "task": self.task.name, "model": self.model.config(),
                                     "featurizer": self.featurizer.to_json()})
 
     # -- tagging -----------------------------------------------------------------
@@ -122,6 +124,23 @@ class Tagger:
             for kind, i, j in spans_from_bio(pred.tags):
                 start, end = sentence[i].start, sentence[j - 1].end
                 entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
+
+
+def _check_sizes(file, config, featurizer, task, arrays):
+    """Hold the sizes the settings claim against the vocabulary, the task and the stored arrays
+    before the model is built: a crafted header (n_a = 10**6) must be refused, not make
+    RNN() allocate terabytes first."""
+    n_x, n_y, n_a, layers = config["n_x"], config["n_y"], config["n_a"], config["layers"]
+    if featurizer.n_x != n_x or task.n_y != n_y:
+        raise storage.ModelFileError(f"{file}: the settings say n_x = {n_x}, n_y = {n_y}, "
+                                     f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}")
+    # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x): a lower
+    # bound on what a file with these settings holds.
+    needed = (2 if config["bidirectional"] else 1) * n_a * (layers * n_a + n_x)
+    stored = sum(a.size for a in arrays.values())
+    if needed > stored:
+        raise storage.ModelFileError(f"{file}: the settings say n_a = {n_a}, layers = {layers}, which need at "
+                                     f"least {needed:,} parameters, but the file holds {stored:,}")
 
 
 def mark(result):

@@ -30,6 +30,7 @@ from .model import RNN
 from .optim import Adam, clip_grad_norm
 from .tagger import MODEL_FILE, Tagger
 from .tasks import TASKS
+from .vocab import UNK_ID
 
 CHECKPOINT_FILE, HISTORY_FILE, CURVES_FILE = "checkpoint.npz", "history.csv", "curves.png"
 CHECKPOINT_FORMAT = "rnnkit-checkpoint"
@@ -47,6 +48,7 @@ class TrainConfig:
     dropout: float = 0.0              # on each layer's output a[l] in training
     word_dropout: float = 0.0         # chance that a training word is shown as UNK
     unk_alpha: float = 0.0            # and, on top, α / (α + count(word)): rare words more often
+    feature_dropout: float = 0.0      # chance that each other group's id is shown as its UNK
     epochs: int = 30
     batch: int = 32
     lr: float = 1e-3                  # Adam
@@ -65,7 +67,7 @@ class TrainConfig:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
         if self.unk_alpha < 0:
             raise RnnkitError("--unk-alpha must not be negative")
-        for name in ("dropout", "word_dropout"):
+        for name in ("dropout", "word_dropout", "feature_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must lie in [0, 1)")
         if self.lr <= 0 or self.clip <= 0:
@@ -136,11 +138,22 @@ def word_drop_rates(xs, featurizer, config):
     return np.minimum(rate, 1.0)
 
 
-def drop_words(x, featurizer, rate, rng, mask):
-    """x with each real word shown as UNK with probability rate[word]."""
+def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask):
+    """x with each real word shown as UNK with probability word_rate[word], and each
+    other group's id as that group's UNK with probability feature_rate."""
     x = x.copy()
-    words = x if x.ndim == 2 else x[..., featurizer.word_column]
-    words[(rng.random(words.shape) < rate[words]) & mask] = featurizer.word_unk_id
+    x3 = x[..., None] if x.ndim == 2 else x          # (m, T, K) view
+    for k, offset in enumerate(featurizer.offsets):
+        ids = x3[..., k]
+        if k == featurizer.word_column:
+            if word_rate is None:
+                continue
+            hit = rng.random(ids.shape) < word_rate[ids]
+        elif feature_rate:
+            hit = rng.random(ids.shape) < feature_rate
+        else:
+            continue
+        ids[hit & mask] = offset + UNK_ID
     return x
 
 
@@ -205,7 +218,9 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
             while step < len(batches):
                 b = batches[step]
                 rng = np.random.default_rng([config.seed, epoch, step])
-                x = b.x if drop_rate is None else drop_words(b.x, featurizer, drop_rate, rng, b.mask)
+                x = b.x
+                if drop_rate is not None or config.feature_dropout:
+                    x = drop_inputs(x, featurizer, drop_rate, config.feature_dropout, rng, b.mask)
                 loss, grads = model.loss_and_grads(x, b.y, b.mask, sparse=True, dropout_rng=rng)
                 norm = clip_grad_norm(grads, config.clip)
                 if not (np.isfinite(loss) and np.isfinite(norm)):
