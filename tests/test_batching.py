@@ -16,13 +16,13 @@ def sentences(lengths, k=2):
 def test_hand_made_case_sorted_without_rng():
     xs, ys = sentences([3, 1, 2], k=2)
     batches = make_batches(xs, ys, batch_size=2)
-    assert [b.index.tolist() for b in batches] == [[1, 2], [0]]
+    assert [b.index.tolist() for b in batches] == [[2, 1], [0]]     # longest first in a batch
     b = batches[0]
     assert b.x.shape == (2, 2, 2) and b.y.shape == (2, 2) and b.mask.dtype == bool
-    assert b.x[:, :, 0].tolist() == [[11, 0], [21, 22]]
-    assert b.y.tolist() == [[1, 0], [1, 2]]
-    assert b.mask.tolist() == [[True, False], [True, True]]
-    assert b.lengths.tolist() == [1, 2]
+    assert b.x[:, :, 0].tolist() == [[21, 22], [11, 0]]
+    assert b.y.tolist() == [[1, 2], [1, 0]]
+    assert b.mask.tolist() == [[True, True], [True, False]]
+    assert b.lengths.tolist() == [2, 1]
     assert padding_fraction(batches) == pytest.approx(1 / 7)
 
 
@@ -31,7 +31,7 @@ def test_single_column_gives_two_dimensional_x():
     for inputs in (xs, [x[:, 0] for x in xs]):
         (b,) = make_batches(inputs, ys, batch_size=4)
         assert b.x.shape == (2, 3)
-        assert b.x.tolist() == [[1, 2, 0], [11, 12, 13]]
+        assert b.x.tolist() == [[11, 12, 13], [1, 2, 0]]
 
 
 def test_without_labels():

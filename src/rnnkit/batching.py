@@ -81,6 +81,8 @@ def make_batches(
 
 
 def _pad(xs, ys, lengths, idx: np.ndarray, k: int) -> Batch:
+    # Longest first: the time loop then works on a shrinking prefix of the rows.
+    idx = idx[np.argsort(-lengths[idx], kind="stable")]
     t = int(lengths[idx].max())
     x = np.zeros((len(idx), t, k), dtype=np.int64)
     y = None if ys is None else np.zeros((len(idx), t), dtype=np.int64)

@@ -25,7 +25,7 @@ import numpy as np
 from .activations import G, G2
 from .losses import loss_and_dlogits
 from .recurrence import rnn_backward, rnn_forward
-from .sparse import ColumnGrad
+from .sparse import ColumnGrad, group_ids
 
 DIRECTIONS = {False: ("fwd",), True: ("fwd", "bwd")}
 
@@ -99,17 +99,20 @@ class RNN:
     # -- forward propagation -------------------------------------------------
     def forward(self, x, mask=None, a0=None):
         """ŷ (m, T, n_y) and the top layer's a (m, T, n_a * directions); both 0 at padded steps."""
-        y_hat, cache = self._forward(x, mask, a0)
+        cache = self._forward(x, mask, a0, compiled=True)
+        y_hat = G2[self.output](cache["logits"])
+        if cache["mask"] is not None:
+            y_hat *= cache["mask"][..., None]
         return y_hat, cache["top"].transpose(1, 0, 2)
 
     def _check_inputs(self, x, mask, a0):
         x = np.asarray(x)
-        if np.issubdtype(x.dtype, np.integer):
+        if x.dtype.kind in "iu":
             if x.ndim not in (2, 3):
                 raise ValueError(f"id input must be (batch, T) or (batch, T, K), not {x.shape}")
             if x.size and (x.min() < 0 or x.max() >= self.n_x):
                 raise ValueError(f"ids must lie in [0, n_x = {self.n_x})")
-        elif np.issubdtype(x.dtype, np.floating):
+        elif x.dtype.kind == "f":
             if x.ndim != 3 or x.shape[-1] != self.n_x:
                 raise ValueError(f"dense input must be (batch, T, n_x = {self.n_x}), not {x.shape}")
             x = x.astype(self.dtype, copy=False)
@@ -132,7 +135,7 @@ class RNN:
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
-        if np.issubdtype(x_tm.dtype, np.integer):
+        if x_tm.dtype.kind in "iu":
             z = np.take(W_ax.T, x_tm, axis=0)        # column gather: (T, m, n_a) or (T, m, K, n_a)
             if z.ndim == 4:
                 z = z.sum(axis=2)
@@ -141,7 +144,11 @@ class RNN:
         z += b_a
         return z
 
-    def _forward(self, x, mask=None, a0=None, dropout_rng=None, keep=False):
+    def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False):
+        """The cache of one forward pass: the states of every layer, the logits (m, T, n_y), the mask.
+
+        compiled: let a batch of one or two sentences take the Numba loop (inference only, so that
+        training never loads Numba)."""
         x, mask, a0 = self._check_inputs(x, mask, a0)
         x_tm = np.swapaxes(x, 0, 1)                  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
@@ -153,7 +160,8 @@ class RNN:
                 if l != layer:
                     continue
                 z = self._input_term(self.params[W_ax], self.params[b_a], inp)
-                a = rnn_forward(z, self.params[W_aa], self.activation, mask_tm, a0, reverse=(d == "bwd"))
+                a = rnn_forward(z, self.params[W_aa], self.activation, mask_tm, a0, reverse=(d == "bwd"),
+                                compiled=compiled)
                 states.append(a)
             out = states[0] if len(states) == 1 else np.concatenate(states, axis=-1)
             cache["layers"].append((inp, states))
@@ -164,14 +172,11 @@ class RNN:
             cache["drop"].append(drop)
             inp = out
         cache["top"] = inp                            # (T, m, n_a * directions)
-        logits = inp @ self.params["W_ya"].T + self.params["b_y"]
-        logits = logits.transpose(1, 0, 2)            # (m, T, n_y)
-        cache["logits"] = logits
-        y_hat = G2[self.output](logits)
-        if mask is not None:
-            y_hat = y_hat * mask[..., None]
+        T, m, n_top = inp.shape
+        logits = inp.reshape(-1, n_top) @ self.params["W_ya"].T + self.params["b_y"]    # one product, all steps
+        cache["logits"] = logits.reshape(T, m, self.n_y).transpose(1, 0, 2)              # (m, T, n_y)
         cache["mask"] = mask
-        return y_hat, cache
+        return cache
 
     # -- backpropagation through time ----------------------------------------
     def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None):
@@ -181,7 +186,7 @@ class RNN:
         first layer's W_ax gradients are `ColumnGrad`s holding only the columns used.
         dropout_rng: a numpy Generator to train with dropout; None evaluates without.
         """
-        _, cache = self._forward(x, mask, dropout_rng=dropout_rng)
+        cache = self._forward(x, mask, dropout_rng=dropout_rng)
         mask = cache["mask"]
         m, T = cache["logits"].shape[:2]
         step_mask = np.ones((m, T), self.dtype) if mask is None else mask.astype(self.dtype)
@@ -192,8 +197,11 @@ class RNN:
         n_top = top.shape[-1]
         grads["W_ya"] = dlogits_tm.reshape(-1, self.n_y).T @ top.reshape(-1, n_top)
         grads["b_y"] = dlogits_tm.sum(axis=(0, 1))
-        d_out = dlogits_tm @ self.params["W_ya"]                             # dL/d(top) (T, m, n_top)
+        W_ya = self.params["W_ya"]                                            # dL/d(top) (T, m, n_top):
+        d_out = (dlogits_tm * W_ya[0] if self.n_y == 1                      # an outer product for one output
+                 else (dlogits_tm.reshape(-1, self.n_y) @ W_ya).reshape(T, m, n_top))
         mask_tm, a0 = cache["mask_tm"], cache["a0"]
+        memo = {}                                    # the grouping of the word ids, shared by both directions
         for layer in range(self.layers, 0, -1):
             inp, states = cache["layers"][layer - 1]
             drop = cache["drop"][layer - 1]
@@ -201,24 +209,32 @@ class RNN:
                 d_out = d_out * drop
             chains = [c for c in self.chains if c[0] == layer]
             d_inp = None
-            for (l, d, _, W_aa, W_ax, b_a), a, part in zip(chains, states, np.split(d_out, len(chains), axis=-1)):
-                dz, grads[W_aa], _ = rnn_backward(np.array(part), a, self.params[W_aa], self.activation,
+            parts = [d_out] if len(chains) == 1 else [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
+            for (l, d, _, W_aa, W_ax, b_a), a, part in zip(chains, states, parts):
+                dz, grads[W_aa], _ = rnn_backward(part, a, self.params[W_aa], self.activation,
                                                   mask_tm, a0, reverse=(d == "bwd"))
-                grads[b_a] = dz.sum(axis=(0, 1))
-                grads[W_ax] = self._input_grad(inp, dz, mask_tm, self.params[W_ax], sparse)
+                grads[b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
+                grads[W_ax] = self._input_grad(inp, dz, mask_tm, self.params[W_ax], sparse, memo)
                 if layer > 1:
-                    d = dz @ self.params[W_ax]                                # dL/d a[l-1]<t>
+                    d = (dz.reshape(-1, self.n_a) @ self.params[W_ax]).reshape(*dz.shape[:2], -1)  # dL/d a[l-1]<t>
                     d_inp = d if d_inp is None else d_inp + d
             d_out = d_inp
         return loss, {k: grads[k] for k in self.params}
 
-    def _input_grad(self, inp, dz, mask_tm, W_ax, sparse):
+    def _input_grad(self, inp, dz, mask_tm, W_ax, sparse, memo):
         """dL/dW_ax = sum_t dz<t> x<t>^T: a product for dense x, a scatter-add of columns for ids."""
         n_a = dz.shape[-1]
-        if not np.issubdtype(inp.dtype, np.integer):
+        if inp.dtype.kind not in "iu":
             return (dz.reshape(-1, n_a).T @ inp.reshape(-1, inp.shape[-1])).astype(self.dtype, copy=False)
-        ids, rows = (inp, dz) if mask_tm is None else (inp[mask_tm], dz[mask_tm])
-        if ids.ndim == rows.ndim:                    # K groups: each id of a step gets that step's dz
+        if inp.ndim == 2:                            # one id a step: group the real steps by word, once
+            if "groups" not in memo:
+                steps = np.arange(inp.size) if mask_tm is None else np.flatnonzero(mask_tm.reshape(-1))
+                order, starts, unique = group_ids(inp.reshape(-1)[steps])
+                memo["steps"], memo["groups"] = steps[order], (None, starts, unique)
+            rows = np.take(dz.reshape(-1, n_a), memo["steps"], axis=0)      # the dz rows, sorted by word
+            g = ColumnGrad.from_contributions(None, rows, W_ax.shape, memo["groups"])
+        else:                                        # K groups: each id of a step gets that step's dz
+            ids, rows = (inp, dz) if mask_tm is None else (inp[mask_tm], dz[mask_tm])
             rows = np.repeat(rows.reshape(-1, n_a), ids.shape[-1], axis=0)
-        g = ColumnGrad.from_contributions(ids.reshape(-1), rows.reshape(-1, n_a), W_ax.shape)
+            g = ColumnGrad.from_contributions(ids.reshape(-1), rows, W_ax.shape)
         return g if sparse else g.to_dense()

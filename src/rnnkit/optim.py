@@ -89,18 +89,32 @@ class Adam:
         for k, g in grads.items():
             p, m, v = self.params[k], self.m[k], self.v[k]
             if isinstance(g, ColumnGrad):
-                rows, ids = g.rows, g.ids
-                mc, vc = m.T, v.T
-                m_i = b1 * mc[ids] + (1 - b1) * rows
-                v_i = b2 * vc[ids] + (1 - b2) * rows * rows
-                mc[ids], vc[ids] = m_i, v_i
-                p.T[ids] -= step * m_i / (np.sqrt(v_i) + self.eps)
+                # the same update on the used columns alone, gathered (ids are unique), then scattered back
+                ids, rows = g.ids, g.rows
+                m_i, v_i, p_i = m.T[ids], v.T[ids], p.T[ids]
+                m.T[ids] = self._moments(m_i, v_i, rows)
+                v.T[ids] = v_i
+                p.T[ids] = self._descend(p_i, m_i, v_i, step)
             else:
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * g * g
-                p -= step * m / (np.sqrt(v) + self.eps)
+                self._moments(m, v, g)
+                self._descend(p, m, v, step)
+
+    def _moments(self, m, v, g):
+        """m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2, in place; returns m."""
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * np.square(g)
+        return m
+
+    def _descend(self, p, m, v, step):
+        """p -= step * m / (sqrt(v) + eps), in place with one temporary; returns p."""
+        d = np.sqrt(v)
+        d += self.eps
+        np.divide(m, d, out=d)
+        d *= step
+        p -= d
+        return p
 
     def state(self):
         return {"t": self.t, **{f"m/{k}": a for k, a in self.m.items()}, **{f"v/{k}": a for k, a in self.v.items()}}

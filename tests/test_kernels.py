@@ -1,0 +1,93 @@
+"""The fast paths against the plain code they replace.
+
+The compiled loop (Numba, optional) is held equal to the NumPy loop; the loop
+over only the running rows of a longest-first batch to the loop over every row;
+the sparse sums and the lazy Adam to their definitions.
+"""
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import kernels, recurrence
+from rnnkit.sparse import ColumnGrad, group_ids, segment_sum
+
+needs_numba = pytest.mark.skipif(not kernels.available, reason="numba is not installed")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_segment_sum_equals_reduceat(dtype):
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 300):
+        ids = rng.zipf(1.5, n) % 50
+        rows = rng.normal(size=(n, 7)).astype(dtype)
+        order, starts, unique = group_ids(ids)
+        got = segment_sum(rows[order], starts)
+        want = np.add.reduceat(rows[order], starts, axis=0)
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        assert got.dtype == dtype and len(unique) == len(starts)
+
+
+def test_lazy_adam_equals_its_definition_on_the_used_columns():
+    rng = np.random.default_rng(1)
+    p = {"w": np.asfortranarray(rng.normal(size=(3, 8)))}
+    opt = rnnkit.Adam(p, lr=0.01)
+    w, m, v = p["w"].copy(), np.zeros((3, 8)), np.zeros((3, 8))
+    for t in range(1, 5):
+        ids = np.sort(rng.choice(8, 3, replace=False))
+        rows = rng.normal(size=(3, 3))
+        opt.step({"w": ColumnGrad(ids, rows.copy(), (3, 8))})
+        m[:, ids] = 0.9 * m[:, ids] + 0.1 * rows.T
+        v[:, ids] = 0.999 * v[:, ids] + 0.001 * rows.T ** 2
+        w[:, ids] -= 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m[:, ids] / (np.sqrt(v[:, ids]) + 1e-8)
+    np.testing.assert_allclose(p["w"], w, rtol=1e-12)
+    np.testing.assert_allclose(opt.m["w"], m, rtol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("m", [1, 2])
+def test_recurrence_kernel_equals_numpy(activation, reverse, m, monkeypatch):
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(9, m, 6)).astype(np.float32)
+    W_aa = np.asfortranarray(rng.normal(size=(6, 6)).astype(np.float32) / 2)
+    got = recurrence.rnn_forward(z.copy(), W_aa, activation, reverse=reverse, compiled=True)
+    monkeypatch.setattr(kernels, "available", False)
+    want = recurrence.rnn_forward(z.copy(), W_aa, activation, reverse=reverse)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_numba
+def test_model_outputs_with_and_without_kernels(monkeypatch):
+    model = rnnkit.RNN(50, 8, 1, bidirectional=True, seed=5)
+    x = np.random.default_rng(6).integers(0, 50, (1, 12))
+    with_k = model.forward(x)
+    monkeypatch.setattr(kernels, "available", False)
+    without = model.forward(x)
+    for a, b in zip(with_k, without):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_longest_first_batch_equals_any_order(bidirectional, layers):
+    """A batch sorted longest first takes the loop over running rows only; shuffled, the loop over all rows."""
+    rng = np.random.default_rng(7)
+    model = rnnkit.RNN(20, 5, 1, layers=layers, bidirectional=bidirectional, dtype=np.float64, seed=8)
+    lengths = np.array([9, 7, 7, 4, 2, 1])
+    mask = np.arange(9)[None, :] < lengths[:, None]
+    x, y = rng.integers(0, 20, (6, 9)) * mask, rng.integers(0, 2, (6, 9))
+    assert recurrence.running_rows(np.ascontiguousarray(mask.T)) == [6, 5, 4, 4, 3, 3, 3, 1, 1]
+    perm = np.array([3, 0, 5, 2, 4, 1])
+    assert recurrence.running_rows(np.ascontiguousarray(mask[perm].T)) is None
+    y_hat, a = model.forward(x, mask)
+    y_hat_p, a_p = model.forward(x[perm], mask[perm])
+    np.testing.assert_allclose(y_hat_p, y_hat[perm], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a_p, a[perm], rtol=1e-12, atol=1e-15)
+    loss, grads = model.loss_and_grads(x, y, mask)
+    loss_p, grads_p = model.loss_and_grads(x[perm], y[perm], mask[perm])
+    assert loss == pytest.approx(loss_p, rel=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(grads_p[k], grads[k], rtol=1e-10, atol=1e-14)
+    errors = rnnkit.gradcheck(model, x, y, mask)
+    assert max(errors.values()) < 1e-6, errors
