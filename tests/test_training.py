@@ -48,7 +48,8 @@ class InterruptAt:
         pass
 
 
-@pytest.mark.parametrize("config", [SMALL, {**SMALL, "bidirectional": True, "dropout": 0.2,
+@pytest.mark.parametrize("config", [SMALL, {**SMALL, "bidirectional": True, "dropout": 0.2, "unk_alpha": 1.0,
+                                            "feature_dropout": 0.1, "average": 0.99,
                                             "features": ("word", "shape")}])
 def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     straight = tmp_path / "straight"
@@ -107,3 +108,12 @@ def test_only_the_bidirectional_model_finds_whole_names(corpus, tmp_path):
     bi = train(TrainConfig(**config, bidirectional=True), *corpus, tmp_path / "bi", log=quiet)
     assert max(h["dev_f1"] for h in bi) > 0.95
     assert max(h["dev_f1"] for h in uni) < 0.85
+
+
+def test_the_saved_model_holds_the_averaged_weights(corpus, tmp_path):
+    train(TrainConfig(**{**SMALL, "epochs": 1, "average": 0.9}), *corpus, tmp_path, log=quiet)
+    arrays, _ = storage.load(tmp_path / CHECKPOINT_FILE)
+    model, _ = storage.load(tmp_path / "model.npz")          # the first epoch is always the best so far
+    for k, v in model.items():
+        assert np.array_equal(v, arrays[f"average:{k}"])
+        assert not np.array_equal(v, arrays[f"param:{k}"])

@@ -28,7 +28,10 @@ def atomic_writer(
         raise ValueError(f"atomic_writer mode must be 'w' or 'wb', not {mode!r}")
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
-    fd, tmp = _create_temp(directory, name)
+    try:
+        fd, tmp = _create_temp(directory, name)
+    except OSError as e:                             # name the file the user asked for, not the temporary
+        raise OSError(e.errno, e.strerror, path) from None
     try:
         if mode == "wb":
             f = os.fdopen(fd, "wb")
@@ -38,7 +41,10 @@ def atomic_writer(
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

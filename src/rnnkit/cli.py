@@ -62,6 +62,9 @@ def build_parser():
     p.add_argument("--feature-dropout", type=float, default=d.feature_dropout,
                    help="chance that each non-word feature of a training word is shown as unknown (default "
                         f"{d.feature_dropout})")
+    p.add_argument("--average", type=float, default=d.average,
+                   help="evaluate and save an exponential moving average of the weights with this β, "
+                        f"e.g. 0.999 (default {d.average}: off)")
     p.add_argument("--epochs", type=_positive_int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
     p.add_argument("--patience", type=_positive_int, default=d.patience,
                    help=f"stop after this many epochs without a better dev F1 (default {d.patience})")
@@ -114,7 +117,7 @@ def cmd_train(args):
         raise RnnkitError(f"{args.out}: exists and is not a directory (--out is the directory the run writes to)")
     config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab, n_a=args.n_a,
                          activation=args.activation, layers=args.layers, bidirectional=args.bidirectional,
-                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, feature_dropout=args.feature_dropout, epochs=args.epochs, batch=args.batch,
+                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, feature_dropout=args.feature_dropout, average=args.average, epochs=args.epochs, batch=args.batch,
                          lr=args.lr, lr_decay=args.lr_decay, clip=args.clip, patience=args.patience, seed=args.seed)
     progress = None
     if not args.quiet:

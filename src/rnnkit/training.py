@@ -14,6 +14,7 @@ import csv
 import io
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class TrainConfig:
     word_dropout: float = 0.0         # chance that a training word is shown as UNK
     unk_alpha: float = 0.0            # and, on top, α / (α + count(word)): rare words more often
     feature_dropout: float = 0.0      # chance that each other group's id is shown as its UNK
+    average: float = 0.0              # β of an exponential moving average of the weights (0: off)
     epochs: int = 30
     batch: int = 32
     lr: float = 1e-3                  # Adam
@@ -65,6 +67,8 @@ class TrainConfig:
         for name in ("vocab", "n_a", "layers", "epochs", "batch"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.average < 1:
+            raise RnnkitError("--average must lie in [0, 1)")
         if self.unk_alpha < 0:
             raise RnnkitError("--unk-alpha must not be negative")
         for name in ("dropout", "word_dropout", "feature_dropout"):
@@ -157,6 +161,32 @@ def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask):
     return x
 
 
+def update_average(average, params, beta):
+    """θ_avg = β θ_avg + (1 - β) θ after each step: the averaged weights are evaluated and saved,
+    which smooths out the step-to-step noise that makes dev F1 swing from epoch to epoch."""
+    for k, p in params.items():
+        a = average[k]
+        a -= p
+        a *= beta
+        a += p
+
+
+@contextmanager
+def swapped(params, average):
+    """Inside the block the model holds the averaged weights (nothing changes when average is None)."""
+    if average is None:
+        yield
+        return
+    saved = {k: p.copy() for k, p in params.items()}
+    for k, p in params.items():
+        p[...] = average[k]
+    try:
+        yield
+    finally:
+        for k, p in params.items():
+            p[...] = saved[k]
+
+
 def train(config, train_path, dev_path, out, resume=False, progress=None, log=print):
     """Train a tagger; returns the run's history (a list of per-epoch dicts).
 
@@ -187,12 +217,16 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
     model = RNN(featurizer.n_x, config.n_a, task.n_y, config.activation, task.output, layers=config.layers,
                 bidirectional=config.bidirectional, dropout=config.dropout, seed=config.seed)
     opt = Adam(model.params, lr=config.lr)
+    average = {k: p.copy() for k, p in model.params.items()} if config.average else None
     epoch, step, best, bad_epochs, history = 0, 0, -1.0, 0, []
     if checkpoint is not None:
         for k, p in model.params.items():
             p[...] = arrays[f"param:{k}"]
         opt.load_state({"t": checkpoint["opt_t"],
                         **{k[4:].replace(":", "/"): v for k, v in arrays.items() if k.startswith("opt:")}})
+        if average is not None:
+            for k in average:
+                average[k][...] = arrays[f"average:{k}"]
         epoch, step, best = checkpoint["epoch"], checkpoint["step"], checkpoint["best"]
         bad_epochs, history = checkpoint["bad_epochs"], checkpoint["history"]
     tagger = Tagger(model, featurizer, task, {"train": config.to_json()})
@@ -202,6 +236,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
         arrays = {f"param:{k}": v for k, v in model.params.items()}
         state = opt.state()
         arrays.update({"opt:" + k.replace("/", ":"): v for k, v in state.items() if k != "t"})
+        if average is not None:
+            arrays.update({f"average:{k}": v for k, v in average.items()})
         storage.save(out / CHECKPOINT_FILE, arrays,
                      {"config": config.to_json(), "featurizer": featurizer.to_json(), "epoch": epoch, "step": step,
                       "best": best, "bad_epochs": bad_epochs, "history": history, "opt_t": state["t"]},
@@ -227,6 +263,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
                     raise RnnkitError(f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1}; "
                                       f"the last good checkpoint is {out / CHECKPOINT_FILE}")
                 opt.step(grads)
+                if average is not None:
+                    update_average(average, model.params, config.average)
                 step += 1
                 n = int(b.mask.sum())
                 tokens, loss_sum = tokens + n, loss_sum + loss * n
@@ -242,7 +280,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
             if bar:
                 bar.close()
             seconds = time.perf_counter() - started
-            scores, _ = evaluate(tagger, dev_sentences)
+            with swapped(model.params, average):
+                scores, _ = evaluate(tagger, dev_sentences)
             f1 = scores["f1"]
             history.append({"epoch": epoch + 1, "train_loss": loss_sum / max(tokens, 1),
                             "dev_precision": scores["precision"], "dev_recall": scores["recall"],
@@ -250,7 +289,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
             improved = f1 > best
             if improved:
                 best, bad_epochs = f1, 0
-                tagger.save(out / MODEL_FILE, dev=scores, history=history, epoch=epoch + 1)
+                with swapped(model.params, average):
+                    tagger.save(out / MODEL_FILE, dev=scores, history=history, epoch=epoch + 1)
             else:
                 bad_epochs += 1
             log(f"epoch {epoch + 1}: loss {loss_sum / max(tokens, 1):.4f}  dev F1 {f1:.4f}"

@@ -1,0 +1,48 @@
+"""Copy a trained model into the package as a shipped model, stored in float16.
+
+    python experiments/ship_model.py runs/default src/rnnkit/models/default.npz --data ../shared/data/conll2003
+
+float16 halves the file; this script refuses to ship when the rounding changes any
+score it reports (dev and test entity F1, precision, recall, token accuracy).
+"""
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.conll import read_conll
+from rnnkit.tagger import Tagger
+from rnnkit.training import evaluate
+
+KEYS = ("f1", "precision", "recall", "accuracy")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="a training directory or model file")
+    p.add_argument("dest", help="where to write the shipped model")
+    p.add_argument("--data", default="../shared/data/conll2003")
+    args = p.parse_args(argv)
+    tagger = Tagger.load(args.model)
+    tmp = Path(args.dest).with_suffix(".check.npz")
+    tagger.save(tmp, dtype=np.float16)
+    rounded = Tagger.load(tmp)
+    os.unlink(tmp)
+    scores = {}
+    for split in ("valid", "test"):
+        sentences = read_conll(Path(args.data) / f"{split}.txt")
+        full, _ = evaluate(tagger, sentences)
+        half, _ = evaluate(rounded, sentences)
+        for k in KEYS:
+            if round(full[k], 4) != round(half[k], 4):
+                raise SystemExit(f"float16 changes {split} {k}: {full[k]:.4f} -> {half[k]:.4f}; not shipped")
+        scores[split] = {k: full[k] for k in KEYS}
+        print(f"{split}: F1 {full['f1']:.4f}  P {full['precision']:.4f}  R {full['recall']:.4f}  "
+              f"(float32 and float16 agree to 4 decimals)")
+    tagger.save(args.dest, dtype=np.float16, shipped_scores=scores)
+    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
