@@ -16,17 +16,20 @@ import sys
 import time
 from pathlib import Path
 
-COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40", "--patience", "8"]
+COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40", "--lr", "3e-3"]
+# Words plus word-shape, lowercase-word and 2- to 4-character affix groups, with
+# dropout of rare words (unk-alpha) and of the other groups, so that the unknown
+# word and unknown-affix columns learn from the training set.
+FEATURES = ["--features", "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix2,prefix4", "--lower-vocab", "5000",
+            "--word-dropout", "0.1", "--unk-alpha", "1", "--feature-dropout", "0.1", "--patience", "6"]
 CONFIGS = {
     # the lecture's model: one direction, one-hot words only
-    "lecture": ["--task", "per", "--lr", "3e-3", "--unk-alpha", "1", "--word-dropout", "0.05"],
-    # one direction, words plus word-shape, prefix and suffix groups
-    "shape": ["--task", "per", "--lr", "3e-3", "--unk-alpha", "1", "--word-dropout", "0.05",
-              "--features", "word,shape,prefix,suffix,lower"],
-    "bi-per": ["--task", "per", "--bidirectional", "--lr", "3e-3", "--unk-alpha", "1", "--word-dropout", "0.05",
-               "--features", "word,shape,prefix,suffix,lower"],
-    "bi-bio": ["--task", "bio", "--bidirectional", "--lr", "3e-3", "--unk-alpha", "1", "--word-dropout", "0.05",
-               "--features", "word,shape,prefix,suffix,lower"],
+    "lecture": ["--task", "per", "--word-dropout", "0.1", "--patience", "8"],
+    # one direction, with the feature groups
+    "shape": ["--task", "per", *FEATURES],
+    "bi-per": ["--task", "per", "--bidirectional", *FEATURES],
+    "bi2-per": ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
+    "bi-bio": ["--task", "bio", "--bidirectional", *FEATURES],
 }
 
 

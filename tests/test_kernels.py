@@ -43,29 +43,65 @@ def test_lazy_adam_equals_its_definition_on_the_used_columns():
     np.testing.assert_allclose(opt.m["w"], m, rtol=1e-12)
 
 
+def longest_first(lengths, T):
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
 @needs_numba
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("m", [1, 2])
-def test_recurrence_kernel_equals_numpy(activation, reverse, m, monkeypatch):
+@pytest.mark.parametrize("lengths", [[9], [9, 9], [9, 7, 7, 4, 2, 1, 0], [5] * 40])
+@pytest.mark.parametrize("groups", [None, 1, 3])
+def test_recurrence_kernel_equals_numpy(activation, reverse, lengths, groups):
+    """kernels.rnn_forward against recurrence.rnn_forward on the input term the model computes:
+    word ids (one group, or K groups), or floats (groups None)."""
     rng = np.random.default_rng(4)
-    z = rng.normal(size=(9, m, 6)).astype(np.float32)
-    W_aa = np.asfortranarray(rng.normal(size=(6, 6)).astype(np.float32) / 2)
-    got = recurrence.rnn_forward(z.copy(), W_aa, activation, reverse=reverse, compiled=True)
-    monkeypatch.setattr(kernels, "available", False)
-    want = recurrence.rnn_forward(z.copy(), W_aa, activation, reverse=reverse)
+    m, T, n_x, n_a = len(lengths), 9, 30, 6
+    model = rnnkit.RNN(n_x, n_a, 1, activation, seed=9)
+    W_aa, W_ax, b_a = (model.params[k] for k in ("W_aa", "W_ax", "b_a"))
+    mask_tm = np.ascontiguousarray(longest_first(lengths, T).T)
+    if groups is None:
+        x_tm = rng.normal(size=(T, m, n_x)).astype(np.float32)
+    else:
+        x_tm = rng.integers(0, n_x, (T, m, groups) if groups > 1 else (T, m))
+    rows = np.array(recurrence.running_rows(mask_tm))
+    got = kernels.rnn_forward(x_tm, W_ax, b_a, W_aa, activation, rows, reverse)
+    want = recurrence.rnn_forward(model._input_term(W_ax, b_a, x_tm), W_aa, activation, mask_tm, reverse=reverse)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @needs_numba
-def test_model_outputs_with_and_without_kernels(monkeypatch):
-    model = rnnkit.RNN(50, 8, 1, bidirectional=True, seed=5)
-    x = np.random.default_rng(6).integers(0, 50, (1, 12))
-    with_k = model.forward(x)
-    monkeypatch.setattr(kernels, "available", False)
-    without = model.forward(x)
-    for a, b in zip(with_k, without):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+def test_kernel_tanh_is_float32_tanh():
+    """The kernel's tanh (a rational function, which vectorises) agrees with np.tanh to a few ulp."""
+    v = np.concatenate([np.linspace(-12, 12, 20001), [0, 1e-30, -1e-7, np.inf, -np.inf, np.nan]]).astype(np.float32)
+    W_aa = np.zeros((1, 1), np.float32)
+    got = kernels.rnn_forward(v.reshape(-1, 1, 1), np.eye(1, dtype=np.float32), np.zeros(1, np.float32), W_aa,
+                              "tanh", np.ones(len(v), np.intp))
+    np.testing.assert_allclose(got.ravel(), np.tanh(v), rtol=5e-7, atol=1e-30)   # NaN stays NaN
+
+
+@needs_numba
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("m", [1, 2, 6])
+@pytest.mark.parametrize("order", ["longest first", "any"])
+@pytest.mark.parametrize("n_y", [1, 3])
+def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order, n_y, monkeypatch):
+    """The kernel also makes the top layer's logits: one output or several, one chain or two."""
+    model = rnnkit.RNN(50, 8, n_y, output="sigmoid" if n_y == 1 else "softmax", layers=layers,
+                       bidirectional=bidirectional, seed=5)
+    rng = np.random.default_rng(6)
+    mask = longest_first(sorted(rng.integers(1, 13, m), reverse=True), 12)
+    x = rng.integers(0, 50, (m, 12)) * mask
+    if order == "any":
+        x, mask = x[::-1], mask[::-1]
+    for args in ((x,), (x, mask)):
+        with_k = model.forward(*args)
+        monkeypatch.setattr(kernels, "available", False)
+        without = model.forward(*args)
+        monkeypatch.setattr(kernels, "available", True)
+        for a, b in zip(with_k, without):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

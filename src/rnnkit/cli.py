@@ -49,6 +49,10 @@ def build_parser():
                    help="comma-separated input groups from word, shape, suffix, prefix, lower "
                         f"(default: {','.join(d.features)}, the lecture's one-hot words)")
     p.add_argument("--vocab", type=_positive_int, default=d.vocab, help=f"word vocabulary size (default {d.vocab})")
+    p.add_argument("--lower-vocab", type=_positive_int, default=None,
+                   help="vocabulary size of the lower feature group (default: --vocab)")
+    p.add_argument("--affix-vocab", type=_positive_int, default=d.affix_vocab,
+                   help=f"vocabulary size of each prefix/suffix feature group (default {d.affix_vocab})")
     p.add_argument("--n-a", type=_positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})")
     p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
     p.add_argument("--layers", type=_positive_int, default=d.layers, help="stacked RNN layers (default 1)")
@@ -115,7 +119,8 @@ def cmd_train(args):
     from .training import Interrupted, TrainConfig, train
     if os.path.exists(args.out) and not os.path.isdir(args.out):   # found now, not after reading the data
         raise RnnkitError(f"{args.out}: exists and is not a directory (--out is the directory the run writes to)")
-    config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab, n_a=args.n_a,
+    config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab,
+                         lower_vocab=args.lower_vocab or 0, affix_vocab=args.affix_vocab, n_a=args.n_a,
                          activation=args.activation, layers=args.layers, bidirectional=args.bidirectional,
                          dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, feature_dropout=args.feature_dropout, average=args.average, epochs=args.epochs, batch=args.batch,
                          lr=args.lr, lr_decay=args.lr_decay, clip=args.clip, patience=args.patience, seed=args.seed)

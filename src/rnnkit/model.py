@@ -22,9 +22,10 @@ g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
 """
 import numpy as np
 
+from . import kernels
 from .activations import G, G2
 from .losses import loss_and_dlogits
-from .recurrence import rnn_backward, rnn_forward
+from .recurrence import rnn_backward, rnn_forward, running_rows
 from .sparse import ColumnGrad, group_ids
 
 DIRECTIONS = {False: ("fwd",), True: ("fwd", "bwd")}
@@ -147,21 +148,33 @@ class RNN:
     def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False):
         """The cache of one forward pass: the states of every layer, the logits (m, T, n_y), the mask.
 
-        compiled: let a batch of one or two sentences take the Numba loop (inference only, so that
-        training never loads Numba)."""
+        compiled: let the loops over time take the Numba kernel where it applies (inference only, so
+        that training never loads Numba)."""
         x, mask, a0 = self._check_inputs(x, mask, a0)
         x_tm = np.swapaxes(x, 0, 1)                  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
+        rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
+        T, m = x_tm.shape[:2]
+        W_ya, b_y = self.params["W_ya"], self.params["b_y"]
+        if rows is not None:                         # the kernel adds W_ya a<t> to them as it goes
+            logits = np.empty((T, m, self.n_y), self.dtype)
+            logits[...] = b_y
         cache = {"x_tm": x_tm, "mask_tm": mask_tm, "a0": a0, "layers": [], "drop": []}
         inp = x_tm
         for layer in range(1, self.layers + 1):
             states = []
-            for l, d, _, W_aa, W_ax, b_a in self.chains:
+            for l, d, _, *names in self.chains:
                 if l != layer:
                     continue
-                z = self._input_term(self.params[W_ax], self.params[b_a], inp)
-                a = rnn_forward(z, self.params[W_aa], self.activation, mask_tm, a0, reverse=(d == "bwd"),
-                                compiled=compiled)
+                W_aa, W_ax, b_a = (self.params[k] for k in names)
+                if rows is not None:
+                    top = layer == self.layers       # the chain's columns of W_ya: [W_ya→ | W_ya←]
+                    cols = slice(self.n_a, None) if d == "bwd" else slice(0, self.n_a)
+                    a = kernels.rnn_forward(inp, W_ax, b_a, W_aa, self.activation, rows, d == "bwd",
+                                            W_ya[:, cols] if top else None, logits if top else None)
+                else:
+                    z = self._input_term(W_ax, b_a, inp)
+                    a = rnn_forward(z, W_aa, self.activation, mask_tm, a0, reverse=(d == "bwd"))
                 states.append(a)
             out = states[0] if len(states) == 1 else np.concatenate(states, axis=-1)
             cache["layers"].append((inp, states))
@@ -172,11 +185,20 @@ class RNN:
             cache["drop"].append(drop)
             inp = out
         cache["top"] = inp                            # (T, m, n_a * directions)
-        T, m, n_top = inp.shape
-        logits = inp.reshape(-1, n_top) @ self.params["W_ya"].T + self.params["b_y"]    # one product, all steps
-        cache["logits"] = logits.reshape(T, m, self.n_y).transpose(1, 0, 2)              # (m, T, n_y)
+        if rows is None:                             # one product for all steps
+            logits = (inp.reshape(T * m, inp.shape[-1]) @ W_ya.T + b_y).reshape(T, m, self.n_y)
+        cache["logits"] = logits.transpose(1, 0, 2)                                       # (m, T, n_y)
         cache["mask"] = mask
         return cache
+
+    def _kernel_rows(self, x_tm, mask_tm, a0):
+        """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed, float32, no
+        a0, unpadded or longest first), else None."""
+        if not kernels.available or self.dtype != np.float32 or a0 is not None:
+            return None
+        T, m = x_tm.shape[:2]
+        rows = [m] * T if mask_tm is None else running_rows(mask_tm)
+        return None if rows is None else np.array(rows, np.intp)
 
     # -- backpropagation through time ----------------------------------------
     def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None):

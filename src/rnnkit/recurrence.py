@@ -27,7 +27,6 @@ Reference, one sequence at a time, for the forward direction::
 """
 import numpy as np
 
-from . import kernels
 from .activations import G
 
 
@@ -55,17 +54,14 @@ def running_rows(mask_tm):
     return n.tolist()
 
 
-def rnn_forward(z, W_aa, activation, mask_tm=None, a0=None, reverse=False, compiled=False):
+def rnn_forward(z, W_aa, activation, mask_tm=None, a0=None, reverse=False):
     """a<t> = g(W_aa a<t-1> + z<t>) for every step, computed in place.
 
     z: (T, m, n_a), z<t> = W_ax x<t> + b_a; overwritten by a and returned.
     W_aa: (n_a, n_a). mask_tm: (T, m) bool or None. a0: (m, n_a) or None (zeros).
     reverse: the chain runs t = T-1..0, so a<t-1> there means a<t+1>.
-    compiled: allow the Numba loop (kernels.py) for one or two unpadded sequences.
     """
-    T, m = z.shape[:2]
-    if compiled and kernels.available and mask_tm is None and a0 is None and 0 < m <= kernels.SMALL_BATCH and T:
-        return kernels.recurrence(z, W_aa, activation, reverse)  # compiled: one or two sentences
+    T = len(z)
     g, _ = G[activation]
     a, W_aa_T = z, np.ascontiguousarray(W_aa.T)    # row-major W_aa^T: the fast layout for the product
     rows = running_rows(mask_tm)

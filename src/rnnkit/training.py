@@ -42,6 +42,8 @@ class TrainConfig:
     task: str = "per"
     features: tuple = ("word",)       # ("word",) is the lecture's one-hot input
     vocab: int = 10_000
+    lower_vocab: int = 0              # size of the `lower` group's vocabulary (0: the same as vocab)
+    affix_vocab: int = 1000           # size of each prefix/suffix group's vocabulary
     n_a: int = 100
     activation: str = "tanh"
     layers: int = 1
@@ -64,7 +66,7 @@ class TrainConfig:
         if self.task not in TASKS:
             raise RnnkitError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         self.features = tuple(self.features)
-        for name in ("vocab", "n_a", "layers", "epochs", "batch"):
+        for name in ("vocab", "affix_vocab", "n_a", "layers", "epochs", "batch"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
         if not 0 <= self.average < 1:
@@ -208,7 +210,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
     else:
         train_sentences = read_conll(train_path)
         featurizer = Featurizer.build([s.tokens for s in train_sentences], groups=config.features,
-                                      vocab_size=config.vocab)
+                                      vocab_size=config.vocab, lower_size=config.lower_vocab or config.vocab,
+                                      affix_size=config.affix_vocab)
     _, xs, ys = load_labelled(train_path, task, featurizer)
     drop_rate = word_drop_rates(xs, featurizer, config)
     dev_sentences = read_conll(dev_path)
