@@ -6,6 +6,16 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 
+# Bad CoNLL fixtures under tests/fixtures/conll: (file, line the error names (None: the whole file), words in it)
+BAD_CONLL = [
+    ("empty.txt", None, "no sentences"),
+    ("docstart_only.txt", None, "no sentences"),
+    ("bad_columns.txt", 4, "expected 4 columns"),
+    ("one_column.txt", 1, "at least 2 columns"),
+    ("bad_tag.txt", 5, "'E-PER'"),
+    ("non_utf8.txt", 3, "UTF-8"),
+]
+
 FIRST = ["Teddy", "Harry", "Hermione", "Peter", "Anna", "Boris", "Maria", "John", "Ivan", "Lena"]
 LAST = ["Roosevelt", "Potter", "Granger", "Blackburn", "Smith", "Jones", "Ivanov", "Garcia", "Brown"]
 PLACES = ["Paris", "London", "Berlin", "Moscow", "Madrid", "Tokyo"]

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BAD_CONLL
 
 from rnnkit.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
 from rnnkit.conll import Sentence, read_conll, to_iob2, write_conll
@@ -69,17 +70,7 @@ def test_to_iob2_keeps_the_entities():
     assert spans_from_bio(to_iob2(tags)) == spans_from_bio(tags)
 
 
-@pytest.mark.parametrize(
-    "name, line, words",
-    [
-        ("empty.txt", None, "no sentences"),
-        ("docstart_only.txt", None, "no sentences"),
-        ("bad_columns.txt", 4, "expected 4 columns"),
-        ("one_column.txt", 1, "at least 2 columns"),
-        ("bad_tag.txt", 5, "'E-PER'"),
-        ("non_utf8.txt", 3, "UTF-8"),
-    ],
-)
+@pytest.mark.parametrize("name, line, words", BAD_CONLL)
 def test_bad_files_name_the_line(name, line, words):
     path = FIXTURES / name
     with pytest.raises(DataError) as info:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import synthetic_sentences
+from conftest import BAD_CONLL, synthetic_sentences
 from rnnkit import conll, storage
 from rnnkit.batching import make_batches
 from rnnkit.cli import build_parser, json_line, main
@@ -173,13 +173,7 @@ def test_the_good_model_loads(run):
 
 # -- data files ------------------------------------------------------------------
 
-BAD_DATA = [  # fixture, line named in the message (None: the file as a whole), words
-    ("empty.txt", None, "no sentences"),
-    ("docstart_only.txt", None, "no sentences"),
-    ("bad_columns.txt", 4, "expected 4 columns"),
-    ("one_column.txt", 1, "at least 2 columns"),
-    ("bad_tag.txt", 5, "'E-PER'"),
-    ("non_utf8.txt", 3, "UTF-8"),
+BAD_DATA = [*BAD_CONLL,  # fixture, line named in the message (None: the file as a whole), words
     ("<directory>", None, "directory"),
     ("<missing>", None, "no such file"),
 ]

@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import sys
+from dataclasses import fields
 
 from .errors import RnnkitError
 
@@ -49,12 +50,15 @@ def build_parser():
                    help="comma-separated input groups from word, shape, suffix, prefix, lower "
                         f"(default: {','.join(d.features)}, the lecture's one-hot words)")
     p.add_argument("--vocab", type=_positive_int, default=d.vocab, help=f"word vocabulary size (default {d.vocab})")
-    p.add_argument("--lower-vocab", type=_positive_int, default=None,
-                   help="vocabulary size of the lower feature group (default: --vocab)")
+    p.add_argument("--lower-vocab", type=_positive_int, default=d.lower_vocab,
+                   help="vocabulary size of the lower feature group (default: the same as --vocab)")
     p.add_argument("--affix-vocab", type=_positive_int, default=d.affix_vocab,
                    help=f"vocabulary size of each prefix/suffix feature group (default {d.affix_vocab})")
     p.add_argument("--n-a", type=_positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})")
     p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
+    p.add_argument("--init-x", type=float, default=d.init_x,
+                   help="initialise the first layer's W_ax from U(-b, b) with this b; a one-hot input reads one "
+                        "column per step, so unit scale (1) suits it better than the default 1/sqrt(n_a)")
     p.add_argument("--layers", type=_positive_int, default=d.layers, help="stacked RNN layers (default 1)")
     p.add_argument("--bidirectional", action="store_true", help="a forward and a backward chain per layer")
     p.add_argument("--dropout", type=float, default=d.dropout, help="dropout on each layer's output in training")
@@ -119,11 +123,8 @@ def cmd_train(args):
     from .training import Interrupted, TrainConfig, train
     if os.path.exists(args.out) and not os.path.isdir(args.out):   # found now, not after reading the data
         raise RnnkitError(f"{args.out}: exists and is not a directory (--out is the directory the run writes to)")
-    config = TrainConfig(task=args.task, features=args.features, vocab=args.vocab,
-                         lower_vocab=args.lower_vocab or 0, affix_vocab=args.affix_vocab, n_a=args.n_a,
-                         activation=args.activation, layers=args.layers, bidirectional=args.bidirectional,
-                         dropout=args.dropout, word_dropout=args.word_dropout, unk_alpha=args.unk_alpha, feature_dropout=args.feature_dropout, average=args.average, epochs=args.epochs, batch=args.batch,
-                         lr=args.lr, lr_decay=args.lr_decay, clip=args.clip, patience=args.patience, seed=args.seed)
+    # every training option is named after its TrainConfig field
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)})
     progress = None
     if not args.quiet:
         try:

@@ -47,7 +47,7 @@ class RNN:
     """
 
     def __init__(self, n_x, n_a, n_y, activation="tanh", output="sigmoid", *, layers=1,
-                 bidirectional=False, dropout=0.0, seed=0, dtype=np.float32):
+                 bidirectional=False, dropout=0.0, init_x=None, seed=0, dtype=np.float32):
         if activation not in G:
             raise ValueError(f"activation must be one of {sorted(G)}, not {activation!r}")
         if output not in G2:
@@ -57,6 +57,9 @@ class RNN:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), not {dropout!r}")
+        if init_x is not None and not init_x > 0:
+            raise ValueError(f"init_x must be positive, not {init_x!r}")
+        self.init_x = None if init_x is None else float(init_x)
         self.n_x, self.n_a, self.n_y = int(n_x), int(n_a), int(n_y)
         self.activation, self.output = activation, output
         self.layers, self.bidirectional, self.dropout = int(layers), bool(bidirectional), float(dropout)
@@ -70,6 +73,8 @@ class RNN:
             for d in dirs:
                 name = lambda base: param_name(base, layer, d, self.layers, self.bidirectional)
                 W_a = np.asfortranarray(rng.uniform(-k, k, (n_a, n_a + n_in)).astype(self.dtype))
+                if layer == 1 and init_x is not None:
+                    W_a[:, n_a:] *= init_x / k               # W_ax ~ U(-init_x, init_x)
                 self.params[name("W_aa")] = W_a[:, :n_a]     # views into W_a: the compact
                 self.params[name("W_ax")] = W_a[:, n_a:]     # notation is the same memory
                 self.params[name("b_a")] = rng.uniform(-k, k, n_a).astype(self.dtype)
@@ -95,7 +100,7 @@ class RNN:
     def config(self):
         return dict(n_x=self.n_x, n_a=self.n_a, n_y=self.n_y, activation=self.activation,
                     output=self.output, layers=self.layers, bidirectional=self.bidirectional,
-                    dropout=self.dropout, dtype=self.dtype.name)
+                    dropout=self.dropout, init_x=self.init_x, dtype=self.dtype.name)
 
     # -- forward propagation -------------------------------------------------
     def forward(self, x, mask=None, a0=None):

@@ -46,6 +46,7 @@ class TrainConfig:
     affix_vocab: int = 1000           # size of each prefix/suffix group's vocabulary
     n_a: int = 100
     activation: str = "tanh"
+    init_x: float = 0.0               # W_ax of layer 1 ~ U(-init_x, init_x); 0: PyTorch's 1/sqrt(n_a)
     layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0              # on each layer's output a[l] in training
@@ -69,6 +70,8 @@ class TrainConfig:
         for name in ("vocab", "affix_vocab", "n_a", "layers", "epochs", "batch"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.init_x < 0:
+            raise RnnkitError("--init-x must not be negative")
         if not 0 <= self.average < 1:
             raise RnnkitError("--average must lie in [0, 1)")
         if self.unk_alpha < 0:
@@ -218,7 +221,8 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
     load_labelled(dev_path, task, featurizer)       # check the dev tags before hours of training
 
     model = RNN(featurizer.n_x, config.n_a, task.n_y, config.activation, task.output, layers=config.layers,
-                bidirectional=config.bidirectional, dropout=config.dropout, seed=config.seed)
+                bidirectional=config.bidirectional, dropout=config.dropout, init_x=config.init_x or None,
+                seed=config.seed)
     opt = Adam(model.params, lr=config.lr)
     average = {k: p.copy() for k, p in model.params.items()} if config.average else None
     epoch, step, best, bad_epochs, history = 0, 0, -1.0, 0, []
