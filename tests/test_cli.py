@@ -111,3 +111,9 @@ def test_bad_option_values_are_usage_errors(capsys):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(Exception):
         main(["--debug", "eval", "--model", str(tmp_path / "nowhere"), "--data", str(tmp_path)])
+
+
+def test_bench_takes_its_own_options(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--help"])
+    assert e.value.code == 0 and "--quick" in capsys.readouterr().out

@@ -173,3 +173,12 @@ def test_same_seed_same_model_and_different_seed_different_model():
     a, b, c = (rnnkit.RNN(n_x=9, n_a=4, n_y=1, seed=s) for s in (5, 5, 6))
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
     assert not np.array_equal(a.params["W_aa"], c.params["W_aa"])
+
+
+def test_init_x_sets_the_scale_of_the_first_input_weights():
+    m = rnnkit.RNN(n_x=2000, n_a=16, n_y=1, init_x=1.0, layers=2, seed=0)
+    W_ax, W_aa = m.params["W_ax[1]"], m.params["W_aa[1]"]
+    assert 0.99 < np.abs(W_ax).max() <= 1.0                  # U(-1, 1)
+    assert np.abs(W_aa).max() <= 0.25 and np.abs(m.params["W_ax[2]"]).max() <= 0.25   # 1/sqrt(n_a)
+    with pytest.raises(ValueError):
+        rnnkit.RNN(n_x=3, n_a=2, n_y=1, init_x=0.0)

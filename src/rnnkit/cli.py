@@ -99,8 +99,7 @@ def build_parser():
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per text (JSON Lines) with tokens, offsets, probabilities")
 
-    p = sub.add_parser("bench", help="benchmark rnnkit against PyTorch (see benchmarks/)", add_help=False)
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="benchmark rnnkit against PyTorch (rnnkit bench --help)")
     return parser
 
 
@@ -219,15 +218,14 @@ def json_line(obj):
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def cmd_bench(args):
-    from . import bench
-    return bench.main(args.args) or 0
-
-
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "tag": cmd_tag, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "tag": cmd_tag}
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:                        # its options, --help too, are the benchmark's own
+        from . import bench
+        return bench.main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
