@@ -29,7 +29,10 @@ CONFIGS = {
     "shape": ["--task", "per", *FEATURES],
     "bi-per": ["--task", "per", "--bidirectional", *FEATURES],
     "bi2-per": ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
+    "bi2-per-init": ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", "--init-x", "0.33",
+                     *FEATURES],
     "bi-bio": ["--task", "bio", "--bidirectional", *FEATURES],
+    "bi2-bio": ["--task", "bio", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
 }
 
 
