@@ -5,6 +5,7 @@ A thin layer over rnnkit.training and rnnkit.tagger. Errors a user can cause
 shows the traceback instead.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -33,11 +34,26 @@ def _positive_int(text):
     return value
 
 
+@contextlib.contextmanager
+def blas_threads(n):
+    """Run the block with n BLAS threads, where threadpoolctl (the train extra) is installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(n, user_api="blas"):
+        yield
+
+
 def build_parser():
     from .training import TrainConfig
     d = TrainConfig()
     parser = argparse.ArgumentParser(prog="rnnkit", description="The lecture's RNN as a named-entity tagger.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--threads", type=_positive_int, default=1,
+                        help="BLAS threads (default 1: the products of an RNN this size gain nothing from more, "
+                             "and lose much when other work shares the cores; needs threadpoolctl)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a tagger on CoNLL files, keeping the best model by dev F1")
@@ -228,7 +244,8 @@ def main(argv=None):
         return bench.main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with blas_threads(args.threads):
+            return COMMANDS[args.command](args)
     except BrokenPipeError:                          # `rnnkit tag ... | head` is not an error
         return 0
     except (RnnkitError, OSError) as e:
