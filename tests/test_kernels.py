@@ -127,3 +127,16 @@ def test_longest_first_batch_equals_any_order(bidirectional, layers):
         np.testing.assert_allclose(grads_p[k], grads[k], rtol=1e-10, atol=1e-14)
     errors = rnnkit.gradcheck(model, x, y, mask)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
+    """The optional kernel must never stop a tagger: if Numba fails, forward() gives NumPy's answer."""
+    model = rnnkit.RNN(20, 8, 1, seed=0)
+    x = np.random.default_rng(0).integers(0, 20, (3, 5))
+    expected, _ = model.forward(x)
+    monkeypatch.setattr(kernels, "available", True)
+    monkeypatch.setattr(kernels, "_compiled", lambda *args: (_ for _ in ()).throw(RuntimeError("broken cache")))
+    with pytest.warns(UserWarning, match="broken cache"):
+        y_hat, _ = model.forward(x)
+    np.testing.assert_allclose(y_hat, expected, rtol=1e-5, atol=1e-6)
+    assert kernels.available is False

@@ -20,6 +20,7 @@ use NumPy everywhere even where both are installed.
 """
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 
@@ -37,6 +38,10 @@ Q = tuple(np.float32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.
 ZERO = np.float32(0)
 
 _compiled = None
+
+
+class KernelFailed(RuntimeError):
+    """Numba could not compile or run the kernel; it is switched off for the rest of the process."""
 
 
 def _compile():
@@ -61,7 +66,7 @@ def _compile():
         return max(v, ZERO)
 
     @jit
-    def loop(a, W_aa_T, rows, g, reverse, x, W_ax_T, b_a, W_ya, logits):
+    def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits):
         T, m, n_a = a.shape
         prod = np.empty((m, n_a), a.dtype)
         for s in range(T):
@@ -84,7 +89,8 @@ def _compile():
             for i in range(n):
                 z, p = a[t, i], prod[i]
                 for j in range(n_a):
-                    z[j] = g(p[j] + z[j])                             # a<t> = g(W_aa a<t-1> + z<t>)
+                    v = p[j] + z[j]
+                    z[j] = relu(v) if use_relu else tanh(v)           # a<t> = g(W_aa a<t-1> + z<t>)
                 if W_ya is not None:                                  # the top layer: this chain's part
                     for o in range(len(W_ya)):                        # of W_ya a<t> + b_y
                         y = ZERO
@@ -93,7 +99,7 @@ def _compile():
                         logits[t, i, o] += y
         return a
 
-    return loop, {"tanh": tanh, "relu": relu}
+    return loop
 
 
 def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None, logits=None):
@@ -105,13 +111,26 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
     W_ya (n_y, n_a), logits (T, m, n_y): for a chain of the top layer, logits<t> += W_ya a<t> at the
     running rows, while a<t> is in cache (W_ya: the chain's columns of the output layer's).
     """
-    global _compiled
-    if _compiled is None:
-        _compiled = _compile()
-    loop, G = _compiled
+    global _compiled, available
+    try:
+        if _compiled is None:
+            _compiled = _compile()
+        loop = _compiled
+    except Exception as e:       # an optional accelerator must never stop a tagger: fall back to NumPy
+        available = False
+        warnings.warn(f"rnnkit: the compiled kernel is unavailable ({type(e).__name__}: {e}); using NumPy")
+        raise KernelFailed from e
     T, m = inp.shape[:2]
     if inp.dtype.kind in "iu":
         a, x = np.empty((T, m, len(b_a)), b_a.dtype), inp if inp.ndim == 3 else inp[..., None]
     else:
         a, x = inp @ W_ax.T + b_a, None                               # z<t> for every step at once
-    return loop(a, np.ascontiguousarray(W_aa.T), rows, G[activation], reverse, x, W_ax.T, b_a, W_ya, logits)
+    # g is chosen by a flag, not passed as a function: Numba cannot write a function-typed
+    # argument into its on-disk cache, and the cache is what spares each process the compile.
+    args = (a, np.ascontiguousarray(W_aa.T), rows, activation == "relu", reverse, x, W_ax.T, b_a, W_ya, logits)
+    try:
+        return loop(*args)
+    except Exception as e:       # compiling for new argument types happens here, at the call
+        available = False
+        warnings.warn(f"rnnkit: the compiled kernel failed ({type(e).__name__}: {e}); using NumPy")
+        raise KernelFailed from e
