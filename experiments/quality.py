@@ -4,16 +4,18 @@
 
 Each run is the `rnnkit train` command printed beside it (selection on valid,
 early stopping on dev F1); test is scored once, on the selected model, with
-`rnnkit eval`. Prints a Markdown table of mean ± standard deviation over seeds and
-writes every run's scores to OUT/results.json.
+`rnnkit eval`. Prints a Markdown table of mean ± standard deviation over seeds
+(the time is the sum of the epochs' training time in history.csv, without the
+dev evaluation after each) and writes every run's scores to OUT/results.json.
+`--report DIR ...` trains nothing and tabulates the runs already in those folders.
 """
 import argparse
+import csv
 import json
 import shlex
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40", "--lr", "3e-3"]
@@ -43,38 +45,55 @@ def run(cmd):
     return done.stdout
 
 
+def score_run(model, data):
+    """dev and test scores of a trained run directory, and the seconds its epochs took."""
+    dev = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "valid.txt"), "--json"]))
+    test = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt"), "--json"]))
+    with open(model / "history.csv") as f:
+        seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
+    return {"dev_f1": dev["f1"], "test_f1": test["f1"], "test_per_f1": test["per_type"].get("PER", {}).get("f1", 0.0),
+            "train_seconds": seconds}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/conll2003", help="folder with train.txt, valid.txt, test.txt")
     p.add_argument("--out", default="runs/quality")
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--report", nargs="*", metavar="DIR",
+                   help="train nothing: score the runs already in these output folders")
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
+    names = args.configs.split(",")
+    if args.report is None:
+        for name in names:
+            for seed in args.seeds.split(","):
+                cmd = ["rnnkit", "train", "--train", str(data / "train.txt"), "--dev", str(data / "valid.txt"),
+                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *CONFIGS[name]]
+                print("$", shlex.join(cmd), flush=True)
+                run(cmd)
+        folders = [out]
+    else:
+        folders = [Path(f) for f in args.report]
     results = []
-    for name in args.configs.split(","):
-        for seed in args.seeds.split(","):
-            model = out / f"{name}-seed{seed}"
-            cmd = ["rnnkit", "train", "--train", str(data / "train.txt"), "--dev", str(data / "valid.txt"),
-                   "--out", str(model), "--seed", seed, "--quiet", *COMMON, *CONFIGS[name]]
-            print("$", shlex.join(cmd), flush=True)
-            started = time.perf_counter()
-            run(cmd)
-            seconds = time.perf_counter() - started
-            dev = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "valid.txt"), "--json"]))
-            test = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt"), "--json"]))
-            results.append({"config": name, "seed": int(seed), "dev_f1": dev["f1"], "test_f1": test["f1"],
-                            "test_per_f1": test["per_type"].get("PER", {}).get("f1", 0.0), "train_seconds": seconds})
-            print(f"  dev F1 {dev['f1']:.4f}  test F1 {test['f1']:.4f}  ({seconds:.0f} s)", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    print("\n| configuration | dev F1 | test F1 | test PER F1 | training time |")
-    print("|---|---|---|---|---|")
-    for name in args.configs.split(","):
+    for folder in folders:
+        for model in sorted(folder.glob("*-seed*")):
+            name, seed = model.name.rsplit("-seed", 1)
+            if name in names:
+                results.append({"config": name, "seed": int(seed), "dir": str(model), **score_run(model, data)})
+                print(f"  {model}: dev F1 {results[-1]['dev_f1']:.4f}  test F1 {results[-1]['test_f1']:.4f}", flush=True)
+    if args.report is None:
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+    print("\n| configuration | seeds | dev F1 | test F1 | test PER F1 | time in training epochs |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
         rs = [r for r in results if r["config"] == name]
+        if not rs:
+            continue
         cell = lambda key: f"{statistics.mean(r[key] for r in rs):.4f} ± {statistics.pstdev(r[key] for r in rs):.4f}"
         secs = statistics.mean(r["train_seconds"] for r in rs)
-        print(f"| {name} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_per_f1')} | {secs:.0f} s |")
+        print(f"| {name} | {len(rs)} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_per_f1')} | {secs:.0f} s |")
 
 
 if __name__ == "__main__":
