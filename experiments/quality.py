@@ -26,7 +26,7 @@ FEATURES = ["--features", "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix
             "--word-dropout", "0.1", "--unk-alpha", "1", "--feature-dropout", "0.1", "--patience", "6"]
 CONFIGS = {
     # the lecture's model: one direction, one-hot words only
-    "lecture": ["--task", "per", "--init-x", "1", "--word-dropout", "0.1", "--patience", "8"],
+    "lecture": ["--task", "per", "--init-x", "1", "--word-dropout", "0.3", "--patience", "8"],
     # one direction, with the feature groups
     "shape": ["--task", "per", *FEATURES],
     "bi-per": ["--task", "per", "--bidirectional", *FEATURES],

@@ -198,7 +198,7 @@ def cmd_predict(args):
         return 0
     try:
         write_conll(args.out, rows)
-    except OSError as e:     # it would name the temporary file beside args.out, not args.out
+    except OSError as e:     # one line that names --out and says what went wrong
         raise RnnkitError(f"{args.out}: cannot write ({e.strerror or e})") from e
     return 0
 
