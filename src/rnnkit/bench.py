@@ -3,8 +3,8 @@
     rnnkit bench [--quick | --tiny] [--threads N] [--out DIR] [--markdown FILE]
     python benchmarks/bench.py ...            (the same)
 
-The lecture's configuration: a 10,000-word vocabulary (the 9,999 most frequent
-training tokens and one unknown word), n_a = 100, one sigmoid output, binary
+The lecture's configuration: n_x = 10,000 input ids (the 9,998 most frequent
+training words, the unknown word and the padding id), n_a = 100, one sigmoid output, binary
 cross-entropy over the real tokens, Adam (lr 1e-3), gradient clipping by global
 norm 5, batch 32, CoNLL-2003's `per` task (1 for B-PER / I-PER). PyTorch is
 nn.Embedding(10,000, 100) + nn.RNN(100, 100) + nn.Linear, the usual way to write
@@ -31,7 +31,6 @@ their difference, their speeds and the dev F1 after each epoch.
 --quick runs fewer repeats on part of an epoch.
 """
 import argparse
-import collections
 import csv
 import json
 import os
@@ -54,7 +53,6 @@ from rnnkit.tagger import Tagger
 from rnnkit.tasks import TASKS
 from rnnkit.training import evaluate
 
-PER = ("B-PER", "I-PER")
 CLIP = 5.0
 LR = 1e-3
 
@@ -106,30 +104,6 @@ def settings_for(mode):
 
 
 # -- data ----------------------------------------------------------------------
-def read_per(path):
-    """[(tokens, labels)] of a CoNLL file; label 1 for B-PER / I-PER."""
-    sentences, tokens, labels = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            cols = line.split()
-            if not cols or cols[0] == "-DOCSTART-":
-                if tokens:
-                    sentences.append((tokens, labels))
-                    tokens, labels = [], []
-                continue
-            tokens.append(cols[0])
-            labels.append(cols[-1] in PER)
-    if tokens:
-        sentences.append((tokens, labels))
-    return sentences
-
-
-def encode(sentences, vocab):
-    """[(ids int64, labels float32)] with unknown words -> 0."""
-    return [(np.array([vocab.get(w, 0) for w in toks], np.int64), np.array(labs, np.float32))
-            for toks, labs in sentences]
-
-
 def find_data(data_dir):
     candidates = [data_dir] if data_dir else [
         os.environ.get("RNNKIT_DATA", ""), os.path.join("..", "shared", "data", "conll2003"),
@@ -142,14 +116,18 @@ def find_data(data_dir):
 
 
 def load_data(cfg, data_dir):
-    """(train, test, description): lists of (ids, labels)."""
+    """(train, test, description): lists of (ids int64, labels float32), read and encoded by
+    rnnkit's own data layer with a vocabulary of cfg.n_x ids (the padding id, the unknown word and
+    the cfg.n_x - 2 most frequent training words)."""
     if cfg.mode == "tiny":
         return synthetic(cfg, 96, seed=0), synthetic(cfg, 48, seed=1), "synthetic (--tiny)"
     d = find_data(data_dir)
-    train, test = read_per(os.path.join(d, "train.txt")), read_per(os.path.join(d, "test.txt"))
-    counts = collections.Counter(w for toks, _ in train for w in toks)
-    vocab = {w: i + 1 for i, (w, _) in enumerate(counts.most_common(cfg.n_x - 1))}
-    return encode(train, vocab), encode(test, vocab), d
+    train, test = read_conll(os.path.join(d, "train.txt")), read_conll(os.path.join(d, "test.txt"))
+    featurizer = Featurizer.build([s.tokens for s in train], groups=("word",), vocab_size=cfg.n_x - 2)
+    per = TASKS["per"]
+    encode = lambda sentences: [(featurizer.encode(s.tokens)[:, 0], per.labels(s.tags).astype(np.float32))
+                                for s in sentences]
+    return encode(train), encode(test), d
 
 
 def synthetic(cfg, n, seed):
@@ -173,20 +151,12 @@ class Batch:
 
 
 def make_batches(data, size, rng=None):
-    """Length-bucketed batches: sentences sorted by length, cut into batches (each longest first),
-    the order of the batches shuffled."""
-    lengths = np.array([len(ids) for ids, _ in data])
-    order = np.argsort(lengths, kind="stable")
+    """The trainer's length-bucketed batches (rnnkit.batching without an rng: sorted by length,
+    each longest first), in an order shuffled by rng, with the counts the timing loops use."""
     batches = []
-    for s in range(0, len(order), size):
-        idx = order[s:s + size][::-1]                   # longest first within a batch, as packing wants
-        L = lengths[idx]
-        x = np.zeros((len(idx), L.max()), np.int64)
-        y = np.zeros(x.shape, np.float32)
-        for r, i in enumerate(idx):
-            x[r, :L[r]], y[r, :L[r]] = data[i]
-        mask = np.arange(x.shape[1])[None, :] < L[:, None]
-        batches.append(Batch(x, y, mask, L, int(L.sum())))
+    for b in batching.make_batches([ids for ids, _ in data], [labels for _, labels in data], size):
+        lengths = b.mask.sum(axis=1)
+        batches.append(Batch(b.x, b.y.astype(np.float32), b.mask, lengths, int(lengths.sum())))
     if rng is not None:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches

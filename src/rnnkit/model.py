@@ -167,7 +167,7 @@ class RNN:
         if rows is not None:                         # the kernel adds W_ya a<t> to them as it goes
             logits = np.empty((T, m, self.n_y), self.dtype)
             logits[...] = b_y
-        cache = {"x_tm": x_tm, "mask_tm": mask_tm, "a0": a0, "layers": [], "drop": []}
+        cache = {"mask_tm": mask_tm, "a0": a0, "layers": [], "drop": []}
         inp = x_tm
         for layer in range(1, self.layers + 1):
             states = []
