@@ -8,7 +8,9 @@ import pytest
 from rnnkit import storage
 from rnnkit.errors import RnnkitError
 from rnnkit.tagger import Tagger
-from rnnkit.training import CHECKPOINT_FILE, Interrupted, TrainConfig, train
+from rnnkit.features import Featurizer
+from rnnkit.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
+from rnnkit.vocab import UNK_ID
 
 SMALL = dict(n_a=16, vocab=200, epochs=4, patience=10, batch=8, lr=1e-2, word_dropout=0.1, seed=3)
 BATCHES = 38                      # 300 synthetic training sentences in batches of 8
@@ -49,7 +51,7 @@ class InterruptAt:
 
 
 @pytest.mark.parametrize("config", [SMALL, {**SMALL, "bidirectional": True, "dropout": 0.2, "unk_alpha": 1.0,
-                                            "feature_dropout": 0.1, "average": 0.99,
+                                            "feature_dropout": 0.1, "average": 0.99, "entity_dropout": 0.3,
                                             "features": ("word", "shape")}])
 def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     straight = tmp_path / "straight"
@@ -95,7 +97,7 @@ def test_resume_refuses_another_task_and_a_missing_checkpoint(corpus, tmp_path):
 
 
 def test_bad_settings_are_clear_errors():
-    for bad in (dict(task="pos"), dict(n_a=0), dict(dropout=1.5), dict(lr=-1)):
+    for bad in (dict(task="pos"), dict(n_a=0), dict(dropout=1.5), dict(entity_dropout=1.0), dict(lr=-1)):
         with pytest.raises(RnnkitError):
             TrainConfig(**bad)
 
@@ -117,3 +119,39 @@ def test_the_saved_model_holds_the_averaged_weights(corpus, tmp_path):
     for k, v in model.items():
         assert np.array_equal(v, arrays[f"average:{k}"])
         assert not np.array_equal(v, arrays[f"param:{k}"])
+
+
+def _dropped(featurizer, x, **kw):
+    """Which ids of x drop_inputs turned into their group's UNK (m, T, K)."""
+    out = drop_inputs(x, featurizer, rng=np.random.default_rng(0), **kw)
+    unk = featurizer.offsets + UNK_ID
+    return (out != x) & (out == unk)
+
+
+def test_entity_dropout_hides_the_identity_of_entity_words_only():
+    featurizer = Featurizer.build([["Ann", "Lee", "met", "us", "here"]] * 3, groups=("word", "lower", "shape"),
+                                  vocab_size=10, lower_size=10, affix_size=10)
+    m, T = 400, 5
+    x = np.broadcast_to(featurizer.encode(["Ann", "Lee", "met", "us", "here"]), (m, T, 3)).copy()
+    entity = np.zeros((m, T), bool)
+    entity[:, :2] = True                               # "Ann Lee" is the name
+    entity[:, 4] = True                                # marked, but padding: never touched
+    mask = np.ones((m, T), bool)
+    mask[:, 4] = False
+    hit = _dropped(featurizer, x, word_rate=None, feature_rate=0.0, mask=mask, entity=entity, entity_rate=0.5)
+    word, lower, shape = hit[..., 0], hit[..., 1], hit[..., 2]
+    name = entity & mask
+    assert not word[~name].any() and not lower[~name].any()          # other words and padding stay as they are
+    assert not shape.any()                                           # the shape of a name stays visible
+    assert 0.45 < word[name].mean() < 0.55 and 0.45 < lower[name].mean() < 0.55
+
+
+def test_entity_dropout_off_leaves_the_random_stream_as_it_was():
+    featurizer = Featurizer.build([["a", "b", "c"]], groups=("word", "shape"), vocab_size=10, lower_size=10,
+                                  affix_size=10)
+    x = np.tile(featurizer.encode(["a", "b", "c"]), (8, 1, 1))
+    mask = np.ones((8, 3), bool)
+    rate = np.full(featurizer.n_x, 0.3)
+    plain = drop_inputs(x, featurizer, rate, 0.2, np.random.default_rng(5), mask)
+    off = drop_inputs(x, featurizer, rate, 0.2, np.random.default_rng(5), mask, np.ones((8, 3), bool), 0.0)
+    np.testing.assert_array_equal(plain, off)

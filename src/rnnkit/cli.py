@@ -86,6 +86,9 @@ def build_parser():
     p.add_argument("--feature-dropout", type=float, default=d.feature_dropout,
                    help="chance that each non-word feature of a training word is shown as unknown (default "
                         f"{d.feature_dropout})")
+    p.add_argument("--entity-dropout", type=float, default=d.entity_dropout,
+                   help="also show a training word inside a gold entity (a person, for per) as unknown with this "
+                        f"chance, so that names are learned from context and shape (default {d.entity_dropout})")
     p.add_argument("--average", type=float, default=d.average,
                    help="evaluate and save an exponential moving average of the weights with this β, "
                         f"e.g. 0.999 (default {d.average}: off)")

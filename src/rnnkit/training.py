@@ -53,6 +53,7 @@ class TrainConfig:
     word_dropout: float = 0.0         # chance that a training word is shown as UNK
     unk_alpha: float = 0.0            # and, on top, α / (α + count(word)): rare words more often
     feature_dropout: float = 0.0      # chance that each other group's id is shown as its UNK
+    entity_dropout: float = 0.0       # chance that a word inside a gold entity is shown as UNK
     average: float = 0.0              # β of an exponential moving average of the weights (0: off)
     epochs: int = 30
     batch: int = 32
@@ -76,7 +77,7 @@ class TrainConfig:
             raise RnnkitError("--average must lie in [0, 1)")
         if self.unk_alpha < 0:
             raise RnnkitError("--unk-alpha must not be negative")
-        for name in ("dropout", "word_dropout", "feature_dropout"):
+        for name in ("dropout", "word_dropout", "feature_dropout", "entity_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must lie in [0, 1)")
         if self.lr <= 0 or self.clip <= 0:
@@ -146,21 +147,34 @@ def word_drop_rates(xs, featurizer, config):
     return np.minimum(rate, 1.0)
 
 
-def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask):
+def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask, entity=None, entity_rate=0.0):
     """x with each real word shown as UNK with probability word_rate[word], and each
-    other group's id as that group's UNK with probability feature_rate."""
+    other group's id as that group's UNK with probability feature_rate.
+
+    entity (m, T) marks the tokens inside gold entities: their word (and lowercase
+    word) is shown as UNK with probability entity_rate on top. Most test names are
+    words the vocabulary lacks, so the model must learn to find a name from its
+    context and shape rather than from its identity.
+    """
     x = x.copy()
     x3 = x[..., None] if x.ndim == 2 else x          # (m, T, K) view
     for k, offset in enumerate(featurizer.offsets):
         ids = x3[..., k]
-        if k == featurizer.word_column:
-            if word_rate is None:
-                continue
-            hit = rng.random(ids.shape) < word_rate[ids]
-        elif feature_rate:
-            hit = rng.random(ids.shape) < feature_rate
+        identity = k == featurizer.word_column or featurizer.groups[k] == "lower"
+        if k == featurizer.word_column and word_rate is not None:
+            rate = word_rate[ids]
+        elif k != featurizer.word_column and feature_rate:
+            rate = feature_rate
+        elif identity and entity_rate:
+            rate = 0.0
         else:
             continue
+        u = rng.random(ids.shape)
+        hit = u < rate
+        if identity and entity_rate:
+            # a second, independent chance for entity words, drawn after u so
+            # that runs without entity dropout keep their random stream
+            hit |= entity & (rng.random(ids.shape) < entity_rate)
         ids[hit & mask] = offset + UNK_ID
     return x
 
@@ -262,8 +276,9 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
                 b = batches[step]
                 rng = np.random.default_rng([config.seed, epoch, step])
                 x = b.x
-                if drop_rate is not None or config.feature_dropout:
-                    x = drop_inputs(x, featurizer, drop_rate, config.feature_dropout, rng, b.mask)
+                if drop_rate is not None or config.feature_dropout or config.entity_dropout:
+                    x = drop_inputs(x, featurizer, drop_rate, config.feature_dropout, rng, b.mask,
+                                    b.y != 0, config.entity_dropout)
                 loss, grads = model.loss_and_grads(x, b.y, b.mask, sparse=True, dropout_rng=rng)
                 norm = clip_grad_norm(grads, config.clip)
                 if not (np.isfinite(loss) and np.isfinite(norm)):
