@@ -8,6 +8,7 @@ early stopping on dev F1); test is scored once, on the selected model, with
 (the time is the sum of the epochs' training time in history.csv, without the
 dev evaluation after each) and writes every run's scores to OUT/results.json.
 `--report DIR ...` trains nothing and tabulates the runs already in those folders.
+The ABLATIONS (named in --configs only) show what each part of the feature recipe adds.
 """
 import argparse
 import csv
@@ -22,19 +23,37 @@ COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40",
 # Words plus word-shape, lowercase-word and 2- to 4-character affix groups, with
 # dropout of rare words (unk-alpha) and of the other groups, so that the unknown
 # word and unknown-affix columns learn from the training set.
-FEATURES = ["--features", "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix2,prefix4", "--lower-vocab", "5000",
-            "--word-dropout", "0.1", "--unk-alpha", "1", "--feature-dropout", "0.1", "--patience", "6"]
+FEATURES_BASE = ["--features", "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix2,prefix4",
+                 "--lower-vocab", "5000", "--word-dropout", "0.1", "--unk-alpha", "1", "--feature-dropout", "0.1",
+                 "--patience", "6"]
+# Entity dropout, so that names are found by their context and shape, as the unseen
+# names of the test set must be; and a moving average of the weights, which smooths
+# the dev F1 that selects them.
+ENTITY, AVERAGE = ["--entity-dropout", "0.3"], ["--average", "0.999"]
+FEATURES = [*FEATURES_BASE, *ENTITY, *AVERAGE]
+LECTURE = ["--task", "per", "--init-x", "1", "--word-dropout", "0.3", "--patience", "8"]
+BI2_INIT = ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", "--init-x", "0.33"]
 CONFIGS = {
     # the lecture's model: one direction, one-hot words only
-    "lecture": ["--task", "per", "--init-x", "1", "--word-dropout", "0.3", "--patience", "8"],
+    "lecture": LECTURE,
     # one direction, with the feature groups
     "shape": ["--task", "per", *FEATURES],
     "bi-per": ["--task", "per", "--bidirectional", *FEATURES],
     "bi2-per": ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
-    "bi2-per-init": ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", "--init-x", "0.33",
-                     *FEATURES],
+    "bi2-per-init": [*BI2_INIT, *FEATURES],
     "bi-bio": ["--task", "bio", "--bidirectional", *FEATURES],
     "bi2-bio": ["--task", "bio", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
+}
+# What each part of the recipe adds (not run unless named in --configs).
+ABLATIONS = {
+    "lecture-ent": [*LECTURE, *ENTITY],
+    "lecture-ent-avg": [*LECTURE, *ENTITY, *AVERAGE],
+    "shape-base": ["--task", "per", *FEATURES_BASE],
+    "shape-ent": ["--task", "per", *FEATURES_BASE, *ENTITY],
+    "shape-avg": ["--task", "per", *FEATURES_BASE, *AVERAGE],
+    "bi2-per-init-base": [*BI2_INIT, *FEATURES_BASE],
+    "bi2-per-init-ent": [*BI2_INIT, *FEATURES_BASE, *ENTITY],
+    "bi2-per-init-avg": [*BI2_INIT, *FEATURES_BASE, *AVERAGE],
 }
 
 
@@ -66,11 +85,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     names = args.configs.split(",")
+    unknown = set(names) - set(CONFIGS) - set(ABLATIONS)
+    if unknown:
+        p.error(f"unknown configurations {', '.join(sorted(unknown))}; choose from "
+                f"{', '.join([*CONFIGS, *ABLATIONS])}")
     if args.report is None:
         for name in names:
             for seed in args.seeds.split(","):
                 cmd = ["rnnkit", "train", "--train", str(data / "train.txt"), "--dev", str(data / "valid.txt"),
-                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *CONFIGS[name]]
+                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *{**CONFIGS, **ABLATIONS}[name]]
                 print("$", shlex.join(cmd), flush=True)
                 run(cmd)
         folders = [out]

