@@ -85,15 +85,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     names = args.configs.split(",")
-    unknown = set(names) - set(CONFIGS) - set(ABLATIONS)
+    known = {**CONFIGS, **ABLATIONS}
+    unknown = set(names) - set(known)
     if unknown:
-        p.error(f"unknown configurations {', '.join(sorted(unknown))}; choose from "
-                f"{', '.join([*CONFIGS, *ABLATIONS])}")
+        p.error(f"unknown configurations {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
     if args.report is None:
         for name in names:
             for seed in args.seeds.split(","):
                 cmd = ["rnnkit", "train", "--train", str(data / "train.txt"), "--dev", str(data / "valid.txt"),
-                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *{**CONFIGS, **ABLATIONS}[name]]
+                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *known[name]]
                 print("$", shlex.join(cmd), flush=True)
                 run(cmd)
         folders = [out]

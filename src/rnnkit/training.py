@@ -160,21 +160,17 @@ def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask, entity=None, 
     x3 = x[..., None] if x.ndim == 2 else x          # (m, T, K) view
     for k, offset in enumerate(featurizer.offsets):
         ids = x3[..., k]
-        identity = k == featurizer.word_column or featurizer.groups[k] == "lower"
-        if k == featurizer.word_column and word_rate is not None:
-            rate = word_rate[ids]
-        elif k != featurizer.word_column and feature_rate:
-            rate = feature_rate
-        elif identity and entity_rate:
-            rate = 0.0
+        if k == featurizer.word_column:
+            hit = None if word_rate is None else rng.random(ids.shape) < word_rate[ids]
         else:
-            continue
-        u = rng.random(ids.shape)
-        hit = u < rate
-        if identity and entity_rate:
-            # a second, independent chance for entity words, drawn after u so
+            hit = rng.random(ids.shape) < feature_rate if feature_rate else None
+        if entity_rate and (k == featurizer.word_column or featurizer.groups[k] == "lower"):
+            # a second, independent chance for entity words, drawn after the first so
             # that runs without entity dropout keep their random stream
-            hit |= entity & (rng.random(ids.shape) < entity_rate)
+            entity_hit = entity & (rng.random(ids.shape) < entity_rate)
+            hit = entity_hit if hit is None else hit | entity_hit
+        if hit is None:
+            continue
         ids[hit & mask] = offset + UNK_ID
     return x
 
