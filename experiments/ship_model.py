@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.conll import read_conll
-from rnnkit.tagger import Tagger
-from rnnkit.training import evaluate
+from rnnkit.data.conll import read_conll
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.training import evaluate
 
 KEYS = ("f1", "precision", "recall", "accuracy")
 

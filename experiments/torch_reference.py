@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnkit.batching import make_batches
-from rnnkit.conll import read_conll
-from rnnkit.features import Featurizer
-from rnnkit.metrics import binary_to_bio, score
-from rnnkit.tasks import TASKS
+from rnnkit.data.batching import make_batches
+from rnnkit.data.conll import read_conll
+from rnnkit.data.features import Featurizer
+from rnnkit.ner.metrics import binary_to_bio, score
+from rnnkit.ner.tasks import TASKS
 
 
 def main(argv=None):

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.batching import Batch, make_batches, padding_fraction
+from rnnkit.data.batching import Batch, make_batches, padding_fraction
 
 
 def sentences(lengths, k=2):

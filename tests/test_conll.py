@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from conftest import BAD_CONLL
 
-from rnnkit.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
-from rnnkit.conll import Sentence, read_conll, to_iob2, write_conll
+from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
+from rnnkit.data.conll import Sentence, read_conll, to_iob2, write_conll
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.metrics import spans_from_bio
+from rnnkit.ner.metrics import spans_from_bio
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conll"
 CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.model import param_name
+from rnnkit.nn.model import param_name
 
 
 @pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, False), (2, True), (3, True)])

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import kernels, recurrence
-from rnnkit.sparse import ColumnGrad, group_ids, segment_sum
+from rnnkit.nn import kernels
+from rnnkit.nn import recurrence
+from rnnkit.nn.sparse import ColumnGrad, group_ids, segment_sum
 
 needs_numba = pytest.mark.skipif(not kernels.available, reason="numba is not installed")
 

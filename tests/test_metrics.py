@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
-from rnnkit.metrics import binary_to_bio, score, spans_from_binary, spans_from_bio
+from rnnkit.ner.metrics import binary_to_bio, score, spans_from_binary, spans_from_bio
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-MISC"]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.reference import reference_forward
+from rnnkit.nn.reference import reference_forward
 
 
 def small_model():

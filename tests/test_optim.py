@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.sparse import ColumnGrad
+from rnnkit.nn.sparse import ColumnGrad
 
 
 def batch(rng, n_x=30, m=4, T=5):

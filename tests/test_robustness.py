@@ -21,18 +21,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BAD_CONLL, synthetic_sentences
-from rnnkit import conll, storage
-from rnnkit.batching import make_batches
+from rnnkit.data import conll
+from rnnkit.io import storage
+from rnnkit.data.batching import make_batches
 from rnnkit.cli import build_parser, json_line, main
-from rnnkit.features import Featurizer
-from rnnkit.metrics import score
-from rnnkit.model import RNN
-from rnnkit.reference import reference_forward
-from rnnkit.storage import ModelFileError
-from rnnkit.tagger import Tagger
-from rnnkit.tasks import TASKS
-from rnnkit.tokenize import tokenize
-from rnnkit.training import TrainConfig, train
+from rnnkit.data.features import Featurizer
+from rnnkit.ner.metrics import score
+from rnnkit.nn.model import RNN
+from rnnkit.nn.reference import reference_forward
+from rnnkit.io.storage import ModelFileError
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.tasks import TASKS
+from rnnkit.data.tokenize import tokenize
+from rnnkit.ner.training import TrainConfig, train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conll"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -458,7 +459,7 @@ def test_undecodable_stdin_is_one_clear_error(run):
 _BIG_TAG = r"""
 import json, resource, sys, tracemalloc
 from rnnkit.cli import main
-from rnnkit.tagger import Tagger
+from rnnkit.ner.tagger import Tagger
 model, text_path, out_path = sys.argv[1:]
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
 text = open(text_path, encoding="utf-8").read().rstrip("\n")

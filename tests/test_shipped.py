@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from rnnkit.conll import read_conll
-from rnnkit.tagger import SHIPPED, Tagger, shipped_model_path
-from rnnkit.training import evaluate
+from rnnkit.data.conll import read_conll
+from rnnkit.ner.tagger import SHIPPED, Tagger, shipped_model_path
+from rnnkit.ner.training import evaluate
 
 TEDDY = 'He said, "Teddy Roosevelt was a great President."'
 

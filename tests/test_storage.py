@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rnnkit.errors import RnnkitError
-from rnnkit.storage import ModelFileError, load, save
+from rnnkit.io.storage import ModelFileError, load, save
 
 
 def _npy(array, allow_pickle=False):
@@ -253,7 +253,7 @@ def test_failed_save_keeps_old_file_and_removes_temp(tmp_path, monkeypatch, erro
 _KILLED_SAVER = """
 import sys
 import numpy as np
-from rnnkit.storage import save
+from rnnkit.io.storage import save
 big = np.ones(25_000_000)  # 200 MB: long enough to be killed while writing
 print("ready", flush=True)
 save(sys.argv[1], {"W": big}, {"v": "new"})

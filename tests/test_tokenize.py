@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.conll import read_conll
-from rnnkit.tokenize import Token, iter_sentences, iter_tokens, split_sentences, tokenize
+from rnnkit.data.conll import read_conll
+from rnnkit.data.tokenize import Token, iter_sentences, iter_tokens, split_sentences, tokenize
 
 
 CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"

@@ -5,12 +5,12 @@ import signal
 import numpy as np
 import pytest
 
-from rnnkit import storage
+from rnnkit.io import storage
 from rnnkit.errors import RnnkitError
-from rnnkit.tagger import Tagger
-from rnnkit.features import Featurizer
-from rnnkit.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
-from rnnkit.vocab import UNK_ID
+from rnnkit.ner.tagger import Tagger
+from rnnkit.data.features import Featurizer
+from rnnkit.ner.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
+from rnnkit.data.vocab import UNK_ID
 
 SMALL = dict(n_a=16, vocab=200, epochs=4, patience=10, batch=8, lr=1e-2, word_dropout=0.1, seed=3)
 BATCHES = 38                      # 300 synthetic training sentences in batches of 8
@@ -73,7 +73,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
 
 
 def test_non_finite_loss_stops_with_the_step_named(corpus, tmp_path, monkeypatch):
-    from rnnkit.model import RNN
+    from rnnkit.nn.model import RNN
     real = RNN.loss_and_grads
     calls = []
 

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnkit.conll import Sentence
-from rnnkit.features import GROUPS, SHAPES, Featurizer, shape
-from rnnkit.vocab import UNK_ID, Vocabulary
+from rnnkit.data.conll import Sentence
+from rnnkit.data.features import GROUPS, SHAPES, Featurizer, shape
+from rnnkit.data.vocab import UNK_ID, Vocabulary
 
 TRAIN = [
     ["the", "cat", "saw", "Peter", "."],

@@ -10,7 +10,7 @@ norm 5, batch 32, CoNLL-2003's `per` task (1 for B-PER / I-PER). PyTorch is
 nn.Embedding(10,000, 100) + nn.RNN(100, 100) + nn.Linear, the usual way to write
 it; rnnkit is the lecture's RNN on word ids (W_ax x<t> is a column gather), with
 the sparse W_ax gradient and the lazy Adam, and its inference takes the compiled
-kernel (rnnkit.kernels) where Numba is installed; that kernel's products run in
+kernel (rnnkit.nn.kernels) where Numba is installed; that kernel's products run in
 SciPy's OpenBLAS, which the thread limit covers as well (the report lists both).
 
 Both systems get the same length-bucketed batches in the same order, the same
@@ -44,14 +44,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import rnnkit
-from rnnkit import batching
-from rnnkit.conll import Sentence, read_conll
-from rnnkit.features import Featurizer
-from rnnkit.recurrence import rnn_forward
-from rnnkit.reference import reference_forward
-from rnnkit.tagger import Tagger
-from rnnkit.tasks import TASKS
-from rnnkit.training import evaluate
+from rnnkit.data import batching
+from rnnkit.data.conll import Sentence, read_conll
+from rnnkit.data.features import Featurizer
+from rnnkit.nn.recurrence import rnn_forward
+from rnnkit.nn.reference import reference_forward
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.tasks import TASKS
+from rnnkit.ner.training import evaluate
 
 CLIP = 5.0
 LR = 1e-3
@@ -151,7 +151,7 @@ class Batch:
 
 
 def make_batches(data, size, rng=None):
-    """The trainer's length-bucketed batches (rnnkit.batching without an rng: sorted by length,
+    """The trainer's length-bucketed batches (rnnkit.data.batching without an rng: sorted by length,
     each longest first), in an order shuffled by rng, with the counts the timing loops use."""
     batches = []
     for b in batching.make_batches([ids for ids, _ in data], [labels for _, labels in data], size):
@@ -384,7 +384,7 @@ def bench_reference(cfg, test, rnnkit_infer, log):
 
 
 def accuracy_data(cfg, data_dir):
-    """(train, dev) as rnnkit.conll.Sentence lists: CoNLL-2003 train and valid, or synthetic (--tiny)."""
+    """(train, dev) as rnnkit.data.conll.Sentence lists: CoNLL-2003 train and valid, or synthetic (--tiny)."""
     if cfg.mode == "tiny":
         return [[Sentence([f"w{i}" for i in ids], ["B-PER" if y else "O" for y in labels], 0)
                  for ids, labels in synthetic(cfg, n, seed)] for n, seed in ((96, 0), (48, 1))]

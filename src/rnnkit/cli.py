@@ -1,6 +1,6 @@
 """The command line: `rnnkit train | eval | predict | tag | bench`.
 
-A thin layer over rnnkit.training and rnnkit.tagger. Errors a user can cause
+A thin layer over rnnkit.ner.training and rnnkit.ner.tagger. Errors a user can cause
 (bad paths, bad files, bad options) print one line and exit non-zero; --debug
 shows the traceback instead.
 """
@@ -13,14 +13,14 @@ import shlex
 import sys
 from dataclasses import fields
 
-from .errors import RnnkitError
+from rnnkit.errors import RnnkitError
 
 DEFAULT_MODEL_HELP = "a model directory or .npz file, or a shipped model name (default, lecture); default: default"
 
 
 def _features(text):
     groups = tuple(g.strip() for g in text.split(",") if g.strip())
-    from .features import GROUPS
+    from rnnkit.data.features import GROUPS
     unknown = [g for g in groups if g not in GROUPS]
     if unknown or not groups:
         raise argparse.ArgumentTypeError(f"feature groups are {', '.join(GROUPS)}; not {', '.join(unknown) or 'none'}")
@@ -47,7 +47,7 @@ def blas_threads(n):
 
 
 def build_parser():
-    from .training import TrainConfig
+    from rnnkit.ner.training import TrainConfig
     d = TrainConfig()
     parser = argparse.ArgumentParser(prog="rnnkit", description="The lecture's RNN as a named-entity tagger.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -138,7 +138,7 @@ def _tqdm_progress(total, desc):
 
 
 def cmd_train(args):
-    from .training import Interrupted, TrainConfig, train
+    from rnnkit.ner.training import Interrupted, TrainConfig, train
     if os.path.exists(args.out) and not os.path.isdir(args.out):   # found now, not after reading the data
         raise RnnkitError(f"{args.out}: exists and is not a directory (--out is the directory the run writes to)")
     # every training option is named after its TrainConfig field
@@ -179,9 +179,9 @@ def format_scores(scores):
 
 
 def cmd_eval(args):
-    from .conll import read_conll
-    from .tagger import Tagger
-    from .training import evaluate
+    from rnnkit.data.conll import read_conll
+    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.training import evaluate
     tagger = Tagger.load(args.model)
     scores, _ = evaluate(tagger, read_conll(args.data))
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
@@ -189,9 +189,9 @@ def cmd_eval(args):
 
 
 def cmd_predict(args):
-    from .conll import read_conll, write_conll
-    from .tagger import Tagger
-    from .training import evaluate
+    from rnnkit.data.conll import read_conll, write_conll
+    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.training import evaluate
     tagger = Tagger.load(args.model)
     sentences = read_conll(args.data)
     _, predictions = evaluate(tagger, sentences)
@@ -207,7 +207,7 @@ def cmd_predict(args):
 
 
 def cmd_tag(args):
-    from .tagger import Tagger, mark
+    from rnnkit.ner.tagger import Tagger, mark
     if args.text is None and sys.stdin.isatty():
         raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
     tagger = Tagger.load(args.model)
@@ -243,7 +243,7 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "tag":
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:                        # its options, --help too, are the benchmark's own
-        from . import bench
+        from rnnkit import bench
         return bench.main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     try:

@@ -27,7 +27,7 @@ Reference, one sequence at a time, for the forward direction::
 """
 import numpy as np
 
-from .activations import G
+from rnnkit.nn.activations import G
 
 
 def time_steps(T, reverse):

@@ -6,7 +6,7 @@ the sum of K one-hot vectors over ``n_x`` (a multi-hot vector) and ``W_ax x<t>``
 is the sum of the K columns of ``W_ax`` (n_a, n_x) picked by the row ``ids[t]``.
 The ``"word"`` group alone (K = 1) is the lecture's plain one-hot configuration.
 
-Every group is a :class:`~rnnkit.vocab.Vocabulary` over some key of the token,
+Every group is a :class:`~rnnkit.data.vocab.Vocabulary` over some key of the token,
 with its own PAD (local id 0) and UNK (local id 1), laid out one after the other
 in the order of ``groups``:
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rnnkit.vocab import UNK_ID, Vocabulary
+from rnnkit.data.vocab import UNK_ID, Vocabulary
 
 # The categories of shape(), in the order it tests them.
 SHAPES = (

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import storage
-from .batching import make_batches
-from .errors import RnnkitError
-from .features import Featurizer
-from .metrics import spans_from_bio
-from .model import RNN
-from .tasks import TASKS
-from .tokenize import iter_sentences, iter_tokens
+from rnnkit.io import storage
+from rnnkit.data.batching import make_batches
+from rnnkit.errors import RnnkitError
+from rnnkit.data.features import Featurizer
+from rnnkit.ner.metrics import spans_from_bio
+from rnnkit.nn.model import RNN
+from rnnkit.ner.tasks import TASKS
+from rnnkit.data.tokenize import iter_sentences, iter_tokens
 
 MODEL_FILE = "model.npz"
 SHIPPED = ("default", "lecture")

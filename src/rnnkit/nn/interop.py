@@ -8,7 +8,7 @@ PyTorch is imported only here, and only when these functions are called.
 """
 import numpy as np
 
-from .model import RNN
+from rnnkit.nn.model import RNN
 
 
 def _torch_key(kind, layer, direction):

@@ -22,11 +22,11 @@ g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
 """
 import numpy as np
 
-from . import kernels
-from .activations import G, G2
-from .losses import loss_and_dlogits
-from .recurrence import rnn_backward, rnn_forward, running_rows
-from .sparse import ColumnGrad, group_ids
+from rnnkit.nn import kernels
+from rnnkit.nn.activations import G, G2
+from rnnkit.nn.losses import loss_and_dlogits
+from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
+from rnnkit.nn.sparse import ColumnGrad, group_ids
 
 DIRECTIONS = {False: ("fwd",), True: ("fwd", "bwd")}
 

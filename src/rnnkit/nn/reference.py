@@ -5,7 +5,7 @@ fast model equal to it and the benchmark times it as the floor.
 """
 import numpy as np
 
-from .activations import G2
+from rnnkit.nn.activations import G2
 
 
 def one_hot(ids, n_x, dtype=np.float64):

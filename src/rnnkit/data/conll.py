@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from rnnkit.atomic import atomic_writer
+from rnnkit.io.atomic import atomic_writer
 from rnnkit.errors import DataError
 
 DOCSTART = "-DOCSTART-"

@@ -20,18 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import storage
-from .atomic import atomic_write_bytes, atomic_write_text
-from .batching import make_batches
-from .conll import read_conll
-from .errors import DataError, RnnkitError
-from .features import Featurizer
-from .metrics import score
-from .model import RNN
-from .optim import Adam, clip_grad_norm
-from .tagger import MODEL_FILE, Tagger
-from .tasks import TASKS
-from .vocab import UNK_ID
+from rnnkit.io import storage
+from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text
+from rnnkit.data.batching import make_batches
+from rnnkit.data.conll import read_conll
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.data.features import Featurizer
+from rnnkit.ner.metrics import score
+from rnnkit.nn.model import RNN
+from rnnkit.nn.optim import Adam, clip_grad_norm
+from rnnkit.ner.tagger import MODEL_FILE, Tagger
+from rnnkit.ner.tasks import TASKS
+from rnnkit.data.vocab import UNK_ID
 
 CHECKPOINT_FILE, HISTORY_FILE, CURVES_FILE = "checkpoint.npz", "history.csv", "curves.png"
 CHECKPOINT_FORMAT = "rnnkit-checkpoint"

@@ -11,7 +11,7 @@ why each pairs with its canonical loss:
 """
 import numpy as np
 
-from .activations import G2
+from rnnkit.nn.activations import G2
 
 
 def _targets(y, output, n_y, dtype):

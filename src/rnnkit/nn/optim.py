@@ -14,7 +14,7 @@ differs from dense Adam, which keeps moving columns on stale momentum.
 """
 import numpy as np
 
-from .sparse import ColumnGrad
+from rnnkit.nn.sparse import ColumnGrad
 
 
 def global_norm(grads):

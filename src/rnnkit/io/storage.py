@@ -20,8 +20,8 @@ import zlib
 
 import numpy as np
 
-from .atomic import atomic_writer
-from .errors import RnnkitError
+from rnnkit.io.atomic import atomic_writer
+from rnnkit.errors import RnnkitError
 
 MODEL_FORMAT = "rnnkit-model"
 FORMAT_VERSION = 1
