@@ -2,6 +2,7 @@
 
 The logic lives in rnnkit.bench (also `rnnkit bench`); see its docstring.
 """
+
 import sys
 
 from rnnkit.bench import main

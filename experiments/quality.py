@@ -10,6 +10,7 @@ dev evaluation after each) and writes every run's scores to OUT/results.json.
 `--report DIR ...` trains nothing and tabulates the runs already in those folders.
 The ABLATIONS (named in --configs only) show what each part of the feature recipe adds.
 """
+
 import argparse
 import csv
 import json
@@ -23,16 +24,37 @@ COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40",
 # Words plus word-shape, lowercase-word and 2- to 4-character affix groups, with
 # dropout of rare words (unk-alpha) and of the other groups, so that the unknown
 # word and unknown-affix columns learn from the training set.
-FEATURES_BASE = ["--features", "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix2,prefix4",
-                 "--lower-vocab", "5000", "--word-dropout", "0.1", "--unk-alpha", "1", "--feature-dropout", "0.1",
-                 "--patience", "6"]
+FEATURES_BASE = [
+    "--features",
+    "word,shape,prefix,suffix,lower,suffix2,suffix4,prefix2,prefix4",
+    "--lower-vocab",
+    "5000",
+    "--word-dropout",
+    "0.1",
+    "--unk-alpha",
+    "1",
+    "--feature-dropout",
+    "0.1",
+    "--patience",
+    "6",
+]
 # Entity dropout, so that names are found by their context and shape, as the unseen
 # names of the test set must be; and a moving average of the weights, which smooths
 # the dev F1 that selects them.
 ENTITY, AVERAGE = ["--entity-dropout", "0.3"], ["--average", "0.999"]
 FEATURES = [*FEATURES_BASE, *ENTITY, *AVERAGE]
 LECTURE = ["--task", "per", "--init-x", "1", "--word-dropout", "0.3", "--patience", "8"]
-BI2_INIT = ["--task", "per", "--bidirectional", "--layers", "2", "--dropout", "0.2", "--init-x", "0.33"]
+BI2_INIT = [
+    "--task",
+    "per",
+    "--bidirectional",
+    "--layers",
+    "2",
+    "--dropout",
+    "0.2",
+    "--init-x",
+    "0.33",
+]
 CONFIGS = {
     # the lecture's model: one direction, one-hot words only
     "lecture": LECTURE,
@@ -66,34 +88,67 @@ def run(cmd):
 
 def score_run(model, data):
     """dev and test scores of a trained run directory, and the seconds its epochs took."""
-    dev = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "valid.txt"), "--json"]))
-    test = json.loads(run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt"), "--json"]))
+    dev = json.loads(
+        run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "valid.txt"), "--json"])
+    )
+    test = json.loads(
+        run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt"), "--json"])
+    )
     with open(model / "history.csv") as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
-    return {"dev_f1": dev["f1"], "test_f1": test["f1"], "test_per_f1": test["per_type"].get("PER", {}).get("f1", 0.0),
-            "train_seconds": seconds}
+    return {
+        "dev_f1": dev["f1"],
+        "test_f1": test["f1"],
+        "test_per_f1": test["per_type"].get("PER", {}).get("f1", 0.0),
+        "train_seconds": seconds,
+    }
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/data/conll2003", help="folder with train.txt, valid.txt, test.txt")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data",
+        default="../shared/data/conll2003",
+        help="folder with train.txt, valid.txt, test.txt",
+    )
     p.add_argument("--out", default="runs/quality")
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--report", nargs="*", metavar="DIR",
-                   help="train nothing: score the runs already in these output folders")
+    p.add_argument(
+        "--report",
+        nargs="*",
+        metavar="DIR",
+        help="train nothing: score the runs already in these output folders",
+    )
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     names = args.configs.split(",")
     known = {**CONFIGS, **ABLATIONS}
     unknown = set(names) - set(known)
     if unknown:
-        p.error(f"unknown configurations {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+        p.error(
+            f"unknown configurations {', '.join(sorted(unknown))}; choose from {', '.join(known)}"
+        )
     if args.report is None:
         for name in names:
             for seed in args.seeds.split(","):
-                cmd = ["rnnkit", "train", "--train", str(data / "train.txt"), "--dev", str(data / "valid.txt"),
-                       "--out", str(out / f"{name}-seed{seed}"), "--seed", seed, "--quiet", *COMMON, *known[name]]
+                cmd = [
+                    "rnnkit",
+                    "train",
+                    "--train",
+                    str(data / "train.txt"),
+                    "--dev",
+                    str(data / "valid.txt"),
+                    "--out",
+                    str(out / f"{name}-seed{seed}"),
+                    "--seed",
+                    seed,
+                    "--quiet",
+                    *COMMON,
+                    *known[name],
+                ]
                 print("$", shlex.join(cmd), flush=True)
                 run(cmd)
         folders = [out]
@@ -104,8 +159,13 @@ def main(argv=None):
         for model in sorted(folder.glob("*-seed*")):
             name, seed = model.name.rsplit("-seed", 1)
             if name in names:
-                results.append({"config": name, "seed": int(seed), "dir": str(model), **score_run(model, data)})
-                print(f"  {model}: dev F1 {results[-1]['dev_f1']:.4f}  test F1 {results[-1]['test_f1']:.4f}", flush=True)
+                results.append(
+                    {"config": name, "seed": int(seed), "dir": str(model), **score_run(model, data)}
+                )
+                print(
+                    f"  {model}: dev F1 {results[-1]['dev_f1']:.4f}  test F1 {results[-1]['test_f1']:.4f}",
+                    flush=True,
+                )
     if args.report is None:
         (out / "results.json").write_text(json.dumps(results, indent=2))
     print("\n| configuration | seeds | dev F1 | test F1 | test PER F1 | time in training epochs |")
@@ -114,9 +174,13 @@ def main(argv=None):
         rs = [r for r in results if r["config"] == name]
         if not rs:
             continue
-        cell = lambda key: f"{statistics.mean(r[key] for r in rs):.4f} ± {statistics.pstdev(r[key] for r in rs):.4f}"
+        cell = lambda key: (
+            f"{statistics.mean(r[key] for r in rs):.4f} ± {statistics.pstdev(r[key] for r in rs):.4f}"
+        )
         secs = statistics.mean(r["train_seconds"] for r in rs)
-        print(f"| {name} | {len(rs)} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_per_f1')} | {secs:.0f} s |")
+        print(
+            f"| {name} | {len(rs)} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_per_f1')} | {secs:.0f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ float16 halves the file; this script refuses to ship it when the rounding change
 score it reports (dev and test entity F1, precision, recall, token accuracy, to 4
 decimals): then ship with --dtype float32.
 """
+
 import argparse
 import os
 from pathlib import Path
@@ -20,7 +21,9 @@ KEYS = ("f1", "precision", "recall", "accuracy")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("model", help="a training directory or model file")
     p.add_argument("dest", help="where to write the shipped model")
     p.add_argument("--data", default="../shared/data/conll2003")
@@ -38,10 +41,14 @@ def main(argv=None):
         half, _ = evaluate(rounded, sentences)
         for k in KEYS:
             if round(full[k], 4) != round(half[k], 4):
-                raise SystemExit(f"{args.dtype} changes {split} {k}: {full[k]:.4f} -> {half[k]:.4f}; not shipped")
+                raise SystemExit(
+                    f"{args.dtype} changes {split} {k}: {full[k]:.4f} -> {half[k]:.4f}; not shipped"
+                )
         scores[split] = {k: full[k] for k in KEYS}
-        print(f"{split}: F1 {full['f1']:.4f}  P {full['precision']:.4f}  R {full['recall']:.4f}  "
-              f"(as trained and as stored in {args.dtype} agree to 4 decimals)")
+        print(
+            f"{split}: F1 {full['f1']:.4f}  P {full['precision']:.4f}  R {full['recall']:.4f}  "
+            f"(as trained and as stored in {args.dtype} agree to 4 decimals)"
+        )
     tagger.save(args.dest, dtype=np.dtype(args.dtype), shipped_scores=scores)
     print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB)")
 

@@ -6,22 +6,32 @@ Runs `rnnkit tag --json` (the real command) with each model and prints, for ever
 word, ŷ<t> = P(word t is part of a person's name) as a Markdown table. `prob` in
 the JSON is ŷ of the predicted label, so for a word labelled O it is 1 - ŷ<t>.
 """
+
 import argparse
 import json
 import subprocess
 
-SENTENCES = ['He said, "Teddy Roosevelt was a great President."', 'He said, "Teddy bears are on sale!"']
+SENTENCES = [
+    'He said, "Teddy Roosevelt was a great President."',
+    'He said, "Teddy bears are on sale!"',
+]
 
 
 def person_probs(model, text):
-    out = subprocess.run(["rnnkit", "tag", "--json", "--model", model, text], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["rnnkit", "tag", "--json", "--model", model, text],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     tokens = json.loads(out)["tokens"]
     return [(t["text"], t["prob"] if t["label"] != "O" else 1 - t["prob"]) for t in tokens]
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--models", default="lecture,default")
     models = p.parse_args(argv).models.split(",")
     for text in SENTENCES:

@@ -7,6 +7,7 @@ cross-entropy over the real tokens, Adam at 1e-3, clipping at 5, batch 32, one
 thread; the same vocabulary, length-bucketed batches and scoring as rnnkit. The
 epoch with the best dev F1 is selected and its test F1 printed. Needs the torch extra.
 """
+
 import argparse
 from pathlib import Path
 
@@ -21,19 +22,26 @@ from rnnkit.ner.tasks import TASKS
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", default="../shared/data/conll2003")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    train, dev, test = (read_conll(Path(args.data) / f"{s}.txt") for s in ("train", "valid", "test"))
+    train, dev, test = (
+        read_conll(Path(args.data) / f"{s}.txt") for s in ("train", "valid", "test")
+    )
     featurizer = Featurizer.build([s.tokens for s in train], groups=("word",), vocab_size=10_000)
     task = TASKS["per"]
     ids = lambda sentences: [featurizer.encode(s.tokens)[:, 0] for s in sentences]
-    emb, rnn, linear = torch.nn.Embedding(featurizer.n_x, 100), torch.nn.RNN(100, 100, batch_first=True), \
-        torch.nn.Linear(100, 1)
+    emb, rnn, linear = (
+        torch.nn.Embedding(featurizer.n_x, 100),
+        torch.nn.RNN(100, 100, batch_first=True),
+        torch.nn.Linear(100, 1),
+    )
     params = [*emb.parameters(), *rnn.parameters(), *linear.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
 
@@ -43,7 +51,7 @@ def main(argv=None):
             for b in make_batches(xs, None, 256):
                 p = torch.sigmoid(linear(rnn(emb(torch.from_numpy(b.x)))[0]))[..., 0].numpy()
                 for row, i in enumerate(b.index):
-                    preds[i] = binary_to_bio(p[row, :len(xs[i])] >= 0.5)
+                    preds[i] = binary_to_bio(p[row, : len(xs[i])] >= 0.5)
         return score([task.gold_tags(s.tags) for s in sentences], preds)["f1"]
 
     xs, ys = ids(train), [task.labels(s.tags) for s in train]
@@ -52,7 +60,9 @@ def main(argv=None):
         for b in make_batches(xs, ys, 32, rng=np.random.default_rng([args.seed, epoch])):
             mask = torch.from_numpy(b.mask)
             logits = linear(rnn(emb(torch.from_numpy(b.x)))[0])[..., 0]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], torch.from_numpy(b.y).float()[mask])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits[mask], torch.from_numpy(b.y).float()[mask]
+            )
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)

@@ -1,4 +1,5 @@
 """Shared fixtures: a small synthetic CoNLL corpus of our own making, and the real data when present."""
+
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,33 @@ BAD_CONLL = [
 ]
 
 FIRST = ["Teddy", "Harry", "Hermione", "Peter", "Anna", "Boris", "Maria", "John", "Ivan", "Lena"]
-LAST = ["Roosevelt", "Potter", "Granger", "Blackburn", "Smith", "Jones", "Ivanov", "Garcia", "Brown"]
+LAST = [
+    "Roosevelt",
+    "Potter",
+    "Granger",
+    "Blackburn",
+    "Smith",
+    "Jones",
+    "Ivanov",
+    "Garcia",
+    "Brown",
+]
 PLACES = ["Paris", "London", "Berlin", "Moscow", "Madrid", "Tokyo"]
 ORGS = ["Reuters", "Ajax", "Siemens", "Fiat"]
-WORDS = ["the", "a", "said", "was", "great", "bears", "on", "sale", "in", "visited", "team", "today"]
+WORDS = [
+    "the",
+    "a",
+    "said",
+    "was",
+    "great",
+    "bears",
+    "on",
+    "sale",
+    "in",
+    "visited",
+    "team",
+    "today",
+]
 
 
 def synthetic_sentences(n, seed):
@@ -35,11 +59,24 @@ def synthetic_sentences(n, seed):
         if kind == 0:
             s = person + [("said", "O")] + filler + [(".", "O")]
         elif kind == 1:
-            s = [("He", "O"), ("said", "O"), (",", "O"), ('"', "O")] + person + filler + [(".", "O"), ('"', "O")]
+            s = (
+                [("He", "O"), ("said", "O"), (",", "O"), ('"', "O")]
+                + person
+                + filler
+                + [(".", "O"), ('"', "O")]
+            )
         elif kind == 2:
-            s = [(pick(FIRST), "O"), ("bears", "O")] + filler + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            s = (
+                [(pick(FIRST), "O"), ("bears", "O")]
+                + filler
+                + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            )
         else:
-            s = [(pick(ORGS), "B-ORG")] + filler + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            s = (
+                [(pick(ORGS), "B-ORG")]
+                + filler
+                + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            )
         out.append(s)
     return out
 
@@ -64,3 +101,6 @@ def conll2003():
     if not (SHARED_DATA / "train.txt").exists():
         pytest.skip("CoNLL-2003 is not at ../shared/data")
     return SHARED_DATA
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -4,6 +4,7 @@ Model files that lie about themselves, data files that are broken, text that is
 strange or huge, writes that fail midway, and a real `rnnkit train` process
 stopped by SIGTERM and resumed. docs/guarantees.md lists what each test guards.
 """
+
 import io
 import json
 import os
@@ -21,19 +22,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BAD_CONLL, synthetic_sentences
+from rnnkit.cli import build_parser, main
+from rnnkit.cli.tag import json_line
 from rnnkit.data import conll
-from rnnkit.io import storage
 from rnnkit.data.batching import make_batches
-from rnnkit.cli import build_parser, json_line, main
 from rnnkit.data.features import Featurizer
-from rnnkit.ner.metrics import score
-from rnnkit.nn.model import RNN
-from rnnkit.nn.reference import reference_forward
+from rnnkit.data.tokenize import tokenize
+from rnnkit.io import storage
 from rnnkit.io.storage import ModelFileError
+from rnnkit.ner.metrics import score
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.tasks import TASKS
-from rnnkit.data.tokenize import tokenize
 from rnnkit.ner.training import TrainConfig, train
+from rnnkit.nn.model import RNN
+from rnnkit.nn.reference import reference_forward
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conll"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -43,7 +45,9 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 def run(corpus, tmp_path_factory):
     """A trained one-directional bio tagger's training directory (model.npz, checkpoint.npz)."""
     out = tmp_path_factory.mktemp("robust") / "run"
-    config = TrainConfig(task="bio", features=("word", "shape"), n_a=16, vocab=200, epochs=2, batch=8, lr=1e-2)
+    config = TrainConfig(
+        task="bio", features=("word", "shape"), n_a=16, vocab=200, epochs=2, batch=8, lr=1e-2
+    )
     train(config, *corpus, out, log=lambda msg: None)
     return out
 
@@ -68,6 +72,7 @@ def one_line_error(err, *words):
 
 
 # -- model files that lie -------------------------------------------------------
+
 
 def _rewrite(src, dst, change):
     """Load src's arrays and meta, let change() edit them, save them to dst with storage.save."""
@@ -106,28 +111,46 @@ BAD_MODELS = {
     "layers huge": (lambda a, m: _set(m["model"], "layers", 10**9), ["layers = 1000000000"]),
     # the word vocabulary lost a word: its size no longer gives n_x
     "vocab vs n_x": (lambda a, m: m["featurizer"]["vocabs"][0]["words"].pop(), ["n_x"]),
-    "int parameter": (lambda a, m: _set(a, "W_ya", a["W_ya"].astype(np.int32)), ["W_ya", "int32", "not a float"]),
+    "int parameter": (
+        lambda a, m: _set(a, "W_ya", a["W_ya"].astype(np.int32)),
+        ["W_ya", "int32", "not a float"],
+    ),
     "bool parameter": (lambda a, m: _set(a, "b_y", a["b_y"] > 0), ["b_y", "bool"]),
     "NaN": (lambda a, m: _poke(a["b_a"], 3, np.nan), ["b_a", "non-finite"]),
-    "inf in float32": (lambda a, m: _set(a, "W_aa", np.where(a["W_aa"] > 0, 1e300, a["W_aa"])),
-                       ["W_aa", "non-finite"]),
+    "inf in float32": (
+        lambda a, m: _set(a, "W_aa", np.where(a["W_aa"] > 0, 1e300, a["W_aa"])),
+        ["W_aa", "non-finite"],
+    ),
     "missing parameter": (lambda a, m: a.pop("b_y"), ["b_y", "do not match"]),
     "another task": (lambda a, m: _set(m, "task", "per"), ["n_y = 9", "1"]),
     "unknown task": (lambda a, m: _set(m, "task", "pos"), ["not a valid rnnkit tagger"]),
     "no featurizer": (lambda a, m: m.pop("featurizer"), ["not a valid rnnkit tagger"]),
-    "bad activation": (lambda a, m: _set(m["model"], "activation", "swish"), ["not a valid rnnkit tagger"]),
+    "bad activation": (
+        lambda a, m: _set(m["model"], "activation", "swish"),
+        ["not a valid rnnkit tagger"],
+    ),
     "n_a a string": (lambda a, m: _set(m["model"], "n_a", "16"), ["not a valid rnnkit tagger"]),
 }
 BAD_FILES = {
-    "checkpoint": (lambda run, p: p.write_bytes((run / "checkpoint.npz").read_bytes()),
-                   ["'rnnkit-checkpoint', expected 'rnnkit-model'"]),
-    "truncated": (lambda run, p: p.write_bytes((run / "model.npz").read_bytes()[:5000]), ["truncated"]),
+    "checkpoint": (
+        lambda run, p: p.write_bytes((run / "checkpoint.npz").read_bytes()),
+        ["'rnnkit-checkpoint', expected 'rnnkit-model'"],
+    ),
+    "truncated": (
+        lambda run, p: p.write_bytes((run / "model.npz").read_bytes()[:5000]),
+        ["truncated"],
+    ),
     "empty": (lambda run, p: p.write_bytes(b""), ["not an .npz"]),
-    "newer format": (lambda run, p: _edit_header(run / "model.npz", p, lambda h: _set(h, "format_version", 2)),
-                     ["format_version 2 is newer"]),
-    "manifest lies": (lambda run, p: _edit_header(run / "model.npz", p,
-                                                  lambda h: _set(h["arrays"]["b_y"], "shape", [3])),
-                      ["'b_y'", "manifest says"]),
+    "newer format": (
+        lambda run, p: _edit_header(run / "model.npz", p, lambda h: _set(h, "format_version", 2)),
+        ["format_version 2 is newer"],
+    ),
+    "manifest lies": (
+        lambda run, p: _edit_header(
+            run / "model.npz", p, lambda h: _set(h["arrays"]["b_y"], "shape", [3])
+        ),
+        ["'b_y'", "manifest says"],
+    ),
 }
 
 
@@ -159,8 +182,11 @@ def test_tagger_load_refuses_a_bad_model_saying_what_is_wrong(bad_model):
 def test_cli_refuses_a_bad_model_in_one_line(bad_model, corpus, tmp_path, capsys):
     path, words = bad_model
     out = tmp_path / "pred.txt"
-    for argv in (["eval", "--data", str(corpus[1])], ["predict", "--data", str(corpus[1]), "--out", str(out)],
-                 ["tag", "Anna Smith said ."]):
+    for argv in (
+        ["eval", "--data", str(corpus[1])],
+        ["predict", "--data", str(corpus[1]), "--out", str(out)],
+        ["tag", "Anna Smith said ."],
+    ):
         assert main([argv[0], "--model", str(path)] + argv[1:]) == 1
         captured = capsys.readouterr()
         one_line_error(captured.err, str(path), *words)
@@ -169,12 +195,15 @@ def test_cli_refuses_a_bad_model_in_one_line(bad_model, corpus, tmp_path, capsys
 
 
 def test_the_good_model_loads(run):
-    assert Tagger.load(run).task.name == "bio"   # the bad ones above differ from it in one thing each
+    assert (
+        Tagger.load(run).task.name == "bio"
+    )  # the bad ones above differ from it in one thing each
 
 
 # -- data files ------------------------------------------------------------------
 
-BAD_DATA = [*BAD_CONLL,  # fixture, line named in the message (None: the file as a whole), words
+BAD_DATA = [
+    *BAD_CONLL,  # fixture, line named in the message (None: the file as a whole), words
     ("<directory>", None, "directory"),
     ("<missing>", None, "no such file"),
 ]
@@ -190,8 +219,9 @@ def _data_path(name, tmp_path):
 
 @pytest.mark.parametrize("name, line, words", BAD_DATA)
 @pytest.mark.parametrize("command", ["eval", "predict", "train --train", "train --dev"])
-def test_bad_data_file_is_one_clear_error_and_nothing_is_written(run, corpus, tmp_path, capsys,
-                                                                 command, name, line, words):
+def test_bad_data_file_is_one_clear_error_and_nothing_is_written(
+    run, corpus, tmp_path, capsys, command, name, line, words
+):
     path = _data_path(name, tmp_path)
     out = tmp_path / "out"
     if command == "eval":
@@ -200,7 +230,16 @@ def test_bad_data_file_is_one_clear_error_and_nothing_is_written(run, corpus, tm
         argv = ["predict", "--model", str(run), "--data", str(path), "--out", str(out)]
     else:
         files = {"--train": str(corpus[0]), "--dev": str(corpus[1]), command.split()[1]: str(path)}
-        argv = ["train", "--train", files["--train"], "--dev", files["--dev"], "--out", str(out), "--quiet"]
+        argv = [
+            "train",
+            "--train",
+            files["--train"],
+            "--dev",
+            files["--dev"],
+            "--out",
+            str(out),
+            "--quiet",
+        ]
     assert main(argv) == 1
     err = one_line_error(capsys.readouterr().err, words)
     assert err.startswith(f"rnnkit: error: {path}:{line}: " if line else f"rnnkit: error: {path}: ")
@@ -210,8 +249,23 @@ def test_bad_data_file_is_one_clear_error_and_nothing_is_written(run, corpus, tm
 def test_a_tag_the_task_lacks_stops_training_at_its_line(corpus, tmp_path, capsys):
     data = tmp_path / "foo.txt"
     data.write_text("Anna B-PER\nSmith I-PER\n\nAjax B-FOO\nwon O\n")
-    assert main(["train", "--task", "bio", "--train", str(data), "--dev", str(corpus[1]),
-                 "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "bio",
+                "--train",
+                str(data),
+                "--dev",
+                str(corpus[1]),
+                "--out",
+                str(tmp_path / "o"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     one_line_error(capsys.readouterr().err, f"{data}:4:", "B-FOO")
     assert not (tmp_path / "o").exists()
 
@@ -229,7 +283,9 @@ def test_eval_scores_a_gold_type_the_model_does_not_know(run, tmp_path, capsys):
 def test_crlf_bom_and_no_final_newline_score_as_the_clean_file(run, tmp_path, capsys, name):
     raw = (FIXTURES / name).read_bytes()
     clean = tmp_path / "clean.txt"
-    clean.write_bytes(raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n")
+    clean.write_bytes(
+        raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n"
+    )
     results = []
     for path in (FIXTURES / name, clean):
         assert main(["eval", "--model", str(run), "--data", str(path), "--json"]) == 0
@@ -241,7 +297,9 @@ def test_a_10000_token_sentence_is_evaluated_and_predicted_whole(run, tmp_path, 
     words = [pair for s in synthetic_sentences(2000, 7) for pair in s][:10_000]
     data = tmp_path / "long.txt"
     short = [("Anna", "B-PER"), ("Smith", "I-PER"), ("said", "O")]
-    data.write_text("".join(f"{w} {t}\n" for w, t in short) + "\n" + "".join(f"{w} {t}\n" for w, t in words))
+    data.write_text(
+        "".join(f"{w} {t}\n" for w, t in short) + "\n" + "".join(f"{w} {t}\n" for w, t in words)
+    )
     out = tmp_path / "pred.txt"
     assert main(["predict", "--model", str(run), "--data", str(data), "--out", str(out)]) == 0
     blocks = out.read_text(encoding="utf-8").split("\n\n")
@@ -255,7 +313,7 @@ def test_a_10000_token_sentence_is_evaluated_and_predicted_whole(run, tmp_path, 
     y_ref = reference_forward(tagger.model, x)[0][0]
     pred = [r[2] for r in rows]
     chosen = y_ref[np.arange(10_000), [tagger.task.tags.index(t) for t in pred]]
-    assert (chosen >= y_ref.max(axis=1) - 1e-4).all()            # argmax, up to float32 ties
+    assert (chosen >= y_ref.max(axis=1) - 1e-4).all()  # argmax, up to float32 ties
     assert main(["eval", "--model", str(run), "--data", str(data), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     gold = [[t for _, t in short], [t for _, t in words]]
@@ -266,12 +324,14 @@ def test_a_10000_token_sentence_is_evaluated_and_predicted_whole(run, tmp_path, 
 
 # -- writes that fail midway ----------------------------------------------------------
 
+
 def _fail_predicting(monkeypatch):
     real = Tagger.predict
 
     def predict(self, sentences, batch_size=256):
-        real(self, sentences[:10], batch_size)            # some work done, then Ctrl-C
+        real(self, sentences[:10], batch_size)  # some work done, then Ctrl-C
         raise KeyboardInterrupt
+
     monkeypatch.setattr(Tagger, "predict", predict)
 
 
@@ -280,15 +340,23 @@ def _fail_writing(error):
         real = conll._write_sentences
 
         def write(f, sentences):
-            real(f, list(sentences)[:20])                 # half a file on its way to disk ...
+            real(f, list(sentences)[:20])  # half a file on its way to disk ...
             f.flush()
-            raise error                                   # ... then the disk is full, or Ctrl-C
+            raise error  # ... then the disk is full, or Ctrl-C
+
         monkeypatch.setattr(conll, "_write_sentences", write)
+
     return install
 
 
-@pytest.mark.parametrize("fault, code", [(_fail_predicting, 130), (_fail_writing(OSError(28, "No space left")), 1),
-                                         (_fail_writing(KeyboardInterrupt()), 130)])
+@pytest.mark.parametrize(
+    "fault, code",
+    [
+        (_fail_predicting, 130),
+        (_fail_writing(OSError(28, "No space left")), 1),
+        (_fail_writing(KeyboardInterrupt()), 130),
+    ],
+)
 def test_predict_out_is_all_or_nothing(run, corpus, tmp_path, capsys, monkeypatch, fault, code):
     out = tmp_path / "pred.txt"
     for existing in (None, "the old predictions\n"):
@@ -296,19 +364,29 @@ def test_predict_out_is_all_or_nothing(run, corpus, tmp_path, capsys, monkeypatc
             out.write_text(existing)
         with monkeypatch.context() as m:
             fault(m)
-            assert main(["predict", "--model", str(run), "--data", str(corpus[1]), "--out", str(out)]) == code
+            assert (
+                main(["predict", "--model", str(run), "--data", str(corpus[1]), "--out", str(out)])
+                == code
+            )
         err = capsys.readouterr().err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
         if code == 1:
             one_line_error(err, str(out), "No space left")
-        assert [p.name for p in tmp_path.iterdir()] == ([out.name] if existing else [])  # no temporary left
+        assert [p.name for p in tmp_path.iterdir()] == (
+            [out.name] if existing else []
+        )  # no temporary left
         if existing:
             assert out.read_text() == existing
 
 
-@pytest.mark.parametrize("where, words", [("missing/pred.txt", "No such file"),
-                                          ("file.txt/pred.txt", "Not a directory"),
-                                          ("", "Is a directory")])
+@pytest.mark.parametrize(
+    "where, words",
+    [
+        ("missing/pred.txt", "No such file"),
+        ("file.txt/pred.txt", "Not a directory"),
+        ("", "Is a directory"),
+    ],
+)
 def test_predict_out_that_cannot_be_written_is_named(run, corpus, tmp_path, capsys, where, words):
     (tmp_path / "file.txt").write_text("x")
     out = tmp_path / (where or "dir")
@@ -316,17 +394,46 @@ def test_predict_out_that_cannot_be_written_is_named(run, corpus, tmp_path, caps
         out.mkdir()
     assert main(["predict", "--model", str(run), "--data", str(corpus[1]), "--out", str(out)]) == 1
     one_line_error(capsys.readouterr().err, f"rnnkit: error: {out}: cannot write", words)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["file.txt"] + (["dir"] if not where else []))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["file.txt"] + (["dir"] if not where else [])
+    )
 
 
 def test_train_out_that_is_a_file_is_refused_and_left_alone(corpus, tmp_path, capsys):
     out = tmp_path / "notes.txt"
     out.write_text("mine")
-    assert main(["train", "--train", str(corpus[0]), "--dev", str(corpus[1]), "--out", str(out), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--train",
+                str(corpus[0]),
+                "--dev",
+                str(corpus[1]),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     one_line_error(capsys.readouterr().err, str(out), "not a directory")
     assert out.read_text() == "mine" and os.listdir(tmp_path) == ["notes.txt"]
-    assert main(["train", "--train", str(corpus[0]), "--dev", str(corpus[1]), "--out", str(out / "sub"),
-                 "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--train",
+                str(corpus[0]),
+                "--dev",
+                str(corpus[1]),
+                "--out",
+                str(out / "sub"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     one_line_error(capsys.readouterr().err, str(out / "sub"))
 
 
@@ -338,14 +445,36 @@ def test_gradient_clipping_is_on_by_default():
 
 # -- a real process stopped by a signal ----------------------------------------------
 
-SIGNAL_RUN = ["--task", "bio", "--n-a", "8", "--vocab", "100", "--epochs", "6", "--patience", "6",
-              "--batch", "16", "--lr", "1e-2", "--word-dropout", "0.1"]
+SIGNAL_RUN = [
+    "--task",
+    "bio",
+    "--n-a",
+    "8",
+    "--vocab",
+    "100",
+    "--epochs",
+    "6",
+    "--patience",
+    "6",
+    "--batch",
+    "16",
+    "--lr",
+    "1e-2",
+    "--word-dropout",
+    "0.1",
+]
 
 
 def _cli(*args, **kwargs):
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "rnnkit.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnnkit.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
@@ -357,7 +486,7 @@ def test_sigterm_stops_a_real_train_process_and_the_printed_command_resumes_it(c
     child = _cli("train", *files, "--out", str(stopped), *SIGNAL_RUN, "--quiet")
     try:
         deadline = time.monotonic() + 60
-        while not (stopped / "checkpoint.npz").exists():      # the end of epoch 1
+        while not (stopped / "checkpoint.npz").exists():  # the end of epoch 1
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.005)
@@ -368,7 +497,7 @@ def test_sigterm_stops_a_real_train_process_and_the_printed_command_resumes_it(c
     assert child.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err
     _, meta = storage.load(stopped / "checkpoint.npz")
-    assert 1 <= meta["epoch"] < 6                            # stopped mid-run, at a step boundary
+    assert 1 <= meta["epoch"] < 6  # stopped mid-run, at a step boundary
     # Resume with exactly the command the message gives.
     hint = next(line for line in err.splitlines() if line.startswith("rnnkit: resume with: "))
     command = shlex.split(hint.removeprefix("rnnkit: resume with: "))
@@ -388,33 +517,49 @@ def test_sigterm_stops_a_real_train_process_and_the_printed_command_resumes_it(c
 
 # -- tag: any text ----------------------------------------------------------------------
 
+
 def check_tagged(result, text, tagger):
     """Offsets point at the right substrings; tokens in order and disjoint; entities on token edges."""
     assert result["text"] == text
     previous_end, starts, ends = 0, set(), set()
     for tok in result["tokens"]:
-        assert text[tok["start"]:tok["end"]] == tok["text"] and tok["text"]
+        assert text[tok["start"] : tok["end"]] == tok["text"] and tok["text"]
         assert tok["start"] >= previous_end
         previous_end = tok["end"]
         starts.add(tok["start"]), ends.add(tok["end"])
         assert 0 <= tok["prob"] <= 1 and tok["label"] in tagger.task.tags
     for e in result["entities"]:
-        assert text[e["start"]:e["end"]] == e["text"]
+        assert text[e["start"] : e["end"]] == e["text"]
         assert e["start"] in starts and e["end"] in ends and e["start"] < e["end"]
     # Nothing is dropped: the tokens are the tokeniser's.
-    assert [(t["text"], t["start"], t["end"]) for t in result["tokens"]] == [tuple(t) for t in tokenize(text)]
+    assert [(t["text"], t["start"], t["end"]) for t in result["tokens"]] == [
+        tuple(t) for t in tokenize(text)
+    ]
 
 
 def check_json_line(line, text):
-    assert "\n" not in line and len(line.splitlines()) <= 1   # even for splitlines(): U+2028 and friends
+    assert (
+        "\n" not in line and len(line.splitlines()) <= 1
+    )  # even for splitlines(): U+2028 and friends
     assert json.loads(line)["text"] == text
 
 
-@pytest.mark.parametrize("text", [
-    "", " ", "   \t\r\n  ", ".,;:!?...--", "🙂🙂 👍🏽 ❤️!", "\x00\x01\x1b[31mred\x1b[0m\x7f\x9f",
-    "Ünïcödé 中文 عربى हिन्दी e\u0301", "zzqx blorf wug Qwxyzzy Ffrrrt", "a\u2028b\x85c\u2029d\x0bx\x0cy\x1c",
-    "\ufeffBOM \u200b zero width", "x\udcffy",  # a lone surrogate: an undecodable byte from argv
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "   \t\r\n  ",
+        ".,;:!?...--",
+        "🙂🙂 👍🏽 ❤️!",
+        "\x00\x01\x1b[31mred\x1b[0m\x7f\x9f",
+        "Ünïcödé 中文 عربى हिन्दी e\u0301",
+        "zzqx blorf wug Qwxyzzy Ffrrrt",
+        "a\u2028b\x85c\u2029d\x0bx\x0cy\x1c",
+        "\ufeffBOM \u200b zero width",
+        "x\udcffy",  # a lone surrogate: an undecodable byte from argv
+    ],
+)
 def test_tag_takes_any_text(run, capsys, text):
     tagger = Tagger.load(run)
     check_tagged(tagger.tag(text), text, tagger)
@@ -424,17 +569,28 @@ def test_tag_takes_any_text(run, capsys, text):
     check_json_line(out[:-1], text)
     code = main(["tag", "--model", str(run), text])
     err = capsys.readouterr().err
-    if "\udcff" in text and code == 1:    # plain output writes it raw: fine where stdout has surrogateescape
+    if (
+        "\udcff" in text and code == 1
+    ):  # plain output writes it raw: fine where stdout has surrogateescape
         one_line_error(err, "cannot write the text")
     else:
         assert code == 0 and err == ""
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(st.text(), st.text(st.sampled_from(list("Anna Smith Paris .\"!?\n\x00\u2028🙂é'-")))),
-       max_len=st.integers(1, 6), chunk=st.integers(1, 3))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.text(), st.text(st.sampled_from(list("Anna Smith Paris .\"!?\n\x00\u2028🙂é'-")))
+    ),
+    max_len=st.integers(1, 6),
+    chunk=st.integers(1, 3),
+)
 def test_tag_offsets_hold_for_arbitrary_text(random_tagger, text, max_len, chunk):
-    result = random_tagger.tag(text, max_len=max_len, chunk=chunk)    # tiny pieces: every seam is tested
+    result = random_tagger.tag(
+        text, max_len=max_len, chunk=chunk
+    )  # tiny pieces: every seam is tested
     check_tagged(result, text, random_tagger)
     check_json_line(json_line(result), text)
 
@@ -449,9 +605,18 @@ def test_tag_reads_lines_of_any_text_from_stdin(run, tmp_path):
 
 
 def test_undecodable_stdin_is_one_clear_error(run):
-    env = {**os.environ, "PYTHONPATH": SRC, "PYTHONIOENCODING": "utf-8"}   # strict, as in a UTF-8 user locale
-    child = subprocess.run([sys.executable, "-m", "rnnkit.cli", "tag", "--model", str(run)], input=b"M\xfcnchen\n",
-                           capture_output=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "PYTHONIOENCODING": "utf-8",
+    }  # strict, as in a UTF-8 user locale
+    child = subprocess.run(
+        [sys.executable, "-m", "rnnkit.cli", "tag", "--model", str(run)],
+        input=b"M\xfcnchen\n",
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     assert child.returncode == 1
     one_line_error(child.stderr.decode(), "cannot read the text as utf-8")
 
@@ -479,13 +644,30 @@ print(json.dumps({"code": code, "cli_growth": cli_growth, "kept": kept, "working
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
 def test_a_1mb_paragraph_is_tagged_in_bounded_memory(run, tmp_path):
-    words = [w for s in synthetic_sentences(400, 5) for w, _ in s if w not in ".!?"] + ["zzqx", "Ünïcödé", "中文"]
+    words = [w for s in synthetic_sentences(400, 5) for w, _ in s if w not in ".!?"] + [
+        "zzqx",
+        "Ünïcödé",
+        "中文",
+    ]
     rng = np.random.default_rng(0)
-    text = " ".join(rng.choice(words, 200_000))[:1_000_000]  # one line, no full stop: cut by max_len only
+    text = " ".join(rng.choice(words, 200_000))[
+        :1_000_000
+    ]  # one line, no full stop: cut by max_len only
     (tmp_path / "text.txt").write_text(text + "\n", encoding="utf-8")
-    child = subprocess.run([sys.executable, "-c", _BIG_TAG, str(run), str(tmp_path / "text.txt"),
-                            str(tmp_path / "out.jsonl")], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONPATH": SRC})
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _BIG_TAG,
+            str(run),
+            str(tmp_path / "text.txt"),
+            str(tmp_path / "out.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
     assert child.returncode == 0, child.stderr
     m = json.loads(child.stdout)
     assert m["code"] == 0
@@ -499,8 +681,8 @@ def test_a_1mb_paragraph_is_tagged_in_bounded_memory(run, tmp_path):
     assert out.count("\n") == 1
     result = json.loads(out)
     assert result["text"] == text and len(result["tokens"]) == len(tokenize(text))
-    assert all(text[t["start"]:t["end"]] == t["text"] for t in result["tokens"])
-    assert all(text[e["start"]:e["end"]] == e["text"] for e in result["entities"])
+    assert all(text[t["start"] : t["end"]] == t["text"] for t in result["tokens"])
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in result["entities"])
 
 
 # -- the batching layer, and whole-tagger round trips ------------------------------------
@@ -508,9 +690,15 @@ def test_a_1mb_paragraph_is_tagged_in_bounded_memory(run, tmp_path):
 _WORDS = ["Anna", "Smith", "Paris", "said", ".", ",", "zzqx", "Ünïcödé", "the", "Ajax", "🙂"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sentences=st.lists(st.lists(st.sampled_from(_WORDS), min_size=0, max_size=12), min_size=0, max_size=9),
-       batch_size=st.integers(1, 5))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sentences=st.lists(
+        st.lists(st.sampled_from(_WORDS), min_size=0, max_size=12), min_size=0, max_size=9
+    ),
+    batch_size=st.integers(1, 5),
+)
 def test_batched_prediction_equals_one_sentence_at_a_time(random_tagger, sentences, batch_size):
     xs = [random_tagger.featurizer.encode(s) for s in sentences]
     batches = make_batches(xs, None, batch_size)
@@ -534,8 +722,14 @@ def test_whole_tagger_save_load_is_exact(run, random_tagger, tmp_path):
         back = Tagger.load(path)
         assert back.model.params.keys() == tagger.model.params.keys()
         for k, p in tagger.model.params.items():
-            assert back.model.params[k].dtype == p.dtype and back.model.params[k].tobytes() == p.tobytes(), k
-        assert back.featurizer.to_json() == tagger.featurizer.to_json() and back.meta["note"] == "round trip"
+            assert (
+                back.model.params[k].dtype == p.dtype
+                and back.model.params[k].tobytes() == p.tobytes()
+            ), k
+        assert (
+            back.featurizer.to_json() == tagger.featurizer.to_json()
+            and back.meta["note"] == "round trip"
+        )
         sentences = _sentences()
         for a, b in zip(tagger.predict(sentences), back.predict(sentences)):
             assert a.tags == b.tags and a.probs.tobytes() == b.probs.tobytes()

@@ -1,14 +1,24 @@
 """rnnkit: the recurrent neural network of the deeplearning.ai lecture, in NumPy.
 
-    a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a)
-    ŷ<t> = g2(W_ya a<t> + b_y)
+a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a)
+ŷ<t> = g2(W_ya a<t> + b_y)
 """
+
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.interop import from_torch, to_torch
 from rnnkit.nn.model import RNN
 from rnnkit.nn.optim import SGD, Adam, clip_grad_norm, global_norm
 from rnnkit.nn.sparse import ColumnGrad
 
-__all__ = ["RNN", "SGD", "Adam", "ColumnGrad", "clip_grad_norm", "global_norm", "gradcheck",
-           "from_torch", "to_torch"]
+__all__ = [
+    "RNN",
+    "SGD",
+    "Adam",
+    "ColumnGrad",
+    "clip_grad_norm",
+    "from_torch",
+    "global_norm",
+    "gradcheck",
+    "to_torch",
+]
 __version__ = "0.1.0"

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from rnnkit.io.atomic import atomic_writer
 from rnnkit.errors import DataError
+from rnnkit.io.atomic import atomic_writer
 
 DOCSTART = "-DOCSTART-"
 # O, or B-/I- followed by an entity type made of letters (PER, LOC, ORG, MISC, ...).
@@ -82,11 +82,15 @@ def read_conll(path: str | os.PathLike) -> list[Sentence]:
             continue
         if n_columns is None:
             if len(fields) < 2:
-                raise DataError(path, "expected at least 2 columns (token ... tag), found 1", lineno)
+                raise DataError(
+                    path, "expected at least 2 columns (token ... tag), found 1", lineno
+                )
             n_columns = len(fields)
         elif len(fields) != n_columns:
             raise DataError(
-                path, f"expected {n_columns} columns like the lines before, found {len(fields)}", lineno
+                path,
+                f"expected {n_columns} columns like the lines before, found {len(fields)}",
+                lineno,
             )
         tag = fields[-1]
         if tag not in known_tags:

@@ -100,7 +100,6 @@ def shape(token: str) -> str:
     return "other"
 
 
-
 def _suffix(n: int) -> Callable[[str], str]:
     return lambda token: token[-n:].lower()
 
@@ -192,7 +191,9 @@ class Featurizer:
                 vocabs.append(Vocabulary(SHAPES))
             else:
                 key = _KEYS[g]
-                vocabs.append(Vocabulary.build(([key(t) for t in ts] for ts in token_lists), sizes[g]))
+                vocabs.append(
+                    Vocabulary.build(([key(t) for t in ts] for ts in token_lists), sizes[g])
+                )
         return cls(groups, vocabs)
 
     @property

@@ -54,7 +54,8 @@ def _mark_class() -> str:
     # Zero-width (non-)joiners are part of words in Indic and Arabic scripts, and
     # skin-tone modifiers part of the emoji before them.
     return "\u200c\u200d\U0001f3fb-\U0001f3ff" + "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
     )
 
 

@@ -30,7 +30,7 @@ def atomic_writer(
     directory, name = os.path.split(os.path.abspath(path))
     try:
         fd, tmp = _create_temp(directory, name)
-    except OSError as e:                             # name the file the user asked for, not the temporary
+    except OSError as e:  # name the file the user asked for, not the temporary
         raise OSError(e.errno, e.strerror, path) from None
     try:
         if mode == "wb":

@@ -20,16 +20,25 @@ import zlib
 
 import numpy as np
 
-from rnnkit.io.atomic import atomic_writer
 from rnnkit.errors import RnnkitError
+from rnnkit.io.atomic import atomic_writer
 
 MODEL_FORMAT = "rnnkit-model"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 _RESERVED_META = {"format", "format_version"}
 # What malformed zip or .npy bytes can make zipfile and numpy raise.
-_DECODE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                  RuntimeError, NotImplementedError, struct.error, OverflowError)
+_DECODE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+    OverflowError,
+)
 
 
 class ModelFileError(RnnkitError):
@@ -57,12 +66,17 @@ def save(path, arrays, meta, *, format_name=MODEL_FORMAT):
         if not isinstance(name, str) or not name or name == META_KEY or set(name) & set("/\\\0"):
             raise ValueError(f"invalid array name {name!r}")
         if not _plain(array.dtype):
-            raise TypeError(f"array {name!r} has dtype {array.dtype}; only bool and numeric arrays can be saved")
+            raise TypeError(
+                f"array {name!r} has dtype {array.dtype}; only bool and numeric arrays can be saved"
+            )
     if not isinstance(meta, dict) or _RESERVED_META & meta.keys():
         raise ValueError(f"meta must be a dict without the keys {sorted(_RESERVED_META)}")
-    header = {"format": format_name, "format_version": FORMAT_VERSION,
-              "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str} for n, a in arrays.items()},
-              "meta": meta}
+    header = {
+        "format": format_name,
+        "format_version": FORMAT_VERSION,
+        "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str} for n, a in arrays.items()},
+        "meta": meta,
+    }
     try:
         text = json.dumps(header, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -118,7 +132,9 @@ def _read(f, expect_format):
         missing, extra = manifest.keys() - stored, stored - manifest.keys()
         if missing or extra:
             raise _Invalid(f"arrays missing: {sorted(missing)}, unexpected: {sorted(extra)}")
-        arrays = {n: _read_member(zf, n, e["dtype"], tuple(e["shape"])) for n, e in manifest.items()}
+        arrays = {
+            n: _read_member(zf, n, e["dtype"], tuple(e["shape"])) for n, e in manifest.items()
+        }
     meta = dict(header["meta"], format=header["format"], format_version=header["format_version"])
     return arrays, meta
 
@@ -130,7 +146,10 @@ def _read_header(zf, expect_format):
         header = json.loads(blob.tobytes().decode("utf-8"))
     except ValueError as e:  # includes bad UTF-8
         raise _Invalid(f"metadata is not valid UTF-8 JSON ({e})") from e
-    if not isinstance(header, dict) or not {"format", "format_version", "arrays", "meta"} <= header.keys():
+    if (
+        not isinstance(header, dict)
+        or not {"format", "format_version", "arrays", "meta"} <= header.keys()
+    ):
         raise _Invalid("metadata lacks format, format_version, arrays or meta")
     fmt, version = header["format"], header["format_version"]
     if expect_format is not None and fmt != expect_format:
@@ -138,11 +157,21 @@ def _read_header(zf, expect_format):
     if type(version) is not int or version < 1:
         raise _Invalid(f"invalid format_version {version!r}")
     if version > FORMAT_VERSION:
-        raise _Invalid(f"format_version {version} is newer than the {FORMAT_VERSION} this rnnkit reads; upgrade rnnkit")
+        raise _Invalid(
+            f"format_version {version} is newer than the {FORMAT_VERSION} this rnnkit reads; upgrade rnnkit"
+        )
     manifest = header["arrays"]
-    if not (isinstance(header["meta"], dict) and isinstance(manifest, dict) and all(
-            isinstance(e, dict) and isinstance(e.get("dtype"), str) and isinstance(e.get("shape"), list)
-            and all(type(s) is int and s >= 0 for s in e["shape"]) for e in manifest.values())):
+    if not (
+        isinstance(header["meta"], dict)
+        and isinstance(manifest, dict)
+        and all(
+            isinstance(e, dict)
+            and isinstance(e.get("dtype"), str)
+            and isinstance(e.get("shape"), list)
+            and all(type(s) is int and s >= 0 for s in e["shape"])
+            for e in manifest.values()
+        )
+    ):
         raise _Invalid("metadata has a malformed meta or array manifest")
     return header
 
@@ -155,12 +184,22 @@ def _read_member(zf, name, dtype_str, shape):
             version = np.lib.format.read_magic(m)
             if version not in ((1, 0), (2, 0)):
                 raise _Invalid(f"array {name!r} uses unsupported .npy version {version}")
-            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
             found_shape, _, dtype = reader(m)
         if not _plain(dtype):  # checked before any data is read, so nothing is unpickled
-            raise _Invalid(f"array {name!r} has dtype {dtype}; refused (object arrays would run pickle code)")
-        if dtype.str != dtype_str or (found_shape != shape if shape is not None else len(found_shape) != 1):
-            raise _Invalid(f"array {name!r} is {dtype.str} {found_shape}, manifest says {dtype_str} {shape}")
+            raise _Invalid(
+                f"array {name!r} has dtype {dtype}; refused (object arrays would run pickle code)"
+            )
+        if dtype.str != dtype_str or (
+            found_shape != shape if shape is not None else len(found_shape) != 1
+        ):
+            raise _Invalid(
+                f"array {name!r} is {dtype.str} {found_shape}, manifest says {dtype_str} {shape}"
+            )
         with zf.open(member) as m:
             array = np.lib.format.read_array(m, allow_pickle=False)
             if m.read(1):  # reading to the end also makes zipfile verify the CRC
@@ -168,4 +207,3 @@ def _read_member(zf, name, dtype_str, shape):
     except _DECODE_ERRORS as e:
         raise _Invalid(f"array {name!r} is corrupted ({e})") from e
     return array
-

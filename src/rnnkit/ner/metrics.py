@@ -105,7 +105,9 @@ def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
             "n_pred": pred_counts[typ],
             "n_correct": correct_counts[typ],
         }
-    n_gold, n_pred, n_correct = (sum(c.values()) for c in (gold_counts, pred_counts, correct_counts))
+    n_gold, n_pred, n_correct = (
+        sum(c.values()) for c in (gold_counts, pred_counts, correct_counts)
+    )
     return {
         **_prf(n_correct, n_pred, n_gold),
         "accuracy": n_right_tags / n_tokens if n_tokens else 0.0,

@@ -1,23 +1,24 @@
 """A trained tagger: the model, its input features and its task, loaded and applied as one.
 
-    tagger = Tagger.load()                      # the default model shipped with rnnkit
-    tagger.predict([["Teddy", "Roosevelt", "was", "here"]])   # tags and probabilities
-    tagger.tag('He said, "Teddy Roosevelt was a great President."')   # spans with offsets
+tagger = Tagger.load()                      # the default model shipped with rnnkit
+tagger.predict([["Teddy", "Roosevelt", "was", "here"]])   # tags and probabilities
+tagger.tag('He said, "Teddy Roosevelt was a great President."')   # spans with offsets
 """
+
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.io import storage
 from rnnkit.data.batching import make_batches
-from rnnkit.errors import RnnkitError
 from rnnkit.data.features import Featurizer
-from rnnkit.ner.metrics import spans_from_bio
-from rnnkit.nn.model import RNN
-from rnnkit.ner.tasks import TASKS
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
+from rnnkit.errors import RnnkitError
+from rnnkit.io import storage
+from rnnkit.ner.metrics import spans_from_bio
+from rnnkit.ner.tasks import TASKS
+from rnnkit.nn.model import RNN
 
 MODEL_FILE = "model.npz"
 SHIPPED = ("default", "lecture")
@@ -26,7 +27,7 @@ SHIPPED = ("default", "lecture")
 @dataclass
 class Prediction:
     tags: list
-    probs: np.ndarray          # (T,) ŷ of each predicted label
+    probs: np.ndarray  # (T,) ŷ of each predicted label
 
 
 def shipped_model_path(name="default"):
@@ -61,15 +62,23 @@ class Tagger:
             _check_sizes(file, config, featurizer, task, arrays)
             model = RNN(**{**config, "dtype": np.float32, "seed": 0})
         except (KeyError, TypeError, ValueError) as e:
-            raise storage.ModelFileError(f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})") from None
+            raise storage.ModelFileError(
+                f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
+            ) from None
         if set(arrays) != set(model.params):
-            raise storage.ModelFileError(f"{file}: parameters {sorted(arrays)} do not match the settings, "
-                                         f"which need {sorted(model.params)}")
+            raise storage.ModelFileError(
+                f"{file}: parameters {sorted(arrays)} do not match the settings, "
+                f"which need {sorted(model.params)}"
+            )
         for name, p in model.params.items():
             if arrays[name].shape != p.shape:
-                raise storage.ModelFileError(f"{file}: {name} has shape {arrays[name].shape}, the settings need {p.shape}")
+                raise storage.ModelFileError(
+                    f"{file}: {name} has shape {arrays[name].shape}, the settings need {p.shape}"
+                )
             if not np.issubdtype(arrays[name].dtype, np.floating):
-                raise storage.ModelFileError(f"{file}: {name} has dtype {arrays[name].dtype}, not a float type")
+                raise storage.ModelFileError(
+                    f"{file}: {name} has dtype {arrays[name].dtype}, not a float type"
+                )
             p[...] = arrays[name]
             if not np.isfinite(p).all():
                 raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
@@ -78,13 +87,23 @@ class Tagger:
     def save(self, path, dtype=None, **meta):
         """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding
         every weight to float16: lossy (predictions move by about 1e-3)."""
-        arrays = {k: (v if dtype is None else v.astype(dtype)) for k, v in self.model.params.items()}
+        arrays = {
+            k: (v if dtype is None else v.astype(dtype)) for k, v in self.model.params.items()
+        }
         self.meta.update(meta)
         # storage.load adds "format" and "format_version" to a loaded tagger's meta, and
         # storage.save writes them itself (refusing them in meta): a loaded tagger must save.
         kept = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
-        storage.save(path, arrays, {**kept, "task": self.task.name, "model": self.model.config(),
-                                    "featurizer": self.featurizer.to_json()})
+        storage.save(
+            path,
+            arrays,
+            {
+                **kept,
+                "task": self.task.name,
+                "model": self.model.config(),
+                "featurizer": self.featurizer.to_json(),
+            },
+        )
 
     # -- tagging -----------------------------------------------------------------
     def predict(self, sentences, batch_size=256):
@@ -94,7 +113,7 @@ class Tagger:
         for batch in make_batches(xs, None, batch_size):
             y_hat, _ = self.model.forward(batch.x, batch.mask)
             for row, i in enumerate(batch.index):
-                tags, probs = self.task.decode(y_hat[row, :len(xs[i])])
+                tags, probs = self.task.decode(y_hat[row, : len(xs[i])])
                 out[i] = Prediction(tags, probs)
         return out
 
@@ -117,10 +136,19 @@ class Tagger:
     def _tag_sentences(self, text, sentences, tokens_out, entities):
         if not sentences:
             return
-        for sentence, pred in zip(sentences, self.predict([[t.text for t in s] for s in sentences])):
+        for sentence, pred in zip(
+            sentences, self.predict([[t.text for t in s] for s in sentences])
+        ):
             for tok, tag, p in zip(sentence, pred.tags, pred.probs):
-                tokens_out.append({"text": tok.text, "start": tok.start, "end": tok.end,
-                                   "label": tag, "prob": round(float(p), 4)})
+                tokens_out.append(
+                    {
+                        "text": tok.text,
+                        "start": tok.start,
+                        "end": tok.end,
+                        "label": tag,
+                        "prob": round(float(p), 4),
+                    }
+                )
             for kind, i, j in spans_from_bio(pred.tags):
                 start, end = sentence[i].start, sentence[j - 1].end
                 entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
@@ -132,21 +160,25 @@ def _check_sizes(file, config, featurizer, task, arrays):
     RNN() allocate terabytes first."""
     n_x, n_y, n_a, layers = config["n_x"], config["n_y"], config["n_a"], config["layers"]
     if featurizer.n_x != n_x or task.n_y != n_y:
-        raise storage.ModelFileError(f"{file}: the settings say n_x = {n_x}, n_y = {n_y}, "
-                                     f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}")
+        raise storage.ModelFileError(
+            f"{file}: the settings say n_x = {n_x}, n_y = {n_y}, "
+            f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}"
+        )
     # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x): a lower
     # bound on what a file with these settings holds.
     needed = (2 if config["bidirectional"] else 1) * n_a * (layers * n_a + n_x)
     stored = sum(a.size for a in arrays.values())
     if needed > stored:
-        raise storage.ModelFileError(f"{file}: the settings say n_a = {n_a}, layers = {layers}, which need at "
-                                     f"least {needed:,} parameters, but the file holds {stored:,}")
+        raise storage.ModelFileError(
+            f"{file}: the settings say n_a = {n_a}, layers = {layers}, which need at "
+            f"least {needed:,} parameters, but the file holds {stored:,}"
+        )
 
 
 def mark(result):
     """The text with each entity shown as [words](TYPE)."""
     text, parts, at = result["text"], [], 0
     for e in result["entities"]:
-        parts += [text[at:e["start"]], f"[{e['text']}]({e['type']})"]
+        parts += [text[at : e["start"]], f"[{e['text']}]({e['type']})"]
         at = e["end"]
     return "".join(parts + [text[at:]])

@@ -7,6 +7,7 @@ per  the lecture's: one sigmoid output, y<t> = 1 when word t is part of a person
 bio  all four CoNLL-2003 types: 9 BIO tags, one softmax output over them; spans
      follow conlleval's rules.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,4 +48,7 @@ class Task:
         return [self.tags[i] for i in best], y_hat[np.arange(len(best)), best]
 
 
-TASKS = {"per": Task("per", "sigmoid", ("O", "B-PER", "I-PER")), "bio": Task("bio", "softmax", BIO_TAGS)}
+TASKS = {
+    "per": Task("per", "sigmoid", ("O", "B-PER", "I-PER")),
+    "bio": Task("bio", "softmax", BIO_TAGS),
+}

@@ -10,6 +10,7 @@ Every file is written atomically. An interrupted run (SIGINT, SIGTERM) finishes 
 step, saves the checkpoint, and raises Interrupted; `resume=True` continues it, and
 ends bit-identical to a run that was never interrupted.
 """
+
 import csv
 import io
 import signal
@@ -20,18 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.io import storage
-from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text
 from rnnkit.data.batching import make_batches
 from rnnkit.data.conll import read_conll
-from rnnkit.errors import DataError, RnnkitError
 from rnnkit.data.features import Featurizer
+from rnnkit.data.vocab import UNK_ID
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.io import storage
+from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text
 from rnnkit.ner.metrics import score
-from rnnkit.nn.model import RNN
-from rnnkit.nn.optim import Adam, clip_grad_norm
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
 from rnnkit.ner.tasks import TASKS
-from rnnkit.data.vocab import UNK_ID
+from rnnkit.nn.model import RNN
+from rnnkit.nn.optim import Adam, clip_grad_norm
 
 CHECKPOINT_FILE, HISTORY_FILE, CURVES_FILE = "checkpoint.npz", "history.csv", "curves.png"
 CHECKPOINT_FORMAT = "rnnkit-checkpoint"
@@ -40,27 +41,27 @@ CHECKPOINT_FORMAT = "rnnkit-checkpoint"
 @dataclass
 class TrainConfig:
     task: str = "per"
-    features: tuple = ("word",)       # ("word",) is the lecture's one-hot input
+    features: tuple = ("word",)  # ("word",) is the lecture's one-hot input
     vocab: int = 10_000
-    lower_vocab: int = 0              # size of the `lower` group's vocabulary (0: the same as vocab)
-    affix_vocab: int = 1000           # size of each prefix/suffix group's vocabulary
+    lower_vocab: int = 0  # size of the `lower` group's vocabulary (0: the same as vocab)
+    affix_vocab: int = 1000  # size of each prefix/suffix group's vocabulary
     n_a: int = 100
     activation: str = "tanh"
-    init_x: float = 0.0               # W_ax of layer 1 ~ U(-init_x, init_x); 0: PyTorch's 1/sqrt(n_a)
+    init_x: float = 0.0  # W_ax of layer 1 ~ U(-init_x, init_x); 0: PyTorch's 1/sqrt(n_a)
     layers: int = 1
     bidirectional: bool = False
-    dropout: float = 0.0              # on each layer's output a[l] in training
-    word_dropout: float = 0.0         # chance that a training word is shown as UNK
-    unk_alpha: float = 0.0            # and, on top, α / (α + count(word)): rare words more often
-    feature_dropout: float = 0.0      # chance that each other group's id is shown as its UNK
-    entity_dropout: float = 0.0       # chance that a word inside a gold entity is shown as UNK
-    average: float = 0.0              # β of an exponential moving average of the weights (0: off)
+    dropout: float = 0.0  # on each layer's output a[l] in training
+    word_dropout: float = 0.0  # chance that a training word is shown as UNK
+    unk_alpha: float = 0.0  # and, on top, α / (α + count(word)): rare words more often
+    feature_dropout: float = 0.0  # chance that each other group's id is shown as its UNK
+    entity_dropout: float = 0.0  # chance that a word inside a gold entity is shown as UNK
+    average: float = 0.0  # β of an exponential moving average of the weights (0: off)
     epochs: int = 30
     batch: int = 32
-    lr: float = 1e-3                  # Adam
-    lr_decay: float = 0.0             # lr / (1 + lr_decay * epoch)
-    clip: float = 5.0                 # global gradient norm
-    patience: int = 5                 # epochs without a better dev F1 before stopping
+    lr: float = 1e-3  # Adam
+    lr_decay: float = 0.0  # lr / (1 + lr_decay * epoch)
+    clip: float = 5.0  # global gradient norm
+    patience: int = 5  # epochs without a better dev F1 before stopping
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -99,7 +100,7 @@ class _StopOnSignal:
         for s in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._old[s] = signal.signal(s, self._handle)
-            except ValueError:                       # not the main thread: signals stay as they are
+            except ValueError:  # not the main thread: signals stay as they are
                 pass
         return self
 
@@ -119,7 +120,9 @@ def encode_labelled(sentences, path, task, featurizer):
             ys.append(task.labels(s.tags))
         except KeyError as e:
             line = s.line + next(i for i, t in enumerate(s.tags) if t == e.args[0])
-            raise DataError(path, f"tag {e.args[0]} is not one of the {task.name} task's tags", line) from None
+            raise DataError(
+                path, f"tag {e.args[0]} is not one of the {task.name} task's tags", line
+            ) from None
         xs.append(featurizer.encode(s.tokens))
     return xs, ys
 
@@ -157,7 +160,7 @@ def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask, entity=None, 
     context and shape rather than from its identity.
     """
     x = x.copy()
-    x3 = x[..., None] if x.ndim == 2 else x          # (m, T, K) view
+    x3 = x[..., None] if x.ndim == 2 else x  # (m, T, K) view
     for k, offset in enumerate(featurizer.offsets):
         ids = x3[..., k]
         if k == featurizer.word_column:
@@ -217,31 +220,52 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
             raise RnnkitError(f"{out / CHECKPOINT_FILE}: no checkpoint to resume from")
         arrays, checkpoint = storage.load(out / CHECKPOINT_FILE, expect_format=CHECKPOINT_FORMAT)
         if checkpoint["config"]["task"] != config.task:
-            raise RnnkitError(f"{out / CHECKPOINT_FILE}: the checkpoint is for task {checkpoint['config']['task']}, "
-                              f"not {config.task}")
+            raise RnnkitError(
+                f"{out / CHECKPOINT_FILE}: the checkpoint is for task {checkpoint['config']['task']}, "
+                f"not {config.task}"
+            )
         config = TrainConfig(**{**checkpoint["config"], "epochs": config.epochs})
         featurizer = Featurizer.from_json(checkpoint["featurizer"])
         log(f"resuming {out} at epoch {checkpoint['epoch'] + 1}, step {checkpoint['step']}")
     else:
-        featurizer = Featurizer.build([s.tokens for s in train_sentences], groups=config.features,
-                                      vocab_size=config.vocab, lower_size=config.lower_vocab or config.vocab,
-                                      affix_size=config.affix_vocab)
+        featurizer = Featurizer.build(
+            [s.tokens for s in train_sentences],
+            groups=config.features,
+            vocab_size=config.vocab,
+            lower_size=config.lower_vocab or config.vocab,
+            affix_size=config.affix_vocab,
+        )
     xs, ys = encode_labelled(train_sentences, train_path, task, featurizer)
     drop_rate = word_drop_rates(xs, featurizer, config)
     dev_sentences = read_conll(dev_path)
-    encode_labelled(dev_sentences, dev_path, task, featurizer)   # check the dev tags before hours of training
+    encode_labelled(
+        dev_sentences, dev_path, task, featurizer
+    )  # check the dev tags before hours of training
 
-    model = RNN(featurizer.n_x, config.n_a, task.n_y, config.activation, task.output, layers=config.layers,
-                bidirectional=config.bidirectional, dropout=config.dropout, init_x=config.init_x or None,
-                seed=config.seed)
+    model = RNN(
+        featurizer.n_x,
+        config.n_a,
+        task.n_y,
+        config.activation,
+        task.output,
+        layers=config.layers,
+        bidirectional=config.bidirectional,
+        dropout=config.dropout,
+        init_x=config.init_x or None,
+        seed=config.seed,
+    )
     opt = Adam(model.params, lr=config.lr)
     average = {k: p.copy() for k, p in model.params.items()} if config.average else None
     epoch, step, best, bad_epochs, history = 0, 0, -1.0, 0, []
     if checkpoint is not None:
         for k, p in model.params.items():
             p[...] = arrays[f"param:{k}"]
-        opt.load_state({"t": checkpoint["opt_t"],
-                        **{k[4:].replace(":", "/"): v for k, v in arrays.items() if k.startswith("opt:")}})
+        opt.load_state(
+            {
+                "t": checkpoint["opt_t"],
+                **{k[4:].replace(":", "/"): v for k, v in arrays.items() if k.startswith("opt:")},
+            }
+        )
         if average is not None:
             for k in average:
                 average[k][...] = arrays[f"average:{k}"]
@@ -256,15 +280,28 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
         arrays.update({"opt:" + k.replace("/", ":"): v for k, v in state.items() if k != "t"})
         if average is not None:
             arrays.update({f"average:{k}": v for k, v in average.items()})
-        storage.save(out / CHECKPOINT_FILE, arrays,
-                     {"config": config.to_json(), "featurizer": featurizer.to_json(), "epoch": epoch, "step": step,
-                      "best": best, "bad_epochs": bad_epochs, "history": history, "opt_t": state["t"]},
-                     format_name=CHECKPOINT_FORMAT)
+        storage.save(
+            out / CHECKPOINT_FILE,
+            arrays,
+            {
+                "config": config.to_json(),
+                "featurizer": featurizer.to_json(),
+                "epoch": epoch,
+                "step": step,
+                "best": best,
+                "bad_epochs": bad_epochs,
+                "history": history,
+                "opt_t": state["t"],
+            },
+            format_name=CHECKPOINT_FORMAT,
+        )
 
     with _StopOnSignal() as stop:
         while epoch < config.epochs and bad_epochs < config.patience:
             opt.lr = config.lr / (1 + config.lr_decay * epoch)
-            batches = make_batches(xs, ys, config.batch, rng=np.random.default_rng([config.seed, epoch]))
+            batches = make_batches(
+                xs, ys, config.batch, rng=np.random.default_rng([config.seed, epoch])
+            )
             bar = progress(len(batches), f"epoch {epoch + 1}/{config.epochs}") if progress else None
             if bar and step:
                 bar.update(step)
@@ -274,13 +311,23 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
                 rng = np.random.default_rng([config.seed, epoch, step])
                 x = b.x
                 if drop_rate is not None or config.feature_dropout or config.entity_dropout:
-                    x = drop_inputs(x, featurizer, drop_rate, config.feature_dropout, rng, b.mask,
-                                    b.y != 0, config.entity_dropout)
+                    x = drop_inputs(
+                        x,
+                        featurizer,
+                        drop_rate,
+                        config.feature_dropout,
+                        rng,
+                        b.mask,
+                        b.y != 0,
+                        config.entity_dropout,
+                    )
                 loss, grads = model.loss_and_grads(x, b.y, b.mask, sparse=True, dropout_rng=rng)
                 norm = clip_grad_norm(grads, config.clip)
                 if not (np.isfinite(loss) and np.isfinite(norm)):
-                    raise RnnkitError(f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1}; "
-                                      f"the last good checkpoint is {out / CHECKPOINT_FILE}")
+                    raise RnnkitError(
+                        f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1}; "
+                        f"the last good checkpoint is {out / CHECKPOINT_FILE}"
+                    )
                 opt.step(grads)
                 if average is not None:
                     update_average(average, model.params, config.average)
@@ -288,23 +335,37 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
                 n = int(b.mask.sum())
                 tokens, loss_sum = tokens + n, loss_sum + loss * n
                 if bar:
-                    bar.update(1, loss=f"{loss_sum / tokens:.4f}",
-                               tok_s=f"{tokens / (time.perf_counter() - started):,.0f}")
+                    bar.update(
+                        1,
+                        loss=f"{loss_sum / tokens:.4f}",
+                        tok_s=f"{tokens / (time.perf_counter() - started):,.0f}",
+                    )
                 if stop.signum is not None:
                     if bar:
                         bar.close()
                     save_checkpoint(epoch, step)
-                    raise Interrupted(f"interrupted by signal {stop.signum} at epoch {epoch + 1}, step {step}; "
-                                      f"checkpoint saved in {out / CHECKPOINT_FILE}; continue with --resume")
+                    raise Interrupted(
+                        f"interrupted by signal {stop.signum} at epoch {epoch + 1}, step {step}; "
+                        f"checkpoint saved in {out / CHECKPOINT_FILE}; continue with --resume"
+                    )
             if bar:
                 bar.close()
             seconds = time.perf_counter() - started
             with swapped(model.params, average):
                 scores, _ = evaluate(tagger, dev_sentences)
             f1 = scores["f1"]
-            history.append({"epoch": epoch + 1, "train_loss": loss_sum / max(tokens, 1),
-                            "dev_precision": scores["precision"], "dev_recall": scores["recall"],
-                            "dev_f1": f1, "lr": opt.lr, "seconds": seconds, "tokens_per_s": tokens / seconds})
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": loss_sum / max(tokens, 1),
+                    "dev_precision": scores["precision"],
+                    "dev_recall": scores["recall"],
+                    "dev_f1": f1,
+                    "lr": opt.lr,
+                    "seconds": seconds,
+                    "tokens_per_s": tokens / seconds,
+                }
+            )
             improved = f1 > best
             if improved:
                 best, bad_epochs = f1, 0
@@ -312,8 +373,10 @@ def train(config, train_path, dev_path, out, resume=False, progress=None, log=pr
                     tagger.save(out / MODEL_FILE, dev=scores, history=history, epoch=epoch + 1)
             else:
                 bad_epochs += 1
-            log(f"epoch {epoch + 1}: loss {loss_sum / max(tokens, 1):.4f}  dev F1 {f1:.4f}"
-                f"{'  (best, saved)' if improved else ''}  {tokens / seconds:,.0f} tokens/s")
+            log(
+                f"epoch {epoch + 1}: loss {loss_sum / max(tokens, 1):.4f}  dev F1 {f1:.4f}"
+                f"{'  (best, saved)' if improved else ''}  {tokens / seconds:,.0f} tokens/s"
+            )
             epoch, step = epoch + 1, 0
             save_checkpoint(epoch, step)
             write_history(out, history)
@@ -329,6 +392,7 @@ def write_history(out, history):
     atomic_write_text(out / HISTORY_FILE, buf.getvalue())
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

@@ -3,6 +3,7 @@
 Each g is applied in place (the time loop allocates nothing) and its derivative
 is written from the output a = g(z), which is all the backward pass keeps.
 """
+
 import numpy as np
 
 

@@ -1,4 +1,5 @@
 """Central-difference check of the hand-written backpropagation through time."""
+
 import numpy as np
 
 
@@ -29,5 +30,7 @@ def gradcheck(model, x, y, mask=None, eps=1e-6, n_checks=None, seed=0):
             theta[idx] = saved
             numeric[i] = (plus - minus) / (2 * eps)
         a = analytic[np.unravel_index(flat, theta.shape)]
-        errors[name] = float(np.linalg.norm(a - numeric) / max(np.linalg.norm(a) + np.linalg.norm(numeric), 1e-12))
+        errors[name] = float(
+            np.linalg.norm(a - numeric) / max(np.linalg.norm(a) + np.linalg.norm(numeric), 1e-12)
+        )
     return errors

@@ -9,6 +9,7 @@ why each pairs with its canonical loss:
 - softmax: cross-entropy with integer class ids y (m, T);
 - linear:  half squared error, summed over the n_y outputs of a step.
 """
+
 import numpy as np
 
 from rnnkit.nn.activations import G2
@@ -36,7 +37,7 @@ def loss_and_dlogits(logits, y, step_mask, output):
     n_y = logits.shape[-1]
     y = _targets(y, output, n_y, logits.dtype)
     N = step_mask.sum()
-    w = step_mask[..., None] / max(N, 1)          # each real step weighs 1/N
+    w = step_mask[..., None] / max(N, 1)  # each real step weighs 1/N
     y_hat = G2[output](logits)
     if output == "sigmoid":
         # BCE with logits: max(z,0) - z y + log(1 + e^-|z|), finite for any z.
@@ -47,7 +48,9 @@ def loss_and_dlogits(logits, y, step_mask, output):
         log_sum = z_max + np.log(np.exp(logits - z_max).sum(axis=-1, keepdims=True))
         L = log_sum - np.take_along_axis(logits, y[..., None], axis=-1)
         dlogits = y_hat
-        np.put_along_axis(dlogits, y[..., None], np.take_along_axis(dlogits, y[..., None], axis=-1) - 1, axis=-1)
+        np.put_along_axis(
+            dlogits, y[..., None], np.take_along_axis(dlogits, y[..., None], axis=-1) - 1, axis=-1
+        )
     else:
         L = 0.5 * (y_hat - y) ** 2
         dlogits = y_hat - y

@@ -20,10 +20,11 @@ a← over t = T..1 and passes [a→<t>; a←<t>] up; a deep model feeds a[l-1]<t
 layer l as its input x<t>. The output layer reads the top layer: ŷ<t> =
 g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
 """
+
 import numpy as np
 
 from rnnkit.nn import kernels
-from rnnkit.nn.activations import G, G2
+from rnnkit.nn.activations import G2, G
 from rnnkit.nn.losses import loss_and_dlogits
 from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
 from rnnkit.nn.sparse import ColumnGrad, group_ids
@@ -46,8 +47,21 @@ class RNN:
     W_ax of layer l > 1 is (n_a, n_a * directions) and W_ya is (n_y, n_a * directions).
     """
 
-    def __init__(self, n_x, n_a, n_y, activation="tanh", output="sigmoid", *, layers=1,
-                 bidirectional=False, dropout=0.0, init_x=None, seed=0, dtype=np.float32):
+    def __init__(
+        self,
+        n_x,
+        n_a,
+        n_y,
+        activation="tanh",
+        output="sigmoid",
+        *,
+        layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        init_x=None,
+        seed=0,
+        dtype=np.float32,
+    ):
         if activation not in G:
             raise ValueError(f"activation must be one of {sorted(G)}, not {activation!r}")
         if output not in G2:
@@ -62,10 +76,14 @@ class RNN:
         self.init_x = None if init_x is None else float(init_x)
         self.n_x, self.n_a, self.n_y = int(n_x), int(n_a), int(n_y)
         self.activation, self.output = activation, output
-        self.layers, self.bidirectional, self.dropout = int(layers), bool(bidirectional), float(dropout)
+        self.layers, self.bidirectional, self.dropout = (
+            int(layers),
+            bool(bidirectional),
+            float(dropout),
+        )
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(seed)
-        k = 1 / np.sqrt(n_a)                         # PyTorch's nn.RNN initialisation
+        k = 1 / np.sqrt(n_a)  # PyTorch's nn.RNN initialisation
         dirs = DIRECTIONS[self.bidirectional]
         self.params, self.chains = {}, []
         for layer in range(1, self.layers + 1):
@@ -74,9 +92,9 @@ class RNN:
                 name = lambda base: param_name(base, layer, d, self.layers, self.bidirectional)
                 W_a = np.asfortranarray(rng.uniform(-k, k, (n_a, n_a + n_in)).astype(self.dtype))
                 if layer == 1 and init_x is not None:
-                    W_a[:, n_a:] *= init_x / k               # W_ax ~ U(-init_x, init_x)
-                self.params[name("W_aa")] = W_a[:, :n_a]     # views into W_a: the compact
-                self.params[name("W_ax")] = W_a[:, n_a:]     # notation is the same memory
+                    W_a[:, n_a:] *= init_x / k  # W_ax ~ U(-init_x, init_x)
+                self.params[name("W_aa")] = W_a[:, :n_a]  # views into W_a: the compact
+                self.params[name("W_ax")] = W_a[:, n_a:]  # notation is the same memory
                 self.params[name("b_a")] = rng.uniform(-k, k, n_a).astype(self.dtype)
                 self.chains.append((layer, d, W_a, name("W_aa"), name("W_ax"), name("b_a")))
         n_top = n_a * len(dirs)
@@ -88,7 +106,9 @@ class RNN:
     def W_a(self):
         """[W_aa | W_ax] (n_a, n_a + n_x) of the one-chain model: the same memory as W_aa and W_ax."""
         if len(self.chains) != 1:
-            raise AttributeError("a model with several chains has one W_a per chain: use W_a_of(layer, direction)")
+            raise AttributeError(
+                "a model with several chains has one W_a per chain: use W_a_of(layer, direction)"
+            )
         return self.chains[0][2]
 
     def W_a_of(self, layer, direction="fwd"):
@@ -98,16 +118,25 @@ class RNN:
         raise KeyError(f"no chain for layer {layer} direction {direction!r}")
 
     def config(self):
-        return dict(n_x=self.n_x, n_a=self.n_a, n_y=self.n_y, activation=self.activation,
-                    output=self.output, layers=self.layers, bidirectional=self.bidirectional,
-                    dropout=self.dropout, init_x=self.init_x, dtype=self.dtype.name)
+        return dict(
+            n_x=self.n_x,
+            n_a=self.n_a,
+            n_y=self.n_y,
+            activation=self.activation,
+            output=self.output,
+            layers=self.layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            init_x=self.init_x,
+            dtype=self.dtype.name,
+        )
 
     # -- forward propagation -------------------------------------------------
     def forward(self, x, mask=None, a0=None):
         """ŷ (m, T, n_y) and the top layer's a (m, T, n_a * directions); both 0 at padded steps."""
         try:
             cache = self._forward(x, mask, a0, compiled=True)
-        except kernels.KernelFailed:                 # the optional kernel broke: NumPy gives the same answer
+        except kernels.KernelFailed:  # the optional kernel broke: NumPy gives the same answer
             cache = self._forward(x, mask, a0)
         y_hat = G2[self.output](cache["logits"])
         if cache["mask"] is not None:
@@ -139,13 +168,15 @@ class RNN:
                 raise ValueError("a0 is supported for the one-layer one-directional model")
             a0 = np.asarray(a0, dtype=self.dtype)
             if a0.shape != (m, self.n_a):
-                raise ValueError(f"a0 must have shape (batch, n_a) = {(m, self.n_a)}, not {a0.shape}")
+                raise ValueError(
+                    f"a0 must have shape (batch, n_a) = {(m, self.n_a)}, not {a0.shape}"
+                )
         return x, mask, a0
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
         if x_tm.dtype.kind in "iu":
-            z = np.take(W_ax.T, x_tm, axis=0)        # column gather: (T, m, n_a) or (T, m, K, n_a)
+            z = np.take(W_ax.T, x_tm, axis=0)  # column gather: (T, m, n_a) or (T, m, K, n_a)
             if z.ndim == 4:
                 z = z.sum(axis=2)
         else:
@@ -159,12 +190,12 @@ class RNN:
         compiled: let the loops over time take the Numba kernel where it applies (inference only, so
         that training never loads Numba)."""
         x, mask, a0 = self._check_inputs(x, mask, a0)
-        x_tm = np.swapaxes(x, 0, 1)                  # (T, m, ...) time-major
+        x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
         W_ya, b_y = self.params["W_ya"], self.params["b_y"]
-        if rows is not None:                         # the kernel adds W_ya a<t> to them as it goes
+        if rows is not None:  # the kernel adds W_ya a<t> to them as it goes
             logits = np.empty((T, m, self.n_y), self.dtype)
             logits[...] = b_y
         cache = {"mask_tm": mask_tm, "a0": a0, "layers": [], "drop": []}
@@ -176,10 +207,19 @@ class RNN:
                     continue
                 W_aa, W_ax, b_a = (self.params[k] for k in names)
                 if rows is not None:
-                    top = layer == self.layers       # the chain's columns of W_ya: [W_ya→ | W_ya←]
+                    top = layer == self.layers  # the chain's columns of W_ya: [W_ya→ | W_ya←]
                     cols = slice(self.n_a, None) if d == "bwd" else slice(0, self.n_a)
-                    a = kernels.rnn_forward(inp, W_ax, b_a, W_aa, self.activation, rows, d == "bwd",
-                                            W_ya[:, cols] if top else None, logits if top else None)
+                    a = kernels.rnn_forward(
+                        inp,
+                        W_ax,
+                        b_a,
+                        W_aa,
+                        self.activation,
+                        rows,
+                        d == "bwd",
+                        W_ya[:, cols] if top else None,
+                        logits if top else None,
+                    )
                 else:
                     z = self._input_term(W_ax, b_a, inp)
                     a = rnn_forward(z, W_aa, self.activation, mask_tm, a0, reverse=(d == "bwd"))
@@ -188,14 +228,16 @@ class RNN:
             cache["layers"].append((inp, states))
             drop = None
             if dropout_rng is not None and self.dropout > 0:
-                drop = (dropout_rng.random(out.shape) >= self.dropout).astype(self.dtype) / (1 - self.dropout)
+                drop = (dropout_rng.random(out.shape) >= self.dropout).astype(self.dtype) / (
+                    1 - self.dropout
+                )
                 out = out * drop
             cache["drop"].append(drop)
             inp = out
-        cache["top"] = inp                            # (T, m, n_a * directions)
-        if rows is None:                             # one product for all steps
+        cache["top"] = inp  # (T, m, n_a * directions)
+        if rows is None:  # one product for all steps
             logits = (inp.reshape(T * m, inp.shape[-1]) @ W_ya.T + b_y).reshape(T, m, self.n_y)
-        cache["logits"] = logits.transpose(1, 0, 2)                                       # (m, T, n_y)
+        cache["logits"] = logits.transpose(1, 0, 2)  # (m, T, n_y)
         cache["mask"] = mask
         return cache
 
@@ -223,15 +265,18 @@ class RNN:
         loss, dlogits = loss_and_dlogits(cache["logits"], y, step_mask, self.output)
         grads = {}
         top = cache["top"]
-        dlogits_tm = np.ascontiguousarray(dlogits.transpose(1, 0, 2))        # (T, m, n_y)
+        dlogits_tm = np.ascontiguousarray(dlogits.transpose(1, 0, 2))  # (T, m, n_y)
         n_top = top.shape[-1]
         grads["W_ya"] = dlogits_tm.reshape(-1, self.n_y).T @ top.reshape(-1, n_top)
         grads["b_y"] = dlogits_tm.sum(axis=(0, 1))
-        W_ya = self.params["W_ya"]                                            # dL/d(top) (T, m, n_top):
-        d_out = (dlogits_tm * W_ya[0] if self.n_y == 1                      # an outer product for one output
-                 else (dlogits_tm.reshape(-1, self.n_y) @ W_ya).reshape(T, m, n_top))
+        W_ya = self.params["W_ya"]  # dL/d(top) (T, m, n_top):
+        d_out = (
+            dlogits_tm * W_ya[0]
+            if self.n_y == 1  # an outer product for one output
+            else (dlogits_tm.reshape(-1, self.n_y) @ W_ya).reshape(T, m, n_top)
+        )
         mask_tm, a0 = cache["mask_tm"], cache["a0"]
-        memo = {}                                    # the grouping of the word ids, shared by both directions
+        memo = {}  # the grouping of the word ids, shared by both directions
         for layer in range(self.layers, 0, -1):
             inp, states = cache["layers"][layer - 1]
             drop = cache["drop"][layer - 1]
@@ -239,14 +284,21 @@ class RNN:
                 d_out = d_out * drop
             chains = [c for c in self.chains if c[0] == layer]
             d_inp = None
-            parts = [d_out] if len(chains) == 1 else [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
+            parts = (
+                [d_out]
+                if len(chains) == 1
+                else [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
+            )
             for (l, d, _, W_aa, W_ax, b_a), a, part in zip(chains, states, parts):
-                dz, grads[W_aa], _ = rnn_backward(part, a, self.params[W_aa], self.activation,
-                                                  mask_tm, a0, reverse=(d == "bwd"))
+                dz, grads[W_aa], _ = rnn_backward(
+                    part, a, self.params[W_aa], self.activation, mask_tm, a0, reverse=(d == "bwd")
+                )
                 grads[b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
                 grads[W_ax] = self._input_grad(inp, dz, mask_tm, self.params[W_ax], sparse, memo)
                 if layer > 1:
-                    d = (dz.reshape(-1, self.n_a) @ self.params[W_ax]).reshape(*dz.shape[:2], -1)  # dL/d a[l-1]<t>
+                    d = (dz.reshape(-1, self.n_a) @ self.params[W_ax]).reshape(
+                        *dz.shape[:2], -1
+                    )  # dL/d a[l-1]<t>
                     d_inp = d if d_inp is None else d_inp + d
             d_out = d_inp
         return loss, {k: grads[k] for k in self.params}
@@ -255,15 +307,21 @@ class RNN:
         """dL/dW_ax = sum_t dz<t> x<t>^T: a product for dense x, a scatter-add of columns for ids."""
         n_a = dz.shape[-1]
         if inp.dtype.kind not in "iu":
-            return (dz.reshape(-1, n_a).T @ inp.reshape(-1, inp.shape[-1])).astype(self.dtype, copy=False)
-        if inp.ndim == 2:                            # one id a step: group the real steps by word, once
+            return (dz.reshape(-1, n_a).T @ inp.reshape(-1, inp.shape[-1])).astype(
+                self.dtype, copy=False
+            )
+        if inp.ndim == 2:  # one id a step: group the real steps by word, once
             if "groups" not in memo:
-                steps = np.arange(inp.size) if mask_tm is None else np.flatnonzero(mask_tm.reshape(-1))
+                steps = (
+                    np.arange(inp.size) if mask_tm is None else np.flatnonzero(mask_tm.reshape(-1))
+                )
                 order, starts, unique = group_ids(inp.reshape(-1)[steps])
                 memo["steps"], memo["groups"] = steps[order], (None, starts, unique)
-            rows = np.take(dz.reshape(-1, n_a), memo["steps"], axis=0)      # the dz rows, sorted by word
+            rows = np.take(
+                dz.reshape(-1, n_a), memo["steps"], axis=0
+            )  # the dz rows, sorted by word
             g = ColumnGrad.from_contributions(None, rows, W_ax.shape, memo["groups"])
-        else:                                        # K groups: each id of a step gets that step's dz
+        else:  # K groups: each id of a step gets that step's dz
             ids, rows = (inp, dz) if mask_tm is None else (inp[mask_tm], dz[mask_tm])
             rows = np.repeat(rows.reshape(-1, n_a), ids.shape[-1], axis=0)
             g = ColumnGrad.from_contributions(ids.reshape(-1), rows, W_ax.shape)

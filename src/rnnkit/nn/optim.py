@@ -12,14 +12,21 @@ updated, and the column does not move; bias correction uses the global step
 count. This is the rule of TensorFlow's LazyAdam and PyTorch's SparseAdam; it
 differs from dense Adam, which keeps moving columns on stale momentum.
 """
+
 import numpy as np
 
 from rnnkit.nn.sparse import ColumnGrad
 
 
 def global_norm(grads):
-    return float(np.sqrt(sum(g.sum_sq() if isinstance(g, ColumnGrad) else float(np.vdot(g, g))
-                             for g in grads.values())))
+    return float(
+        np.sqrt(
+            sum(
+                g.sum_sq() if isinstance(g, ColumnGrad) else float(np.vdot(g, g))
+                for g in grads.values()
+            )
+        )
+    )
 
 
 def clip_grad_norm(grads, max_norm):
@@ -48,7 +55,7 @@ class SGD:
         for k, g in grads.items():
             p = self.params[k]
             if isinstance(g, ColumnGrad):
-                cols = p.T                              # (n_x, n_a): row i is column i of p
+                cols = p.T  # (n_x, n_a): row i is column i of p
                 if self.momentum:
                     vc = self.v[k].T
                     vc[g.ids] = self.momentum * vc[g.ids] + g.rows
@@ -85,7 +92,7 @@ class Adam:
     def step(self, grads):
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        step = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)   # bias correction
+        step = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)  # bias correction
         for k, g in grads.items():
             p, m, v = self.params[k], self.m[k], self.v[k]
             if isinstance(g, ColumnGrad):
@@ -117,7 +124,11 @@ class Adam:
         return p
 
     def state(self):
-        return {"t": self.t, **{f"m/{k}": a for k, a in self.m.items()}, **{f"v/{k}": a for k, a in self.v.items()}}
+        return {
+            "t": self.t,
+            **{f"m/{k}": a for k, a in self.m.items()},
+            **{f"v/{k}": a for k, a in self.v.items()},
+        }
 
     def load_state(self, state):
         self.t = int(state["t"])

@@ -25,6 +25,7 @@ Reference, one sequence at a time, for the forward direction::
         a = g(W_aa @ a + z[t])        # z[t] = W_ax x<t> + b_a
         A[t] = a
 """
+
 import numpy as np
 
 from rnnkit.nn.activations import G
@@ -49,7 +50,9 @@ def running_rows(mask_tm):
     if mask_tm is None:
         return None
     n = mask_tm.sum(axis=1)
-    if np.any(n[1:] > n[:-1]) or not np.array_equal(mask_tm, np.arange(mask_tm.shape[1]) < n[:, None]):
+    if np.any(n[1:] > n[:-1]) or not np.array_equal(
+        mask_tm, np.arange(mask_tm.shape[1]) < n[:, None]
+    ):
         return None
     return n.tolist()
 
@@ -63,31 +66,31 @@ def rnn_forward(z, W_aa, activation, mask_tm=None, a0=None, reverse=False):
     """
     T = len(z)
     g, _ = G[activation]
-    a, W_aa_T = z, np.ascontiguousarray(W_aa.T)    # row-major W_aa^T: the fast layout for the product
+    a, W_aa_T = z, np.ascontiguousarray(W_aa.T)  # row-major W_aa^T: the fast layout for the product
     rows = running_rows(mask_tm)
     prod = np.empty_like(a[0]) if T else None
     a_prev = a0
-    if rows is None:                                 # every row at every step
+    if rows is None:  # every row at every step
         padded = partial_steps(mask_tm, z.dtype)
         for t in time_steps(T, reverse):
             a_t = a[t]
             if a_prev is not None:
                 np.matmul(a_prev, W_aa_T, out=prod)
-                a_t += prod                          # W_aa a<t-1> + W_ax x<t> + b_a
-            g(a_t, out=a_t)                          # a<t> = g(...)
+                a_t += prod  # W_aa a<t-1> + W_ax x<t> + b_a
+            g(a_t, out=a_t)  # a<t> = g(...)
             if t in padded:
-                a_t *= padded[t]                     # a<t> = 0 where padded
+                a_t *= padded[t]  # a<t> = 0 where padded
             a_prev = a_t
         return a
-    for t in time_steps(T, reverse):                 # the n<t> running rows only
+    for t in time_steps(T, reverse):  # the n<t> running rows only
         n = rows[t]
-        a[t, n:] = 0                                 # a<t> = 0 where padded
+        a[t, n:] = 0  # a<t> = 0 where padded
         a_t = a[t, :n]
         if a_prev is not None:
-            k = min(n, len(a_prev))                  # rows running at both steps; the others start at a = 0
+            k = min(n, len(a_prev))  # rows running at both steps; the others start at a = 0
             np.matmul(a_prev[:k], W_aa_T, out=prod[:k])
-            a_t[:k] += prod[:k]                      # W_aa a<t-1> + W_ax x<t> + b_a
-        g(a_t, out=a_t)                              # a<t> = g(...)
+            a_t[:k] += prod[:k]  # W_aa a<t-1> + W_ax x<t> + b_a
+        g(a_t, out=a_t)  # a<t> = g(...)
         a_prev = a_t
     return a
 
@@ -103,28 +106,30 @@ def rnn_backward(da, a, W_aa, activation, mask_tm=None, a0=None, reverse=False):
     _, g_grad = G[activation]
     T, m = a.shape[:2]
     dz = da
-    g_prime = g_grad(a)                              # g'(z<t>), all steps at once
+    g_prime = g_grad(a)  # g'(z<t>), all steps at once
     rows = running_rows(mask_tm)
     if mask_tm is not None:
-        g_prime *= mask_tm[..., None]                # padded steps pass no gradient
+        g_prime *= mask_tm[..., None]  # padded steps pass no gradient
         if rows is not None:
-            dz *= mask_tm[..., None]                 # and their rows are never touched below
+            dz *= mask_tm[..., None]  # and their rows are never touched below
     if rows is None:
         rows = [m] * T
-    W = np.ascontiguousarray(W_aa)                   # row-major W_aa: the fast layout for dz @ W_aa
+    W = np.ascontiguousarray(W_aa)  # row-major W_aa: the fast layout for dz @ W_aa
     prod = np.empty_like(dz[0]) if T else None
     dz_next, n_next = None, 0
     for t in reversed(time_steps(T, reverse)):
         n, dz_t = rows[t], dz[t]
         if dz_next is not None:
-            k = min(n, n_next)                       # rows running at both steps
+            k = min(n, n_next)  # rows running at both steps
             np.matmul(dz_next[:k], W, out=prod[:k])
-            dz_t[:k] += prod[:k]                     # da<t> += W_aa^T dz<t+1>
-        dz_t[:n] *= g_prime[t, :n]                   # dz<t> = da<t> * g'(z<t>)
+            dz_t[:k] += prod[:k]  # da<t> += W_aa^T dz<t+1>
+        dz_t[:n] *= g_prime[t, :n]  # dz<t> = da<t> * g'(z<t>)
         dz_next, n_next = dz_t, n
     n_a = a.shape[-1]
     # dW_aa = sum_t dz<t> a<t-1>^T, one product over all steps.
-    later, earlier = (slice(None, -1), slice(1, None)) if reverse else (slice(1, None), slice(None, -1))
+    later, earlier = (
+        (slice(None, -1), slice(1, None)) if reverse else (slice(1, None), slice(None, -1))
+    )
     dW_aa = dz[later].reshape(-1, n_a).T @ a[earlier].reshape(-1, n_a)
     da0 = None
     if a0 is not None and T:

@@ -3,6 +3,7 @@
 This is the lecture's equations with nothing fast about them; tests hold the
 fast model equal to it and the benchmark times it as the floor.
 """
+
 import numpy as np
 
 from rnnkit.nn.activations import G2
@@ -33,7 +34,7 @@ def reference_forward(model, x, mask=None, a0=None):
     n_top = model.n_a * (2 if model.bidirectional else 1)
     y_hat, a_top = np.zeros((m, T, model.n_y)), np.zeros((m, T, n_top))
     for i in range(m):
-        T_i = int(mask[i].sum())                     # right-padded: the real steps come first
+        T_i = int(mask[i].sum())  # right-padded: the real steps come first
         inp = one_hot(x[i, :T_i], model.n_x) if np.issubdtype(x.dtype, np.integer) else x[i, :T_i]
         for layer in range(1, model.layers + 1):
             outs = []
@@ -42,12 +43,12 @@ def reference_forward(model, x, mask=None, a0=None):
                     continue
                 a = np.zeros(model.n_a) if a0 is None else np.asarray(a0[i], float)
                 states = np.zeros((T_i, model.n_a))
-                for t in (range(T_i - 1, -1, -1) if d == "bwd" else range(T_i)):
+                for t in range(T_i - 1, -1, -1) if d == "bwd" else range(T_i):
                     a = rnn_cell_forward(inp[t], a, p[W_aa], p[W_ax], p[b_a], g)
                     states[t] = a
                 outs.append(states)
             inp = np.concatenate(outs, axis=1)
         a_top[i, :T_i] = inp
         for t in range(T_i):
-            y_hat[i, t] = g2(p["W_ya"] @ inp[t] + p["b_y"])   # ŷ<t> = g2(W_ya a<t> + b_y)
+            y_hat[i, t] = g2(p["W_ya"] @ inp[t] + p["b_y"])  # ŷ<t> = g2(W_ya a<t> + b_y)
     return y_hat, a_top

@@ -4,6 +4,7 @@ For one-hot inputs, dL/dW_ax is zero except in the columns of the words of the
 batch, so the gradient is kept as those columns alone: O(batch tokens x n_a)
 instead of O(n_x x n_a).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,9 @@ def segment_sum(rows, starts):
     repeated = np.flatnonzero(ends - starts > 1)
     if len(repeated):
         bounds = np.stack([starts[repeated], ends[repeated]], axis=1).reshape(-1)
-        out[repeated] = np.add.reduceat(rows, bounds[:-1] if bounds[-1] == len(rows) else bounds, axis=0)[::2]
+        out[repeated] = np.add.reduceat(
+            rows, bounds[:-1] if bounds[-1] == len(rows) else bounds, axis=0
+        )[::2]
     return out
 
 
@@ -51,7 +54,9 @@ class ColumnGrad:
         groups: group_ids(ids), when the caller has it already (order None: rows are sorted already).
         """
         order, starts, unique = group_ids(ids) if groups is None else groups
-        return cls(unique, segment_sum(rows if order is None else rows[order], starts), tuple(shape))
+        return cls(
+            unique, segment_sum(rows if order is None else rows[order], starts), tuple(shape)
+        )
 
     def to_dense(self):
         dense = np.zeros(self.shape, dtype=self.rows.dtype, order="F")

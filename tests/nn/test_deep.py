@@ -1,4 +1,5 @@
 """Bidirectional and deep models: gradients, padding, and what the backward chain can see."""
+
 import numpy as np
 import pytest
 
@@ -10,8 +11,17 @@ from rnnkit.nn.model import param_name
 @pytest.mark.parametrize("inputs", ["ids", "dense"])
 def test_gradients_match_central_differences(layers, bidirectional, inputs):
     rng = np.random.default_rng(0)
-    model = rnnkit.RNN(5, 3, 3, "tanh", "softmax", layers=layers, bidirectional=bidirectional,
-                       dtype=np.float64, seed=1)
+    model = rnnkit.RNN(
+        5,
+        3,
+        3,
+        "tanh",
+        "softmax",
+        layers=layers,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        seed=1,
+    )
     x = rng.integers(0, 5, (3, 6)) if inputs == "ids" else rng.normal(size=(3, 6, 5))
     mask = np.arange(6)[None, :] < np.array([6, 2, 4])[:, None]
     errors = rnnkit.gradcheck(model, x, rng.integers(0, 3, (3, 6)), mask)
@@ -35,7 +45,7 @@ def test_dropout_gradients_match_central_differences():
     errors = rnnkit.gradcheck(FixedDropout(model, 7), x, y)
     assert max(errors.values()) < 1e-6
     with_drop = model.loss_and_grads(x, y, dropout_rng=np.random.default_rng(7))[0]
-    assert with_drop != model.loss_and_grads(x, y)[0]          # dropout is off unless asked for
+    assert with_drop != model.loss_and_grads(x, y)[0]  # dropout is off unless asked for
 
 
 def test_parameter_names_read_naturally():
@@ -72,7 +82,9 @@ def train(model, x, y, epochs, rng, lr=0.02):
     opt = rnnkit.Adam(model.params, lr=lr)
     for _ in range(epochs):
         for i in rng.permutation(len(x) // 32):
-            grads = model.loss_and_grads(x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32], sparse=True)[1]
+            grads = model.loss_and_grads(
+                x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32], sparse=True
+            )[1]
             rnnkit.clip_grad_norm(grads, 5.0)
             opt.step(grads)
     y_hat, _ = model.forward(x[:256])
@@ -88,6 +100,6 @@ def test_only_a_bidirectional_model_learns_a_label_that_depends_on_a_later_input
     train(uni, x, y, 15, np.random.default_rng(2))
     train(bi, x, y, 15, np.random.default_rng(2))
     acc = lambda model: ((model.forward(x_test)[0][..., 0] >= 0.5) == y_test).mean()
-    chance = max(y_test.mean(), 1 - y_test.mean())           # always guessing the majority label
+    chance = max(y_test.mean(), 1 - y_test.mean())  # always guessing the majority label
     assert acc(bi) >= 0.99
     assert acc(uni) <= chance + 0.02

@@ -4,15 +4,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BAD_CONLL
 
-from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
+from conftest import BAD_CONLL, FIXTURES
 from rnnkit.data.conll import Sentence, read_conll, to_iob2, write_conll
 from rnnkit.errors import DataError, RnnkitError
+from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
 from rnnkit.ner.metrics import spans_from_bio
 
-FIXTURES = Path(__file__).parent / "fixtures" / "conll"
-CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"
+FIXTURES = FIXTURES / "conll"
+from conftest import SHARED_DATA as CONLL
 
 
 def test_reads_sentences_skipping_docstart():
@@ -142,17 +142,15 @@ def test_atomic_writer_binary_and_failure(tmp_path):
     path = tmp_path / "m.bin"
     atomic_write_bytes(path, b"\x00\x01")
     assert path.read_bytes() == b"\x00\x01"
-    with pytest.raises(RuntimeError):
-        with atomic_writer(path, "wb") as f:
-            f.write(b"partial")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), atomic_writer(path, "wb") as f:
+        f.write(b"partial")
+        raise RuntimeError
     assert path.read_bytes() == b"\x00\x01"
     assert os.listdir(tmp_path) == ["m.bin"]
     atomic_write_text(path, "é\n")
     assert path.read_bytes() == "é\n".encode()
-    with pytest.raises(ValueError):
-        with atomic_writer(path, "a"):
-            pass
+    with pytest.raises(ValueError), atomic_writer(path, "a"):
+        pass
 
 
 @pytest.mark.skipif(not CONLL.is_dir(), reason="CoNLL-2003 data not available")

@@ -1,4 +1,5 @@
 """Parity with PyTorch's nn.RNN + nn.Linear and its autograd, in float64."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,9 @@ CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
 def torch_loss(rnn, linear, x, y, lengths, output):
     """The same loss as rnnkit's, computed by PyTorch with packed sequences."""
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        x, lengths, batch_first=True, enforce_sorted=False
+    )
     out, _ = rnn(packed)
     a, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
     logits = linear(a)
@@ -20,7 +23,9 @@ def torch_loss(rnn, linear, x, y, lengths, output):
         L = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="sum")
         y_hat = torch.softmax(logits, -1)
     else:
-        L = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], y[mask], reduction="sum")
+        L = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[mask], y[mask], reduction="sum"
+        )
         y_hat = torch.sigmoid(logits)
     return L / mask.sum(), a, y_hat * mask[..., None]
 
@@ -31,17 +36,32 @@ def torch_loss(rnn, linear, x, y, lengths, output):
 def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, activation, output):
     rng = np.random.default_rng(0)
     n_x, n_a, n_y, m, T = 6, 5, (3 if output == "softmax" else 1), 4, 7
-    model = rnnkit.RNN(n_x, n_a, n_y, activation, output, layers=layers, bidirectional=bidirectional,
-                       dtype=np.float64, seed=1)
+    model = rnnkit.RNN(
+        n_x,
+        n_a,
+        n_y,
+        activation,
+        output,
+        layers=layers,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        seed=1,
+    )
     rnn, linear = rnnkit.to_torch(model)
     lengths = np.array([7, 3, 5, 1])
     mask = np.arange(T)[None, :] < lengths[:, None]
     x = rng.normal(size=(m, T, n_x)) * mask[..., None]
-    y = rng.integers(0, n_y, (m, T)) if output == "softmax" else rng.integers(0, 2, (m, T, 1)).astype(float)
+    y = (
+        rng.integers(0, n_y, (m, T))
+        if output == "softmax"
+        else rng.integers(0, 2, (m, T, 1)).astype(float)
+    )
 
     loss, grads = model.loss_and_grads(x, y, mask)
     y_hat, a = model.forward(x, mask)
-    t_loss, t_a, t_y_hat = torch_loss(rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output)
+    t_loss, t_a, t_y_hat = torch_loss(
+        rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output
+    )
     t_loss.backward()
 
     np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
@@ -50,11 +70,19 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, activation, 
     tp = dict(rnn.named_parameters())
     for l, d, _, W_aa, W_ax, b_a in model.chains:
         sfx = f"_l{l - 1}" + ("_reverse" if d == "bwd" else "")
-        np.testing.assert_allclose(grads[W_ax], tp["weight_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
-        np.testing.assert_allclose(grads[W_aa], tp["weight_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(
+            grads[W_ax], tp["weight_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            grads[W_aa], tp["weight_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12
+        )
         # both of PyTorch's biases receive dL/db_a
-        np.testing.assert_allclose(grads[b_a], tp["bias_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
-        np.testing.assert_allclose(grads[b_a], tp["bias_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(
+            grads[b_a], tp["bias_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            grads[b_a], tp["bias_hh" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12
+        )
     np.testing.assert_allclose(grads["W_ya"], linear.weight.grad.numpy(), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(grads["b_y"], linear.bias.grad.numpy(), rtol=1e-6, atol=1e-12)
 
@@ -73,7 +101,9 @@ def test_one_hot_ids_equal_pytorch_embedding_free_rnn():
 
 @pytest.mark.parametrize("layers,bidirectional", CONFIGS)
 def test_weights_move_both_ways(layers, bidirectional):
-    rnn = torch.nn.RNN(5, 3, num_layers=layers, bidirectional=bidirectional, batch_first=True, dtype=torch.float64)
+    rnn = torch.nn.RNN(
+        5, 3, num_layers=layers, bidirectional=bidirectional, batch_first=True, dtype=torch.float64
+    )
     linear = torch.nn.Linear(3 * (2 if bidirectional else 1), 2, dtype=torch.float64)
     model = rnnkit.from_torch(rnn, linear, output="softmax")
     x = np.random.default_rng(0).normal(size=(2, 4, 5))

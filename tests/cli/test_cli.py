@@ -1,11 +1,24 @@
 """The command line, end to end on a synthetic corpus: train, eval, predict, tag, and its errors."""
+
 import json
 
 import pytest
 
 from rnnkit.cli import main
 
-TRAIN_ARGS = ["--n-a", "16", "--vocab", "200", "--epochs", "3", "--batch", "8", "--lr", "1e-2", "--quiet"]
+TRAIN_ARGS = [
+    "--n-a",
+    "16",
+    "--vocab",
+    "200",
+    "--epochs",
+    "3",
+    "--batch",
+    "8",
+    "--lr",
+    "1e-2",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -13,8 +26,23 @@ def trained(corpus, tmp_path_factory):
     """A bio model trained by the CLI on the synthetic corpus."""
     out = tmp_path_factory.mktemp("cli") / "bio"
     train, dev = corpus
-    code = main(["train", "--task", "bio", "--train", str(train), "--dev", str(dev), "--out", str(out),
-                 "--bidirectional", "--features", "word,shape"] + TRAIN_ARGS)
+    code = main(
+        [
+            "train",
+            "--task",
+            "bio",
+            "--train",
+            str(train),
+            "--dev",
+            str(dev),
+            "--out",
+            str(out),
+            "--bidirectional",
+            "--features",
+            "word,shape",
+        ]
+        + TRAIN_ARGS
+    )
     assert code == 0
     return out
 
@@ -24,7 +52,9 @@ def test_eval_scores_equal_seqeval_on_the_predict_output(trained, corpus, tmp_pa
     assert main(["eval", "--model", str(trained), "--data", str(corpus[1]), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     out = tmp_path / "pred.txt"
-    assert main(["predict", "--model", str(trained), "--data", str(corpus[1]), "--out", str(out)]) == 0
+    assert (
+        main(["predict", "--model", str(trained), "--data", str(corpus[1]), "--out", str(out)]) == 0
+    )
     gold, pred = [[]], [[]]
     for line in out.read_text().splitlines():
         if not line:
@@ -54,20 +84,26 @@ def test_tag_json_offsets_point_at_the_text(trained, capsys, monkeypatch):
     result = json.loads(capsys.readouterr().out)
     assert result["text"] == text
     for tok in result["tokens"]:
-        assert text[tok["start"]:tok["end"]] == tok["text"]
+        assert text[tok["start"] : tok["end"]] == tok["text"]
         assert 0 <= tok["prob"] <= 1 and tok["label"]
     for e in result["entities"]:
-        assert text[e["start"]:e["end"]] == e["text"]
+        assert text[e["start"] : e["end"]] == e["text"]
     assert {"text": "Boris Ivanov", "start": 10, "end": 22, "type": "PER"} in result["entities"]
 
 
 def test_tag_reads_one_text_per_line_from_stdin(trained, capsys, monkeypatch):
     import io
+
     monkeypatch.setattr("sys.stdin", io.StringIO("Anna Smith said .\n\n   \nAjax in Berlin .\n"))
     assert main(["tag", "--model", str(trained), "--json", "-"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
-    assert [json.loads(l)["text"] for l in lines] == ["Anna Smith said .", "", "   ", "Ajax in Berlin ."]
+    assert [json.loads(l)["text"] for l in lines] == [
+        "Anna Smith said .",
+        "",
+        "   ",
+        "Ajax in Berlin .",
+    ]
     assert json.loads(lines[1])["tokens"] == []
 
 
@@ -76,22 +112,61 @@ def test_tag_marks_people_in_plain_output(trained, capsys):
     assert "[Anna Smith](PER)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["eval", "--model", "{tmp}/nowhere", "--data", "{dev}"], "nowhere"),
-    (["eval", "--model", "{model}", "--data", "{tmp}/missing.txt"], "missing.txt"),
-    (["eval", "--model", "{model}", "--data", "{tmp}"], "directory"),
-    (["eval", "--model", "{model}/checkpoint.npz", "--data", "{dev}"], "checkpoint.npz"),
-    (["eval", "--model", "{dev}", "--data", "{dev}"], "dev.txt"),
-    (["tag", "--model", "no-such-model", "text"], "no-such-model"),
-    (["train", "--train", "{tmp}/missing.txt", "--dev", "{dev}", "--out", "{tmp}/o"], "missing.txt"),
-    (["train", "--task", "bio", "--train", "{dev}", "--dev", "{dev}", "--out", "{model}", "--resume"], "task"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["eval", "--model", "{tmp}/nowhere", "--data", "{dev}"], "nowhere"),
+        (["eval", "--model", "{model}", "--data", "{tmp}/missing.txt"], "missing.txt"),
+        (["eval", "--model", "{model}", "--data", "{tmp}"], "directory"),
+        (["eval", "--model", "{model}/checkpoint.npz", "--data", "{dev}"], "checkpoint.npz"),
+        (["eval", "--model", "{dev}", "--data", "{dev}"], "dev.txt"),
+        (["tag", "--model", "no-such-model", "text"], "no-such-model"),
+        (
+            ["train", "--train", "{tmp}/missing.txt", "--dev", "{dev}", "--out", "{tmp}/o"],
+            "missing.txt",
+        ),
+        (
+            [
+                "train",
+                "--task",
+                "bio",
+                "--train",
+                "{dev}",
+                "--dev",
+                "{dev}",
+                "--out",
+                "{model}",
+                "--resume",
+            ],
+            "task",
+        ),
+    ],
+)
 def test_user_errors_are_one_line_and_non_zero(trained, corpus, tmp_path, capsys, argv, message):
     argv = [a.format(tmp=tmp_path, dev=corpus[1], model=trained) for a in argv]
     if argv[-1] == "--resume":
         argv[-2] = str(tmp_path / "resume")
-        assert main(["train", "--task", "per", "--train", str(corpus[1]), "--dev", str(corpus[1]),
-                     "--out", argv[-2], "--epochs", "1", "--n-a", "4", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--task",
+                    "per",
+                    "--train",
+                    str(corpus[1]),
+                    "--dev",
+                    str(corpus[1]),
+                    "--out",
+                    argv[-2],
+                    "--epochs",
+                    "1",
+                    "--n-a",
+                    "4",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         capsys.readouterr()
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
@@ -100,9 +175,12 @@ def test_user_errors_are_one_line_and_non_zero(trained, corpus, tmp_path, capsys
 
 
 def test_bad_option_values_are_usage_errors(capsys):
-    for argv in (["train", "--train", "a", "--dev", "b", "--out", "c", "--n-a", "0"],
-                 ["train", "--train", "a", "--dev", "b", "--out", "c", "--features", "word,colour"],
-                 ["eval"], ["frobnicate"]):
+    for argv in (
+        ["train", "--train", "a", "--dev", "b", "--out", "c", "--n-a", "0"],
+        ["train", "--train", "a", "--dev", "b", "--out", "c", "--features", "word,colour"],
+        ["eval"],
+        ["frobnicate"],
+    ):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2

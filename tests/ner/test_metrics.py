@@ -1,13 +1,19 @@
 import json
 import warnings
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics import (
+    accuracy_score,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 from seqeval.metrics.sequence_labeling import get_entities
 
+from conftest import FIXTURES
 from rnnkit.ner.metrics import binary_to_bio, score, spans_from_binary, spans_from_bio
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-MISC"]
@@ -25,7 +31,12 @@ def seqeval_scores(gold, pred):
             "accuracy": accuracy_score(gold, pred),
         }
     per_type = {
-        t: {"precision": r["precision"], "recall": r["recall"], "f1": r["f1-score"], "support": r["support"]}
+        t: {
+            "precision": r["precision"],
+            "recall": r["recall"],
+            "f1": r["f1-score"],
+            "support": r["support"],
+        }
         for t, r in report.items()
         if not t.endswith(" avg")
     }
@@ -55,9 +66,30 @@ def test_hand_computed_case():
     assert s["f1"] == pytest.approx(4 / 7)
     assert s["accuracy"] == pytest.approx(4 / 6)
     assert list(s["per_type"]) == ["LOC", "ORG", "PER"]
-    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "n_pred": 0, "n_correct": 0}
-    assert s["per_type"]["ORG"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1, "n_pred": 2, "n_correct": 1}
-    assert s["per_type"]["PER"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1, "n_pred": 2, "n_correct": 1}
+    assert s["per_type"]["LOC"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+        "n_pred": 0,
+        "n_correct": 0,
+    }
+    assert s["per_type"]["ORG"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": pytest.approx(2 / 3),
+        "support": 1,
+        "n_pred": 2,
+        "n_correct": 1,
+    }
+    assert s["per_type"]["PER"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": pytest.approx(2 / 3),
+        "support": 1,
+        "n_pred": 2,
+        "n_correct": 1,
+    }
     json.dumps(s)  # JSON-serialisable
     assert_matches_seqeval(gold, pred)
 
@@ -65,7 +97,7 @@ def test_hand_computed_case():
 def test_agrees_with_seqeval_on_fixture():
     # Raw token/gold/pred columns, IOB1 and ill-formed sequences included.
     gold, pred = [], []
-    text = (Path(__file__).parent / "fixtures" / "conll" / "gold_pred.txt").read_text()
+    text = (FIXTURES / "conll" / "gold_pred.txt").read_text()
     for block in text.strip().split("\n\n"):
         rows = [line.split() for line in block.splitlines()]
         gold.append([r[1] for r in rows])

@@ -1,4 +1,5 @@
 """The models shipped inside the package: there, small, and doing the main job with no data at hand."""
+
 import json
 import subprocess
 import sys
@@ -22,11 +23,18 @@ def test_shipped_models_load_and_are_small(name):
 
 def test_the_main_job_marks_teddy_roosevelt():
     """The README's first command, in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-m", "rnnkit.cli", "tag", TEDDY], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "rnnkit.cli", "tag", TEDDY], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'He said, "[Teddy Roosevelt](PER) was a great President."'
-    result = json.loads(subprocess.run([sys.executable, "-m", "rnnkit.cli", "tag", "--json", TEDDY],
-                                       capture_output=True, text=True).stdout)
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "rnnkit.cli", "tag", "--json", TEDDY],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert [(e["text"], e["type"]) for e in result["entities"]] == [("Teddy Roosevelt", "PER")]
 
 

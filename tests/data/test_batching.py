@@ -16,7 +16,7 @@ def sentences(lengths, k=2):
 def test_hand_made_case_sorted_without_rng():
     xs, ys = sentences([3, 1, 2], k=2)
     batches = make_batches(xs, ys, batch_size=2)
-    assert [b.index.tolist() for b in batches] == [[2, 1], [0]]     # longest first in a batch
+    assert [b.index.tolist() for b in batches] == [[2, 1], [0]]  # longest first in a batch
     b = batches[0]
     assert b.x.shape == (2, 2, 2) and b.y.shape == (2, 2) and b.mask.dtype == bool
     assert b.x[:, :, 0].tolist() == [[21, 22], [11, 0]]

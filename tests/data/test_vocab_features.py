@@ -21,10 +21,23 @@ def test_vocabulary_keeps_most_frequent_ties_by_first_occurrence():
     vocab = Vocabulary.build(TRAIN, size=4)
     assert vocab.words == [".", "the", "saw", "Peter"]
     assert len(vocab) == 6
-    assert vocab.ids(["the", "Peter", "dog", "<unk>", "<pad>"]).tolist() == [3, 5, UNK_ID, UNK_ID, UNK_ID]
+    assert vocab.ids(["the", "Peter", "dog", "<unk>", "<pad>"]).tolist() == [
+        3,
+        5,
+        UNK_ID,
+        UNK_ID,
+        UNK_ID,
+    ]
     assert vocab.ids([]).dtype == np.int64 and vocab.ids([]).shape == (0,)
     assert "the" in vocab and "dog" not in vocab and "<unk>" not in vocab
-    assert [vocab.word(i) for i in range(len(vocab))] == ["<pad>", "<unk>", ".", "the", "saw", "Peter"]
+    assert [vocab.word(i) for i in range(len(vocab))] == [
+        "<pad>",
+        "<unk>",
+        ".",
+        "the",
+        "saw",
+        "Peter",
+    ]
     with pytest.raises(IndexError):
         vocab.word(6)
 
@@ -76,9 +89,15 @@ def test_featurizer_word_only_is_the_lecture_one_hot():
 
 
 def test_featurizer_groups_are_offset_into_one_space():
-    sentences = [Sentence(tokens, ["O"] * len(tokens), 1) for tokens in TRAIN]  # Sentence objects work too
+    sentences = [
+        Sentence(tokens, ["O"] * len(tokens), 1) for tokens in TRAIN
+    ]  # Sentence objects work too
     feat = Featurizer.build(
-        sentences, groups=("shape", "word", "suffix", "prefix", "lower"), vocab_size=3, affix_size=4, lower_size=5
+        sentences,
+        groups=("shape", "word", "suffix", "prefix", "lower"),
+        vocab_size=3,
+        affix_size=4,
+        lower_size=5,
     )
     sizes = [len(SHAPES) + 2, 3 + 2, 4 + 2, 4 + 2, 5 + 2]
     assert [len(v) for v in feat.vocabs] == sizes

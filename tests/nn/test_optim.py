@@ -1,4 +1,5 @@
 """Optimisers: dense and sparse paths agree where they should, lazy Adam touches only used columns."""
+
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ def test_column_grad_equals_dense_gradient():
     _, sparse = model.loss_and_grads(x, y, mask, sparse=True)
     g = sparse["W_ax"]
     assert isinstance(g, ColumnGrad)
-    assert set(g.ids) == set(x[mask])                  # only the words of the real steps
+    assert set(g.ids) == set(x[mask])  # only the words of the real steps
     np.testing.assert_allclose(g.to_dense(), dense["W_ax"], rtol=1e-12)
     assert rnnkit.global_norm(sparse) == pytest.approx(rnnkit.global_norm(dense), rel=1e-12)
 
@@ -27,11 +28,16 @@ def test_column_grad_equals_dense_gradient():
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sparse_sgd_equals_dense_sgd(momentum):
     rng = np.random.default_rng(1)
-    dense_model, sparse_model = rnnkit.RNN(30, 6, 1, dtype=np.float64), rnnkit.RNN(30, 6, 1, dtype=np.float64)
+    dense_model, sparse_model = (
+        rnnkit.RNN(30, 6, 1, dtype=np.float64),
+        rnnkit.RNN(30, 6, 1, dtype=np.float64),
+    )
     dense_opt = rnnkit.SGD(dense_model.params, lr=0.5, momentum=momentum)
     sparse_opt = rnnkit.SGD(sparse_model.params, lr=0.5, momentum=momentum)
     for _ in range(5):
-        x, y = batch(rng, m=8)       # with momentum the two agree only while every column is used each step
+        x, y = batch(
+            rng, m=8
+        )  # with momentum the two agree only while every column is used each step
         x[:, 0] = np.arange(8)
         x[:, 1] = np.arange(8, 16)
         x[:, 2] = np.arange(16, 24)
@@ -39,7 +45,9 @@ def test_sparse_sgd_equals_dense_sgd(momentum):
         dense_opt.step(dense_model.loss_and_grads(x, y)[1])
         sparse_opt.step(sparse_model.loss_and_grads(x, y, sparse=True)[1])
     for k in dense_model.params:
-        np.testing.assert_allclose(sparse_model.params[k], dense_model.params[k], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            sparse_model.params[k], dense_model.params[k], rtol=1e-10, atol=1e-14
+        )
 
 
 def test_adam_matches_its_definition():
@@ -62,10 +70,10 @@ def test_lazy_adam_touches_only_the_columns_used():
     model = rnnkit.RNN(30, 6, 1, dtype=np.float64)
     opt = rnnkit.Adam(model.params, lr=0.01)
     x, y = batch(rng)
-    x = x % 10                                             # words 10..29 unused
+    x = x % 10  # words 10..29 unused
     opt.step(model.loss_and_grads(x, y, sparse=True)[1])
     before = model.params["W_ax"].copy()
-    x2 = (x % 5) + 10                                      # now only words 10..14
+    x2 = (x % 5) + 10  # now only words 10..14
     opt.step(model.loss_and_grads(x2, y, sparse=True)[1])
     changed = np.flatnonzero((model.params["W_ax"] != before).any(axis=0))
     assert set(changed) <= set(range(10, 15))
@@ -88,8 +96,10 @@ def test_lazy_adam_equals_dense_adam_when_every_column_is_used():
 
 def test_clip_grad_norm_scales_to_the_limit():
     rng = np.random.default_rng(5)
-    grads = {"a": rng.normal(size=(3, 3)) * 10,
-             "b": ColumnGrad(np.array([1, 4]), rng.normal(size=(2, 3)) * 10, (3, 6))}
+    grads = {
+        "a": rng.normal(size=(3, 3)) * 10,
+        "b": ColumnGrad(np.array([1, 4]), rng.normal(size=(2, 3)) * 10, (3, 6)),
+    }
     norm = rnnkit.clip_grad_norm(grads, 1.0)
     assert norm > 1.0
     assert rnnkit.global_norm(grads) == pytest.approx(1.0, rel=1e-5)
@@ -110,5 +120,6 @@ def test_training_is_bit_identical_for_the_same_seed():
             rnnkit.clip_grad_norm(grads, 1.0)
             opt.step(grads)
         return model.params
+
     p, q = run(), run()
     assert all(np.array_equal(p[k], q[k]) for k in p)

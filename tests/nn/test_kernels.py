@@ -4,12 +4,12 @@ The compiled loop (Numba, optional) is held equal to the NumPy loop; the loop
 over only the running rows of a longest-first batch to the loop over every row;
 the sparse sums and the lazy Adam to their definitions.
 """
+
 import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.nn import kernels
-from rnnkit.nn import recurrence
+from rnnkit.nn import kernels, recurrence
 from rnnkit.nn.sparse import ColumnGrad, group_ids, segment_sum
 
 needs_numba = pytest.mark.skipif(not kernels.available, reason="numba is not installed")
@@ -38,8 +38,10 @@ def test_lazy_adam_equals_its_definition_on_the_used_columns():
         rows = rng.normal(size=(3, 3))
         opt.step({"w": ColumnGrad(ids, rows.copy(), (3, 8))})
         m[:, ids] = 0.9 * m[:, ids] + 0.1 * rows.T
-        v[:, ids] = 0.999 * v[:, ids] + 0.001 * rows.T ** 2
-        w[:, ids] -= 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m[:, ids] / (np.sqrt(v[:, ids]) + 1e-8)
+        v[:, ids] = 0.999 * v[:, ids] + 0.001 * rows.T**2
+        w[:, ids] -= (
+            0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m[:, ids] / (np.sqrt(v[:, ids]) + 1e-8)
+        )
     np.testing.assert_allclose(p["w"], w, rtol=1e-12)
     np.testing.assert_allclose(opt.m["w"], m, rtol=1e-12)
 
@@ -67,18 +69,28 @@ def test_recurrence_kernel_equals_numpy(activation, reverse, lengths, groups):
         x_tm = rng.integers(0, n_x, (T, m, groups) if groups > 1 else (T, m))
     rows = np.array(recurrence.running_rows(mask_tm))
     got = kernels.rnn_forward(x_tm, W_ax, b_a, W_aa, activation, rows, reverse)
-    want = recurrence.rnn_forward(model._input_term(W_ax, b_a, x_tm), W_aa, activation, mask_tm, reverse=reverse)
+    want = recurrence.rnn_forward(
+        model._input_term(W_ax, b_a, x_tm), W_aa, activation, mask_tm, reverse=reverse
+    )
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @needs_numba
 def test_kernel_tanh_is_float32_tanh():
     """The kernel's tanh (a rational function, which vectorises) agrees with np.tanh to a few ulp."""
-    v = np.concatenate([np.linspace(-12, 12, 20001), [0, 1e-30, -1e-7, np.inf, -np.inf, np.nan]]).astype(np.float32)
+    v = np.concatenate(
+        [np.linspace(-12, 12, 20001), [0, 1e-30, -1e-7, np.inf, -np.inf, np.nan]]
+    ).astype(np.float32)
     W_aa = np.zeros((1, 1), np.float32)
-    got = kernels.rnn_forward(v.reshape(-1, 1, 1), np.eye(1, dtype=np.float32), np.zeros(1, np.float32), W_aa,
-                              "tanh", np.ones(len(v), np.intp))
-    np.testing.assert_allclose(got.ravel(), np.tanh(v), rtol=5e-7, atol=1e-30)   # NaN stays NaN
+    got = kernels.rnn_forward(
+        v.reshape(-1, 1, 1),
+        np.eye(1, dtype=np.float32),
+        np.zeros(1, np.float32),
+        W_aa,
+        "tanh",
+        np.ones(len(v), np.intp),
+    )
+    np.testing.assert_allclose(got.ravel(), np.tanh(v), rtol=5e-7, atol=1e-30)  # NaN stays NaN
 
 
 @needs_numba
@@ -89,8 +101,15 @@ def test_kernel_tanh_is_float32_tanh():
 @pytest.mark.parametrize("n_y", [1, 3])
 def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order, n_y, monkeypatch):
     """The kernel also makes the top layer's logits: one output or several, one chain or two."""
-    model = rnnkit.RNN(50, 8, n_y, output="sigmoid" if n_y == 1 else "softmax", layers=layers,
-                       bidirectional=bidirectional, seed=5)
+    model = rnnkit.RNN(
+        50,
+        8,
+        n_y,
+        output="sigmoid" if n_y == 1 else "softmax",
+        layers=layers,
+        bidirectional=bidirectional,
+        seed=5,
+    )
     rng = np.random.default_rng(6)
     mask = longest_first(sorted(rng.integers(1, 13, m), reverse=True), 12)
     x = rng.integers(0, 50, (m, 12)) * mask
@@ -110,7 +129,9 @@ def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order,
 def test_longest_first_batch_equals_any_order(bidirectional, layers):
     """A batch sorted longest first takes the loop over running rows only; shuffled, the loop over all rows."""
     rng = np.random.default_rng(7)
-    model = rnnkit.RNN(20, 5, 1, layers=layers, bidirectional=bidirectional, dtype=np.float64, seed=8)
+    model = rnnkit.RNN(
+        20, 5, 1, layers=layers, bidirectional=bidirectional, dtype=np.float64, seed=8
+    )
     lengths = np.array([9, 7, 7, 4, 2, 1])
     mask = np.arange(9)[None, :] < lengths[:, None]
     x, y = rng.integers(0, 20, (6, 9)) * mask, rng.integers(0, 2, (6, 9))
@@ -136,7 +157,9 @@ def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
     x = np.random.default_rng(0).integers(0, 20, (3, 5))
     expected, _ = model.forward(x)
     monkeypatch.setattr(kernels, "available", True)
-    monkeypatch.setattr(kernels, "_compiled", lambda *args: (_ for _ in ()).throw(RuntimeError("broken cache")))
+    monkeypatch.setattr(
+        kernels, "_compiled", lambda *args: (_ for _ in ()).throw(RuntimeError("broken cache"))
+    )
     with pytest.warns(UserWarning, match="broken cache"):
         y_hat, _ = model.forward(x)
     np.testing.assert_allclose(y_hat, expected, rtol=1e-5, atol=1e-6)

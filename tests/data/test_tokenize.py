@@ -1,14 +1,10 @@
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED_DATA as CONLL
 from rnnkit.data.conll import read_conll
 from rnnkit.data.tokenize import Token, iter_sentences, iter_tokens, split_sentences, tokenize
-
-
-CONLL = Path(__file__).parents[2] / "shared" / "data" / "conll2003"
 
 
 def texts(s):
@@ -20,22 +16,47 @@ def texts(s):
     [
         (
             'He said, "Teddy Roosevelt was a great President."',
-            ["He", "said", ",", '"', "Teddy", "Roosevelt", "was", "a", "great", "President", ".", '"'],
+            [
+                "He",
+                "said",
+                ",",
+                '"',
+                "Teddy",
+                "Roosevelt",
+                "was",
+                "a",
+                "great",
+                "President",
+                ".",
+                '"',
+            ],
         ),
         # Examples from CoNLL-2003's own tokenisation.
         ("BRUSSELS 1996-08-22", ["BRUSSELS", "1996-08-22"]),
         ("the U.S.-led force of 1,000 men", ["the", "U.S.-led", "force", "of", "1,000", "men"]),
-        ("won 6-4 at 3.5 (+44 -0.2 .500)", ["won", "6-4", "at", "3.5", "(", "+44", "-0.2", ".500", ")"]),
+        (
+            "won 6-4 at 3.5 (+44 -0.2 .500)",
+            ["won", "6-4", "at", "3.5", "(", "+44", "-0.2", ".500", ")"],
+        ),
         ("a one-day Inzamam-ul-Haq 1/2", ["a", "one-day", "Inzamam-ul-Haq", "1/2"]),
         ("John's O'Brien's", ["John", "'s", "O'Brien", "'s"]),
         ("Peter 's car", ["Peter", "'s", "car"]),  # already tokenised text stays so
         ("don't can't won't isn't", ["do", "n't", "ca", "n't", "wo", "n't", "is", "n't"]),
-        ("I'm they're we've you'll he'd", ["I", "'m", "they", "'re", "we", "'ve", "you", "'ll", "he", "'d"]),
-        ("Mr. Smith met M. Waugh at 10:30 a.m.", ["Mr.", "Smith", "met", "M.", "Waugh", "at", "10:30", "a.m."]),
+        (
+            "I'm they're we've you'll he'd",
+            ["I", "'m", "they", "'re", "we", "'ve", "you", "'ll", "he", "'d"],
+        ),
+        (
+            "Mr. Smith met M. Waugh at 10:30 a.m.",
+            ["Mr.", "Smith", "met", "M.", "Waugh", "at", "10:30", "a.m."],
+        ),
         ("Aug. 22 ... -- Corp. Inc.", ["Aug.", "22", "...", "--", "Corp.", "Inc."]),
         ("US$ 4m, HK$ 1990s $5", ["US$", "4m", ",", "HK$", "1990s", "$", "5"]),
         ("S&P 500 fell; 49th?", ["S&P", "500", "fell", ";", "49th", "?"]),
-        ("mail derivatives@reuters.com or www.reuters.com.", ["mail", "derivatives@reuters.com", "or", "www.reuters.com", "."]),
+        (
+            "mail derivatives@reuters.com or www.reuters.com.",
+            ["mail", "derivatives@reuters.com", "or", "www.reuters.com", "."],
+        ),
         ("'quoted' `` ok ''", ["'", "quoted", "'", "``", "ok", "''"]),
         ("World War I.", ["World", "War", "I", "."]),  # a final capital's period ends the text
         ("1. Hill\n2. Alesi scored 2.", ["1.", "Hill", "2.", "Alesi", "scored", "2", "."]),  # ranks
@@ -97,7 +118,9 @@ def test_sentence_splitting():
 
 
 def test_opening_quote_after_full_stop_starts_the_next_sentence():
-    sentences = [[t.text for t in s] for s in split_sentences(tokenize('It ended. "Now," he said.'))]
+    sentences = [
+        [t.text for t in s] for s in split_sentences(tokenize('It ended. "Now," he said.'))
+    ]
     assert sentences == [["It", "ended", "."], ['"', "Now", ",", '"', "he", "said", "."]]
 
 

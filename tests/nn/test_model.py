@@ -1,4 +1,5 @@
 """The model against the lecture's equations: by hand, by a reference loop, by finite differences."""
+
 import math
 
 import numpy as np
@@ -21,9 +22,11 @@ def small_model():
 
 def test_two_steps_by_hand():
     # x<1> = word 0, x<2> = word 1, written out scalar by scalar from the lecture's equations.
-    a1 = [math.tanh(1.0 + 0.1), math.tanh(0.0 - 0.1)]                       # a<0> = 0
-    a2 = [math.tanh(0.5 * a1[0] - 0.2 * a1[1] + 0.0 + 0.1),
-          math.tanh(0.1 * a1[0] + 0.3 * a1[1] - 1.0 - 0.1)]
+    a1 = [math.tanh(1.0 + 0.1), math.tanh(0.0 - 0.1)]  # a<0> = 0
+    a2 = [
+        math.tanh(0.5 * a1[0] - 0.2 * a1[1] + 0.0 + 0.1),
+        math.tanh(0.1 * a1[0] + 0.3 * a1[1] - 1.0 - 0.1),
+    ]
     sig = lambda z: 1 / (1 + math.exp(-z))
     y1 = sig(1.0 * a1[0] + 2.0 * a1[1] + 0.5)
     y2 = sig(1.0 * a2[0] + 2.0 * a2[1] + 0.5)
@@ -38,7 +41,13 @@ def test_two_steps_by_hand():
 def test_public_shapes_and_names():
     m = rnnkit.RNN(n_x=10_000, n_a=100, n_y=1, activation="tanh", output="sigmoid", seed=0)
     shapes = {k: v.shape for k, v in m.params.items()}
-    assert shapes == {"W_aa": (100, 100), "W_ax": (100, 10_000), "b_a": (100,), "W_ya": (1, 100), "b_y": (1,)}
+    assert shapes == {
+        "W_aa": (100, 100),
+        "W_ax": (100, 10_000),
+        "b_a": (100,),
+        "W_ya": (1, 100),
+        "b_y": (1,),
+    }
     assert m.W_a.shape == (100, 10_100)
     assert all(v.dtype == np.float32 for v in m.params.values())
     y_hat, a = m.forward(np.zeros((3, 7), int))
@@ -52,11 +61,11 @@ def test_compact_notation_is_the_same_memory():
     a, x = rng.normal(size=3), rng.normal(size=6)
     W_aa, W_ax = m.params["W_aa"], m.params["W_ax"]
     np.testing.assert_allclose(m.W_a @ np.concatenate([a, x]), W_aa @ a + W_ax @ x, rtol=1e-12)
-    m.W_a[0, 0] = 42.0                               # writing through W_a changes W_aa
+    m.W_a[0, 0] = 42.0  # writing through W_a changes W_aa
     assert W_aa[0, 0] == 42.0
-    m.params["W_ax"][:, 2] = 7.0                     # and writing W_ax changes W_a
+    m.params["W_ax"][:, 2] = 7.0  # and writing W_ax changes W_a
     assert (m.W_a[:, 3 + 2] == 7.0).all()
-    assert m.params["W_ax"].T[2].flags.c_contiguous   # a word's column is contiguous
+    assert m.params["W_ax"].T[2].flags.c_contiguous  # a word's column is contiguous
 
 
 def test_writing_params_changes_the_model():
@@ -67,7 +76,9 @@ def test_writing_params_changes_the_model():
     assert not np.allclose(before, after)
 
 
-@pytest.mark.parametrize("bad", [dict(activation="sigmoid"), dict(output="relu"), dict(n_a=0), dict(dropout=1.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(activation="sigmoid"), dict(output="relu"), dict(n_a=0), dict(dropout=1.0)]
+)
 def test_bad_settings_are_value_errors(bad):
     with pytest.raises(ValueError):
         rnnkit.RNN(**{**dict(n_x=5, n_a=4, n_y=1), **bad})
@@ -75,7 +86,13 @@ def test_bad_settings_are_value_errors(bad):
 
 def test_bad_inputs_are_value_errors():
     m = rnnkit.RNN(n_x=5, n_a=4, n_y=1)
-    for x in (np.array([[5]]), np.array([[-1]]), np.zeros((2, 3, 4)), np.zeros(3, int), np.array([["a"]])):
+    for x in (
+        np.array([[5]]),
+        np.array([[-1]]),
+        np.zeros((2, 3, 4)),
+        np.zeros(3, int),
+        np.array([["a"]]),
+    ):
         with pytest.raises(ValueError):
             m.forward(x)
     with pytest.raises(ValueError):
@@ -102,12 +119,16 @@ def random_case(rng, n_x, n_y, output, inputs, masked, m=3, T=5, K=2):
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-@pytest.mark.parametrize("output,n_y", [("sigmoid", 1), ("sigmoid", 2), ("softmax", 3), ("linear", 2)])
+@pytest.mark.parametrize(
+    "output,n_y", [("sigmoid", 1), ("sigmoid", 2), ("softmax", 3), ("linear", 2)]
+)
 @pytest.mark.parametrize("inputs", ["ids", "groups", "dense"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_gradients_match_central_differences(activation, output, n_y, inputs, masked):
     rng = np.random.default_rng(7)
-    m = rnnkit.RNN(n_x=6, n_a=4, n_y=n_y, activation=activation, output=output, dtype=np.float64, seed=3)
+    m = rnnkit.RNN(
+        n_x=6, n_a=4, n_y=n_y, activation=activation, output=output, dtype=np.float64, seed=3
+    )
     x, y, mask = random_case(rng, 6, n_y, output, inputs, masked)
     errors = rnnkit.gradcheck(m, x, y, mask)
     assert set(errors) == set(m.params)
@@ -130,7 +151,9 @@ def test_a0_starts_the_chain():
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_fast_forward_equals_the_textbook_loop(inputs, activation):
     rng = np.random.default_rng(0)
-    m = rnnkit.RNN(n_x=7, n_a=5, n_y=3, activation=activation, output="softmax", dtype=np.float64, seed=1)
+    m = rnnkit.RNN(
+        n_x=7, n_a=5, n_y=3, activation=activation, output="softmax", dtype=np.float64, seed=1
+    )
     x, _, mask = random_case(rng, 7, 3, "softmax", inputs, True, m=4, T=6)
     y_hat, a = m.forward(x, mask)
     ref_y, ref_a = reference_forward(m, x, mask)
@@ -158,7 +181,10 @@ def test_float64_when_asked():
     m = rnnkit.RNN(n_x=3, n_a=2, n_y=1, dtype=np.float64)
     y_hat, a = m.forward(np.array([[0, 1]]))
     assert y_hat.dtype == a.dtype == np.float64
-    assert all(g.dtype == np.float64 for g in m.loss_and_grads(np.array([[0, 1]]), np.array([[0, 1]]))[1].values())
+    assert all(
+        g.dtype == np.float64
+        for g in m.loss_and_grads(np.array([[0, 1]]), np.array([[0, 1]]))[1].values()
+    )
 
 
 def test_empty_batch_and_empty_sequences():
@@ -178,7 +204,7 @@ def test_same_seed_same_model_and_different_seed_different_model():
 def test_init_x_sets_the_scale_of_the_first_input_weights():
     m = rnnkit.RNN(n_x=2000, n_a=16, n_y=1, init_x=1.0, layers=2, seed=0)
     W_ax, W_aa = m.params["W_ax[1]"], m.params["W_aa[1]"]
-    assert 0.99 < np.abs(W_ax).max() <= 1.0                  # U(-1, 1)
-    assert np.abs(W_aa).max() <= 0.25 and np.abs(m.params["W_ax[2]"]).max() <= 0.25   # 1/sqrt(n_a)
+    assert 0.99 < np.abs(W_ax).max() <= 1.0  # U(-1, 1)
+    assert np.abs(W_aa).max() <= 0.25 and np.abs(m.params["W_ax[2]"]).max() <= 0.25  # 1/sqrt(n_a)
     with pytest.raises(ValueError):
         rnnkit.RNN(n_x=3, n_a=2, n_y=1, init_x=0.0)

@@ -15,7 +15,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rnnkit.errors import RnnkitError
@@ -30,8 +31,12 @@ def _npy(array, allow_pickle=False):
 
 def _doc(members, /, **overrides):
     """The metadata document `save` would write for ``members`` (name -> ndarray)."""
-    doc = {"format": "rnnkit-model", "format_version": 1, "meta": {},
-           "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str} for n, a in members.items()}}
+    doc = {
+        "format": "rnnkit-model",
+        "format_version": 1,
+        "meta": {},
+        "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str} for n, a in members.items()},
+    }
     return {**doc, **overrides}
 
 
@@ -63,16 +68,29 @@ def _assert_refused(path, *words):
 # -- round trip ---------------------------------------------------------------
 
 _names = st.text(st.sampled_from("abzAZ09_.[]-é€"), min_size=1, max_size=12)
-_dtypes = st.sampled_from(["<f2", "<f4", "<f8", ">f4", "<i1", "<i4", "<i8", "|u1", "<u2", "|b1", "<c8"])
-_arrays = _dtypes.flatmap(lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)))
+_dtypes = st.sampled_from(
+    ["<f2", "<f4", "<f8", ">f4", "<i1", "<i4", "<i8", "|u1", "<u2", "|b1", "<c8"]
+)
+_arrays = _dtypes.flatmap(
+    lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12)
-_metas = st.dictionaries(st.text().filter(lambda k: k not in ("format", "format_version")), _json, max_size=5)
+    max_leaves=12,
+)
+_metas = st.dictionaries(
+    st.text().filter(lambda k: k not in ("format", "format_version")), _json, max_size=5
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(arrays=st.dictionaries(_names, _arrays, max_size=5), meta=_metas)
 def test_round_trip_is_exact(tmp_path, arrays, meta):
     path = tmp_path / "model.npz"
@@ -96,18 +114,21 @@ def test_model_file_error_is_an_rnnkit_error():
     assert issubclass(ModelFileError, RnnkitError)
 
 
-@pytest.mark.parametrize("arrays, meta", [
-    ({"x": np.array([object()])}, {}),            # would need pickle
-    ({"x": np.array(["text"])}, {}),              # not numeric
-    ({"": np.zeros(1)}, {}),
-    ({"a/b": np.zeros(1)}, {}),
-    ({"__meta__": np.zeros(1)}, {}),
-    ({}, {"format": "mine"}),                     # reserved key
-    ({}, {"shape": (2, 3)}),                      # JSON would turn the tuple into a list
-    ({}, {1: "O"}),                               # ... and the int key into "1"
-    ({}, {"loss": float("nan")}),
-    ({}, {"loss": np.float32(1.5)}),
-])
+@pytest.mark.parametrize(
+    "arrays, meta",
+    [
+        ({"x": np.array([object()])}, {}),  # would need pickle
+        ({"x": np.array(["text"])}, {}),  # not numeric
+        ({"": np.zeros(1)}, {}),
+        ({"a/b": np.zeros(1)}, {}),
+        ({"__meta__": np.zeros(1)}, {}),
+        ({}, {"format": "mine"}),  # reserved key
+        ({}, {"shape": (2, 3)}),  # JSON would turn the tuple into a list
+        ({}, {1: "O"}),  # ... and the int key into "1"
+        ({}, {"loss": float("nan")}),
+        ({}, {"loss": np.float32(1.5)}),
+    ],
+)
 def test_save_refuses_what_would_not_round_trip(tmp_path, arrays, meta):
     with pytest.raises((TypeError, ValueError)):
         save(tmp_path / "m.npz", arrays, meta)
@@ -115,6 +136,7 @@ def test_save_refuses_what_would_not_round_trip(tmp_path, arrays, meta):
 
 
 # -- refusals -----------------------------------------------------------------
+
 
 class _Bomb:
     """Unpickling this opens (creates) ``path``: a stand-in for arbitrary code."""
@@ -159,7 +181,10 @@ def test_flipped_array_byte_is_detected(tmp_path):
 
 
 def test_any_flipped_byte_is_refused_or_harmless(tmp_path):
-    arrays, meta = {"W": np.arange(6.0).reshape(2, 3), "b": np.array([1, -2], np.int8)}, {"tags": ["O", "PER"]}
+    arrays, meta = (
+        {"W": np.arange(6.0).reshape(2, 3), "b": np.array([1, -2], np.int8)},
+        {"tags": ["O", "PER"]},
+    )
     save(tmp_path / "m.npz", arrays, meta)
     data = (tmp_path / "m.npz").read_bytes()
     bad = tmp_path / "bad.npz"
@@ -196,14 +221,21 @@ def test_wrong_format_name_is_refused(tmp_path):
 _W = np.zeros((2, 3), np.float32)
 
 
-@pytest.mark.parametrize("members, manifest, words", [
-    ({"W": _W}, {"W": {"shape": [3, 2], "dtype": "<f4"}}, ["'W'", "(3, 2)"]),
-    ({"W": _W}, {"W": {"shape": [2, 3], "dtype": "<f8"}}, ["'W'", "<f8"]),
-    ({"W": _W}, {"W": {"shape": [2, 3], "dtype": "<f4"}, "b": {"shape": [3], "dtype": "<f4"}}, ["missing: ['b']"]),
-    ({"W": _W, "b": _W}, {"W": {"shape": [2, 3], "dtype": "<f4"}}, ["unexpected: ['b']"]),
-    ({"W": _W}, {"W": {"shape": [2, -3], "dtype": "<f4"}}, ["manifest"]),
-    ({"W": _W}, ["W"], ["manifest"]),
-])
+@pytest.mark.parametrize(
+    "members, manifest, words",
+    [
+        ({"W": _W}, {"W": {"shape": [3, 2], "dtype": "<f4"}}, ["'W'", "(3, 2)"]),
+        ({"W": _W}, {"W": {"shape": [2, 3], "dtype": "<f8"}}, ["'W'", "<f8"]),
+        (
+            {"W": _W},
+            {"W": {"shape": [2, 3], "dtype": "<f4"}, "b": {"shape": [3], "dtype": "<f4"}},
+            ["missing: ['b']"],
+        ),
+        ({"W": _W, "b": _W}, {"W": {"shape": [2, 3], "dtype": "<f4"}}, ["unexpected: ['b']"]),
+        ({"W": _W}, {"W": {"shape": [2, -3], "dtype": "<f4"}}, ["manifest"]),
+        ({"W": _W}, ["W"], ["manifest"]),
+    ],
+)
 def test_manifest_mismatch_is_refused(tmp_path, members, manifest, words):
     _craft(tmp_path / "m.npz", members, _doc({}, arrays=manifest))
     _assert_refused(tmp_path / "m.npz", *words)
@@ -214,16 +246,19 @@ def test_trailing_bytes_after_array_are_refused(tmp_path):
     _assert_refused(tmp_path / "m.npz", "trailing")
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda p: None, ["no such file"]),
-    (lambda p: p.mkdir(), ["directory"]),
-    (lambda p: p.write_text("W = [1, 2, 3]\n"), ["not an .npz"]),
-    (lambda p: np.savez(p, W=_W), ["no __meta__"]),
-    (lambda p: _craft(p, {"__meta__": np.frombuffer(b"{not json", np.uint8)}, None), ["JSON"]),
-    (lambda p: _craft(p, {}, ["a list"]), ["lacks format"]),
-    (lambda p: _craft(p, {"__meta__": np.zeros(3, np.float32)}, None), ["'__meta__'"]),
-    (lambda p: zipfile.ZipFile(p, "w").writestr("notes.txt", "hi"), ["not unique .npy"]),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: None, ["no such file"]),
+        (lambda p: p.mkdir(), ["directory"]),
+        (lambda p: p.write_text("W = [1, 2, 3]\n"), ["not an .npz"]),
+        (lambda p: np.savez(p, W=_W), ["no __meta__"]),
+        (lambda p: _craft(p, {"__meta__": np.frombuffer(b"{not json", np.uint8)}, None), ["JSON"]),
+        (lambda p: _craft(p, {}, ["a list"]), ["lacks format"]),
+        (lambda p: _craft(p, {"__meta__": np.zeros(3, np.float32)}, None), ["'__meta__'"]),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("notes.txt", "hi"), ["not unique .npy"]),
+    ],
+)
 def test_bad_files_are_refused_with_reason(tmp_path, make, words):
     path = tmp_path / "m.npz"
     make(path)
@@ -231,6 +266,7 @@ def test_bad_files_are_refused_with_reason(tmp_path, make, words):
 
 
 # -- atomicity ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
 def test_failed_save_keeps_old_file_and_removes_temp(tmp_path, monkeypatch, error):
@@ -266,7 +302,9 @@ def test_save_killed_midway_leaves_old_file_loadable(tmp_path):
     path = tmp_path / "model.npz"
     old = {"W": np.arange(5.0)}
     save(path, old, {"v": "old"})
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_SAVER, str(path)], stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SAVER, str(path)], stdout=subprocess.PIPE
+    )
     try:
         assert child.stdout.readline() == b"ready\n"
         deadline = time.monotonic() + 30

@@ -2,6 +2,7 @@
 
 No speed is asserted here: timings depend on the machine and its load.
 """
+
 import csv
 import math
 
@@ -12,18 +13,36 @@ from rnnkit import bench
 
 def check(summary, out, with_torch):
     rows = {r["key"]: r for r in summary["rows"]}
-    assert set(rows) == {"train_uni", "train_bi", "infer", "latency", "memory", "step", "reference", "accuracy"}
+    assert set(rows) == {
+        "train_uni",
+        "train_bi",
+        "infer",
+        "latency",
+        "memory",
+        "step",
+        "reference",
+        "accuracy",
+    }
     for key in ("step", "reference"):
         assert math.isfinite(rows[key]["ratio"]) and rows[key]["ratio"] > 0
     for key in ("train_uni", "train_bi", "infer", "latency", "memory"):
         assert math.isfinite(rows[key]["rnnkit"]) and rows[key]["rnnkit"] > 0
         assert math.isfinite(rows[key]["ratio"]) == with_torch
-    for path in ("fast", "plain"):                    # both paths trained, their dev F1 and speed reported
-        assert 0 <= summary["accuracy"][path]["f1"] <= 1 and summary["accuracy"][path]["tokens_per_s"] > 0
-    assert rows["accuracy"]["ratio"] == pytest.approx(rows["accuracy"]["rnnkit"] - rows["accuracy"]["other"])
+    for path in ("fast", "plain"):  # both paths trained, their dev F1 and speed reported
+        assert (
+            0 <= summary["accuracy"][path]["f1"] <= 1
+            and summary["accuracy"][path]["tokens_per_s"] > 0
+        )
+    assert rows["accuracy"]["ratio"] == pytest.approx(
+        rows["accuracy"]["rnnkit"] - rows["accuracy"]["other"]
+    )
     table = (out / "results.md").read_text()
     assert "| measure | rnnkit | compared with | ratio | target | met |" in table
-    assert "training, bidirectional" in table and "threads: 1" in table and "dev F1 after 1 epoch(s)" in table
+    assert (
+        "training, bidirectional" in table
+        and "threads: 1" in table
+        and "dev F1 after 1 epoch(s)" in table
+    )
     with open(out / "scaling.csv") as f:
         points = list(csv.DictReader(f))
     assert {p["sweep"] for p in points} == {"n_a", "batch"}
@@ -34,7 +53,9 @@ def check(summary, out, with_torch):
 def test_tiny_run_makes_the_table(tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    summary = bench.run(["--tiny", "--out", str(tmp_path), "--markdown", str(tmp_path / "table.md")])
+    summary = bench.run(
+        ["--tiny", "--out", str(tmp_path), "--markdown", str(tmp_path / "table.md")]
+    )
     check(summary, tmp_path, with_torch=True)
     assert (tmp_path / "scaling.png").stat().st_size > 0
     assert (tmp_path / "table.md").read_text() == (tmp_path / "results.md").read_text()

@@ -1,19 +1,20 @@
 """Training: it learns, it keeps the best model, and an interrupted run resumes bit-identically."""
+
 import os
 import signal
 
 import numpy as np
 import pytest
 
-from rnnkit.io import storage
-from rnnkit.errors import RnnkitError
-from rnnkit.ner.tagger import Tagger
 from rnnkit.data.features import Featurizer
-from rnnkit.ner.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
 from rnnkit.data.vocab import UNK_ID
+from rnnkit.errors import RnnkitError
+from rnnkit.io import storage
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
 
 SMALL = dict(n_a=16, vocab=200, epochs=4, patience=10, batch=8, lr=1e-2, word_dropout=0.1, seed=3)
-BATCHES = 38                      # 300 synthetic training sentences in batches of 8
+BATCHES = 38  # 300 synthetic training sentences in batches of 8
 
 
 def quiet(*args):
@@ -50,9 +51,22 @@ class InterruptAt:
         pass
 
 
-@pytest.mark.parametrize("config", [SMALL, {**SMALL, "bidirectional": True, "dropout": 0.2, "unk_alpha": 1.0,
-                                            "feature_dropout": 0.1, "average": 0.99, "entity_dropout": 0.3,
-                                            "features": ("word", "shape")}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        SMALL,
+        {
+            **SMALL,
+            "bidirectional": True,
+            "dropout": 0.2,
+            "unk_alpha": 1.0,
+            "feature_dropout": 0.1,
+            "average": 0.99,
+            "entity_dropout": 0.3,
+            "features": ("word", "shape"),
+        },
+    ],
+)
 def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     straight = tmp_path / "straight"
     train(TrainConfig(**config), *corpus, straight, log=quiet)
@@ -60,7 +74,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     with pytest.raises(Interrupted, match="--resume"):
         train(TrainConfig(**config), *corpus, resumed, progress=InterruptAt(BATCHES + 7), log=quiet)
     _, meta = storage.load(resumed / CHECKPOINT_FILE)
-    assert (meta["epoch"], meta["step"]) == (1, 7)              # stopped inside the second epoch
+    assert (meta["epoch"], meta["step"]) == (1, 7)  # stopped inside the second epoch
     train(TrainConfig(**config), *corpus, resumed, resume=True, log=quiet)
     a, _ = storage.load(straight / CHECKPOINT_FILE)
     b, _ = storage.load(resumed / CHECKPOINT_FILE)
@@ -74,6 +88,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
 
 def test_non_finite_loss_stops_with_the_step_named(corpus, tmp_path, monkeypatch):
     from rnnkit.nn.model import RNN
+
     real = RNN.loss_and_grads
     calls = []
 
@@ -81,11 +96,12 @@ def test_non_finite_loss_stops_with_the_step_named(corpus, tmp_path, monkeypatch
         calls.append(1)
         loss, grads = real(self, *args, **kwargs)
         return (float("nan") if len(calls) == BATCHES + 3 else loss), grads
+
     monkeypatch.setattr(RNN, "loss_and_grads", poisoned)
     with pytest.raises(RnnkitError, match="epoch 2, step 3"):
         train(TrainConfig(**SMALL), *corpus, tmp_path, log=quiet)
     _, meta = storage.load(tmp_path / CHECKPOINT_FILE)
-    assert (meta["epoch"], meta["step"]) == (1, 0)            # the last good checkpoint is kept
+    assert (meta["epoch"], meta["step"]) == (1, 0)  # the last good checkpoint is kept
 
 
 def test_resume_refuses_another_task_and_a_missing_checkpoint(corpus, tmp_path):
@@ -97,7 +113,13 @@ def test_resume_refuses_another_task_and_a_missing_checkpoint(corpus, tmp_path):
 
 
 def test_bad_settings_are_clear_errors():
-    for bad in (dict(task="pos"), dict(n_a=0), dict(dropout=1.5), dict(entity_dropout=1.0), dict(lr=-1)):
+    for bad in (
+        dict(task="pos"),
+        dict(n_a=0),
+        dict(dropout=1.5),
+        dict(entity_dropout=1.0),
+        dict(lr=-1),
+    ):
         with pytest.raises(RnnkitError):
             TrainConfig(**bad)
 
@@ -115,7 +137,7 @@ def test_only_the_bidirectional_model_finds_whole_names(corpus, tmp_path):
 def test_the_saved_model_holds_the_averaged_weights(corpus, tmp_path):
     train(TrainConfig(**{**SMALL, "epochs": 1, "average": 0.9}), *corpus, tmp_path, log=quiet)
     arrays, _ = storage.load(tmp_path / CHECKPOINT_FILE)
-    model, _ = storage.load(tmp_path / "model.npz")          # the first epoch is always the best so far
+    model, _ = storage.load(tmp_path / "model.npz")  # the first epoch is always the best so far
     for k, v in model.items():
         assert np.array_equal(v, arrays[f"average:{k}"])
         assert not np.array_equal(v, arrays[f"param:{k}"])
@@ -129,29 +151,41 @@ def _dropped(featurizer, x, **kw):
 
 
 def test_entity_dropout_hides_the_identity_of_entity_words_only():
-    featurizer = Featurizer.build([["Ann", "Lee", "met", "us", "here"]] * 3, groups=("word", "lower", "shape"),
-                                  vocab_size=10, lower_size=10, affix_size=10)
+    featurizer = Featurizer.build(
+        [["Ann", "Lee", "met", "us", "here"]] * 3,
+        groups=("word", "lower", "shape"),
+        vocab_size=10,
+        lower_size=10,
+        affix_size=10,
+    )
     m, T = 400, 5
     x = np.broadcast_to(featurizer.encode(["Ann", "Lee", "met", "us", "here"]), (m, T, 3)).copy()
     entity = np.zeros((m, T), bool)
-    entity[:, :2] = True                               # "Ann Lee" is the name
-    entity[:, 4] = True                                # marked, but padding: never touched
+    entity[:, :2] = True  # "Ann Lee" is the name
+    entity[:, 4] = True  # marked, but padding: never touched
     mask = np.ones((m, T), bool)
     mask[:, 4] = False
-    hit = _dropped(featurizer, x, word_rate=None, feature_rate=0.0, mask=mask, entity=entity, entity_rate=0.5)
+    hit = _dropped(
+        featurizer, x, word_rate=None, feature_rate=0.0, mask=mask, entity=entity, entity_rate=0.5
+    )
     word, lower, shape = hit[..., 0], hit[..., 1], hit[..., 2]
     name = entity & mask
-    assert not word[~name].any() and not lower[~name].any()          # other words and padding stay as they are
-    assert not shape.any()                                           # the shape of a name stays visible
+    assert (
+        not word[~name].any() and not lower[~name].any()
+    )  # other words and padding stay as they are
+    assert not shape.any()  # the shape of a name stays visible
     assert 0.45 < word[name].mean() < 0.55 and 0.45 < lower[name].mean() < 0.55
 
 
 def test_entity_dropout_off_leaves_the_random_stream_as_it_was():
-    featurizer = Featurizer.build([["a", "b", "c"]], groups=("word", "shape"), vocab_size=10, lower_size=10,
-                                  affix_size=10)
+    featurizer = Featurizer.build(
+        [["a", "b", "c"]], groups=("word", "shape"), vocab_size=10, lower_size=10, affix_size=10
+    )
     x = np.tile(featurizer.encode(["a", "b", "c"]), (8, 1, 1))
     mask = np.ones((8, 3), bool)
     rate = np.full(featurizer.n_x, 0.3)
     plain = drop_inputs(x, featurizer, rate, 0.2, np.random.default_rng(5), mask)
-    off = drop_inputs(x, featurizer, rate, 0.2, np.random.default_rng(5), mask, np.ones((8, 3), bool), 0.0)
+    off = drop_inputs(
+        x, featurizer, rate, 0.2, np.random.default_rng(5), mask, np.ones((8, 3), bool), 0.0
+    )
     np.testing.assert_array_equal(plain, off)

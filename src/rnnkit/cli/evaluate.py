@@ -1,0 +1,86 @@
+"""`rnnkit eval` and `rnnkit predict`: a model against gold CoNLL files."""
+
+import json
+import sys
+
+from rnnkit.cli.options import DEFAULT_MODEL_HELP
+from rnnkit.errors import RnnkitError
+
+
+def add_parsers(sub):
+    p = sub.add_parser(
+        "eval", help="entity-level precision, recall and F1 of a model on a CoNLL file"
+    )
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(run=run_eval)
+
+    p = sub.add_parser("predict", help="write `token gold pred` lines in conlleval's format")
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument("--out", default=None, help="output file (default: standard output)")
+    p.set_defaults(run=run_predict)
+
+
+def format_scores(scores):
+    rows = [("type", "precision", "recall", "F1", "support")]
+    for kind, s in scores["per_type"].items():
+        rows.append(
+            (
+                kind,
+                f"{s['precision']:.4f}",
+                f"{s['recall']:.4f}",
+                f"{s['f1']:.4f}",
+                str(s["support"]),
+            )
+        )
+    rows.append(
+        (
+            "overall",
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1']:.4f}",
+            str(scores["n_gold"]),
+        )
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
+    return "\n".join(
+        lines + [f"token accuracy {scores['accuracy']:.4f} over {scores['n_tokens']} tokens"]
+    )
+
+
+def run_eval(args):
+    from rnnkit.data.conll import read_conll
+    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.training import evaluate
+
+    tagger = Tagger.load(args.model)
+    scores, _ = evaluate(tagger, read_conll(args.data))
+    print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
+    return 0
+
+
+def run_predict(args):
+    from rnnkit.data.conll import read_conll, write_conll
+    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.training import evaluate
+
+    tagger = Tagger.load(args.model)
+    sentences = read_conll(args.data)
+    _, predictions = evaluate(tagger, sentences)
+    rows = [
+        (s.tokens, tagger.task.gold_tags(s.tags), p.tags) for s, p in zip(sentences, predictions)
+    ]
+    if not args.out:
+        write_conll(sys.stdout, rows)
+        return 0
+    try:
+        write_conll(args.out, rows)
+    except OSError as e:  # one line that names --out and says what went wrong
+        raise RnnkitError(f"{args.out}: cannot write ({e.strerror or e})") from e
+    return 0

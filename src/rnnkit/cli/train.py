@@ -1,0 +1,227 @@
+"""`rnnkit train`: train a tagger on CoNLL files, keeping the best model by dev F1."""
+
+import os
+import shlex
+import sys
+from dataclasses import fields
+
+from rnnkit.cli.options import features, positive_int
+from rnnkit.errors import RnnkitError
+
+
+def add_parser(sub):
+    from rnnkit.ner.training import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train", help="train a tagger on CoNLL files, keeping the best model by dev F1"
+    )
+    p.add_argument(
+        "--task",
+        choices=["per", "bio"],
+        default=d.task,
+        help="per: is word t part of a person's name (sigmoid); bio: 9 BIO tags (softmax)",
+    )
+    p.add_argument("--train", required=True, help="CoNLL training file")
+    p.add_argument("--dev", required=True, help="CoNLL file for model selection and early stopping")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory for model.npz, checkpoint.npz, history.csv, curves.png",
+    )
+    p.add_argument(
+        "--features",
+        type=features,
+        default=d.features,
+        help="comma-separated input groups from word, shape, suffix, prefix, lower "
+        f"(default: {','.join(d.features)}, the lecture's one-hot words)",
+    )
+    p.add_argument(
+        "--vocab",
+        type=positive_int,
+        default=d.vocab,
+        help=f"word vocabulary size (default {d.vocab})",
+    )
+    p.add_argument(
+        "--lower-vocab",
+        type=positive_int,
+        default=d.lower_vocab,
+        help="vocabulary size of the lower feature group (default: the same as --vocab)",
+    )
+    p.add_argument(
+        "--affix-vocab",
+        type=positive_int,
+        default=d.affix_vocab,
+        help=f"vocabulary size of each prefix/suffix feature group (default {d.affix_vocab})",
+    )
+    p.add_argument(
+        "--n-a", type=positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})"
+    )
+    p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
+    p.add_argument(
+        "--init-x",
+        type=float,
+        default=d.init_x,
+        help="initialise the first layer's W_ax from U(-b, b) with this b; a one-hot input "
+        "reads one column per step, so unit scale (1) suits it better than the default "
+        "1/sqrt(n_a)",
+    )
+    p.add_argument(
+        "--layers", type=positive_int, default=d.layers, help="stacked RNN layers (default 1)"
+    )
+    p.add_argument(
+        "--bidirectional", action="store_true", help="a forward and a backward chain per layer"
+    )
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=d.dropout,
+        help="dropout on each layer's output in training",
+    )
+    p.add_argument(
+        "--word-dropout",
+        type=float,
+        default=d.word_dropout,
+        help=f"chance a training word is shown as unknown (default {d.word_dropout})",
+    )
+    p.add_argument(
+        "--unk-alpha",
+        type=float,
+        default=d.unk_alpha,
+        help="also show a word as unknown with chance α/(α + its training count) (default "
+        f"{d.unk_alpha})",
+    )
+    p.add_argument(
+        "--feature-dropout",
+        type=float,
+        default=d.feature_dropout,
+        help="chance that each non-word feature of a training word is shown as unknown (default "
+        f"{d.feature_dropout})",
+    )
+    p.add_argument(
+        "--entity-dropout",
+        type=float,
+        default=d.entity_dropout,
+        help="also show a training word inside a gold entity (a person, for per) as unknown "
+        "with this chance, so that names are learned from context and shape "
+        f"(default {d.entity_dropout})",
+    )
+    p.add_argument(
+        "--average",
+        type=float,
+        default=d.average,
+        help="evaluate and save an exponential moving average of the weights with this β, "
+        f"e.g. 0.999 (default {d.average}: off)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=d.epochs,
+        help=f"at most this many epochs (default {d.epochs})",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=d.patience,
+        help=f"stop after this many epochs without a better dev F1 (default {d.patience})",
+    )
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        default=d.batch,
+        help=f"sentences per batch (default {d.batch})",
+    )
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument(
+        "--lr-decay", type=float, default=d.lr_decay, help="lr / (1 + decay * epoch) (default 0)"
+    )
+    p.add_argument(
+        "--clip",
+        type=float,
+        default=d.clip,
+        help=f"gradient clipping by global norm (default {d.clip})",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _tqdm_progress(total, desc):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+    class Bar:
+        def update(self, n, **postfix):
+            if postfix:
+                bar.set_postfix(postfix, refresh=False)
+            bar.update(n)
+
+        def close(self):
+            bar.close()
+
+    return Bar()
+
+
+def run(args):
+    from rnnkit.ner.training import Interrupted, TrainConfig, train
+
+    if os.path.exists(args.out) and not os.path.isdir(
+        args.out
+    ):  # found now, not after reading the data
+        raise RnnkitError(
+            f"{args.out}: exists and is not a directory (--out is the directory the run writes to)"
+        )
+    # every training option is named after its TrainConfig field
+    config = TrainConfig(
+        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    )
+    progress = None
+    if not args.quiet:
+        try:
+            import tqdm  # noqa: F401
+
+            progress = _tqdm_progress
+        except ImportError:
+            print(
+                "rnnkit: no progress bar without tqdm (pip install 'rnnkit[train]')",
+                file=sys.stderr,
+            )
+    try:
+        history = train(
+            config,
+            args.train,
+            args.dev,
+            args.out,
+            resume=args.resume,
+            progress=progress,
+            log=lambda msg: print(msg, file=sys.stderr),
+        )
+    except Interrupted as e:
+        print(f"rnnkit: {e}", file=sys.stderr)
+        # --resume takes every setting from the checkpoint except --epochs, and checks --task,
+        # so both must be given again for the command to continue this very run.
+        command = [
+            "rnnkit",
+            "train",
+            "--task",
+            args.task,
+            "--train",
+            args.train,
+            "--dev",
+            args.dev,
+            "--out",
+            args.out,
+            "--epochs",
+            str(args.epochs),
+            "--resume",
+        ]
+        print(f"rnnkit: resume with: {shlex.join(command)}", file=sys.stderr)
+        return 130
+    best = max(history, key=lambda h: h["dev_f1"]) if history else None
+    if best:
+        print(
+            f"best dev F1 {best['dev_f1']:.4f} at epoch {best['epoch']}; model saved in {args.out}"
+        )
+    return 0
