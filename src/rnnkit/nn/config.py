@@ -1,0 +1,85 @@
+"""One model's settings, checked in one place.
+
+`RNNConfig` is what the model is built from, what a model file's header stores
+and what a training configuration holds for its model: the lecture's sizes
+(n_x inputs, n_a hidden units, n_y outputs) and its choices (g, g2), plus the
+depth, the directions and the options. An option that is off is None, never 0.
+"""
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+ACTIVATIONS = ("relu", "tanh")  # g
+OUTPUTS = ("linear", "sigmoid", "softmax")  # g2
+DTYPES = ("float16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    n_x: int
+    n_a: int
+    n_y: int
+    activation: str = "tanh"  # g of a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a)
+    output: str = "sigmoid"  # g2 of ŷ<t> = g2(W_ya a<t> + b_y)
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float | None = None  # on each layer's output a[l] in training
+    init_x: float | None = None  # W_ax of layer 1 ~ U(-init_x, init_x); None: U(-1/√n_a, 1/√n_a)
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        for name in ("n_x", "n_a", "n_y", "layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not _is_integer(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            set_(name, int(value))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
+            )
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {list(OUTPUTS)}, not {self.output!r}")
+        if not isinstance(self.bidirectional, bool | np.bool_):
+            raise TypeError(f"bidirectional must be True or False, not {self.bidirectional!r}")
+        set_("bidirectional", bool(self.bidirectional))
+        if self.dropout is not None:
+            if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
+                raise ValueError(f"dropout must lie in [0, 1) or be None, not {self.dropout!r}")
+            set_("dropout", float(self.dropout) or None)  # 0 is off, and off is None
+        if self.init_x is not None:
+            if not _is_real(self.init_x) or not 0 < self.init_x < float("inf"):
+                raise ValueError(f"init_x must be positive and finite or None, not {self.init_x!r}")
+            set_("init_x", float(self.init_x))
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}") from None
+        if dtype.name not in DTYPES:
+            raise TypeError(f"dtype must be one of {list(DTYPES)}, not {dtype}")
+        set_("dtype", dtype.name)
+
+    @property
+    def directions(self):
+        return ("fwd", "bwd") if self.bidirectional else ("fwd",)
+
+    def replace(self, **changes):
+        return replace(self, **changes)
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        """A config from a model file's header; headers written before None meant "off" store
+        dropout 0.0 (read as None here) and may lack keys that have defaults."""
+        return cls(**data)
+
+
+def _is_integer(value):
+    return isinstance(value, int | np.integer) or (_is_real(value) and float(value).is_integer())
+
+
+def _is_real(value):
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
