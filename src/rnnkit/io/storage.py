@@ -14,7 +14,9 @@ looks at it and it may be deleted.
 
 import json
 import os
+import stat
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -38,7 +40,15 @@ _DECODE_ERRORS = (
     NotImplementedError,
     struct.error,
     OverflowError,
+    SyntaxError,  # numpy parses a .npy header as a Python literal: a flipped bit breaks it
+    tokenize.TokenError,
+    KeyError,
+    TypeError,
+    MemoryError,
+    RecursionError,
 )
+MAX_META_BYTES = 16 << 20  # the JSON header of a model: a few kB for a shipped one
+MAX_NPY_HEADER = 10_000  # numpy's own limit for the header of a .npy it reads safely
 
 
 class ModelFileError(RnnkitError):
@@ -99,15 +109,23 @@ def load(path, expect_format=None):
     writable in-memory copies.  Every problem raises `ModelFileError`.
     """
     where = os.fspath(path)
-    if os.path.isdir(path):
-        raise ModelFileError(f"{where}: is a directory, not a model file")
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            # refused before open(): opening a FIFO blocks until someone writes to it
+            raise ModelFileError(f"{where}: not a regular file (a device, FIFO or socket)")
         with open(path, "rb") as f:
+            kind = os.fstat(f.fileno()).st_mode
+            if stat.S_ISDIR(kind):
+                raise ModelFileError(f"{where}: is a directory, not a model file")
+            if not stat.S_ISREG(kind):  # /dev/zero, a FIFO: endless or blocking
+                raise ModelFileError(f"{where}: not a regular file (a device, FIFO or socket)")
             return _read(f, expect_format)
     except FileNotFoundError:
         raise ModelFileError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{where}: is a directory, not a model file") from None
     except OSError as e:
-        raise ModelFileError(f"{where}: cannot be read ({e.strerror})") from e
+        raise ModelFileError(f"{where}: cannot be read ({e.strerror or e})") from e
     except _Invalid as e:
         raise ModelFileError(f"{where}: {e}") from e.__cause__
 
@@ -127,16 +145,40 @@ def _read(f, expect_format):
         stored = {n[:-4] for n in names} - {META_KEY}
         if len(stored) == len(names):
             raise _Invalid(f"no {META_KEY} member; not an rnnkit file")
+        _check_size(zf, META_KEY, MAX_META_BYTES)
         header = _read_header(zf, expect_format)
         manifest = header["arrays"]
         missing, extra = manifest.keys() - stored, stored - manifest.keys()
         if missing or extra:
             raise _Invalid(f"arrays missing: {sorted(missing)}, unexpected: {sorted(extra)}")
+        for n, e in manifest.items():  # before any array is read: no member may be larger
+            _check_size(zf, n, _data_bytes(e))
         arrays = {
             n: _read_member(zf, n, e["dtype"], tuple(e["shape"])) for n, e in manifest.items()
         }
     meta = dict(header["meta"], format=header["format"], format_version=header["format_version"])
     return arrays, meta
+
+
+def _data_bytes(entry):
+    """The bytes of the data an array of the manifest holds (shape and dtype checked later)."""
+    try:
+        itemsize = np.dtype(entry["dtype"]).itemsize
+    except TypeError as e:
+        raise _Invalid(f"manifest names an unknown dtype {entry['dtype']!r}") from e
+    return int(np.prod(entry["shape"], dtype=object)) * itemsize
+
+
+def _check_size(zf, name, data_bytes):
+    """Refuse a member whose declared size exceeds what the manifest allows for it (the .npy
+    header plus its data), before decompressing a byte: a small file must not expand into
+    gigabytes. zipfile then holds the member to its declared size as it reads."""
+    info = zf.getinfo(name + ".npy")
+    if info.file_size > data_bytes + MAX_NPY_HEADER:
+        raise _Invalid(
+            f"array {name!r} declares {info.file_size:,} bytes, more than the "
+            f"{data_bytes:,} its manifest entry holds"
+        )
 
 
 def _read_header(zf, expect_format):
@@ -146,6 +188,8 @@ def _read_header(zf, expect_format):
         header = json.loads(blob.tobytes().decode("utf-8"))
     except ValueError as e:  # includes bad UTF-8
         raise _Invalid(f"metadata is not valid UTF-8 JSON ({e})") from e
+    except RecursionError:
+        raise _Invalid("metadata is nested too deeply to be an rnnkit header") from None
     if (
         not isinstance(header, dict)
         or not {"format", "format_version", "arrays", "meta"} <= header.keys()
@@ -158,7 +202,8 @@ def _read_header(zf, expect_format):
         raise _Invalid(f"invalid format_version {version!r}")
     if version > FORMAT_VERSION:
         raise _Invalid(
-            f"format_version {version} is newer than the {FORMAT_VERSION} this rnnkit reads; upgrade rnnkit"
+            f"format_version {version} is newer than the {FORMAT_VERSION} this rnnkit reads; "
+            "upgrade rnnkit"
         )
     manifest = header["arrays"]
     if not (
@@ -189,7 +234,10 @@ def _read_member(zf, name, dtype_str, shape):
                 if version == (1, 0)
                 else np.lib.format.read_array_header_2_0
             )
-            found_shape, _, dtype = reader(m)
+            try:
+                found_shape, _, dtype = reader(m, max_header_size=MAX_NPY_HEADER)
+            except ValueError as e:  # numpy's advice here would be allow_pickle=True: never
+                raise _Invalid(f"array {name!r} has a malformed or oversized header") from e
         if not _plain(dtype):  # checked before any data is read, so nothing is unpickled
             raise _Invalid(
                 f"array {name!r} has dtype {dtype}; refused (object arrays would run pickle code)"
