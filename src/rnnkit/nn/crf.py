@@ -1,0 +1,233 @@
+"""A linear-chain CRF output layer: tag transitions learned with the RNN, decoded by Viterbi.
+
+Shapes: m sequences of T steps, n_y tags; sequences are right-padded and `mask` (m, T) marks
+their real steps, T_i of them in sequence i. The RNN's logits z<t> = W_ya a<t> + b_y (m, T, n_y)
+are the emission scores; the layer's parameters are the transition scores A (n_y, n_y)
+(A[i, j]: from tag i to tag j) and the scores of the first and last tag, start and end (n_y,).
+A tag path y<1..T_i> scores
+
+    s(y) = start[y<1>] + Σ_t z<t>[y<t>] + Σ_{t≥2} A[y<t-1>, y<t>] + end[y<T_i>]
+    p(y | x) = exp(s(y)) / Z,   Z = Σ_y' exp(s(y'))   (over all n_y^T_i paths)
+
+The forward algorithm gives log Z, the backward algorithm the rest of each path, in log space:
+
+    α<1> = start + z<1>,   α<t>[j] = logsumexp_i (α<t-1>[i] + A[i, j]) + z<t>[j]
+    β<T_i> = end,          β<t>[i] = logsumexp_j (A[i, j] + z<t+1>[j] + β<t+1>[j])
+    log Z = logsumexp_j (α<T_i>[j] + end[j])
+
+and the derivatives of log Z are the marginals of p(y | x):
+
+    d log Z / d z<t>[j] = p(y<t> = j) = exp(α<t>[j] + β<t>[j] - log Z)
+    d log Z / d A[i, j] = Σ_{t≥2} p(y<t-1> = i, y<t> = j)
+                        = Σ_{t≥2} exp(α<t-1>[i] + A[i, j] + z<t>[j] + β<t>[j] - log Z)
+    d log Z / d start = p(y<1> = ·),   d log Z / d end = p(y<T_i> = ·)
+
+while the derivatives of s(y) count the uses of each score by the gold path y.
+
+The loss is -log p(y | x) summed over the sequences and divided by N, the number of real steps:
+the mean per step (token), as for the softmax output (losses.loss_and_dlogits). So a learning
+rate tuned for a softmax tagger carries over, a long sentence weighs as much as its tokens, and
+with A = start = end = 0 the CRF's loss and gradient are the softmax cross-entropy's exactly.
+(The mean per sequence is this loss times N / m.)
+
+Reference, log Z of one sequence z (T_i, n_y)::
+
+    alpha = start + z[0]
+    for t in range(1, T_i):
+        alpha = logsumexp(alpha[:, None] + A, axis=0) + z[t]
+    log_Z = logsumexp(alpha + end)
+
+Scores of -inf are allowed in A, start and end (a constrained CRF: such paths have probability 0
+and their entries get gradient 0); emissions must be finite.
+"""
+
+import numpy as np
+
+from rnnkit.nn.viterbi import lengths_of, path_score, viterbi
+
+
+class CRF:
+    """The CRF output layer's parameters and its three operations.
+
+    params: dict of the live arrays A (n_y, n_y), start (n_y,), end (n_y,), zeros at first, so
+    that an untrained CRF is the softmax output.
+    """
+
+    def __init__(self, n_y, dtype=np.float32):
+        if int(n_y) != n_y or n_y < 1:
+            raise ValueError(f"n_y must be a positive integer, not {n_y!r}")
+        self.n_y, self.dtype = int(n_y), np.dtype(dtype)
+        self.params = {
+            "A": np.zeros((self.n_y, self.n_y), self.dtype),
+            "start": np.zeros(self.n_y, self.dtype),
+            "end": np.zeros(self.n_y, self.dtype),
+        }
+
+    def loss_and_grads(self, emissions, y, mask=None):
+        """crf_nll with this layer's parameters: (loss, d_emissions (m, T, n_y), grads)."""
+        return crf_nll(emissions, y, mask, **self.params)
+
+    def marginals(self, emissions, mask=None):
+        """p(y<t> = j | x) (m, T, n_y); 0 at padded steps."""
+        return crf_marginals(emissions, mask, **self.params)
+
+    def decode(self, emissions, mask=None, allowed=None, allowed_start=None, allowed_end=None):
+        """The most probable allowed tag path (m, T) intp; 0 at padded steps (see crf_decode)."""
+        p = self.params
+        return crf_decode(
+            emissions, mask, p["A"], p["start"], p["end"], allowed, allowed_start, allowed_end
+        )
+
+
+def logsumexp(x, axis):
+    """log Σ exp(x) along axis, stable for large scores; -inf where every term is -inf."""
+    x_max = x.max(axis=axis, keepdims=True)
+    x_max = np.where(np.isfinite(x_max), x_max, 0)  # all -inf: the sum is 0 and its log -inf
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(x - x_max).sum(axis=axis)) + np.squeeze(x_max, axis=axis)
+
+
+def crf_log_Z(emissions, mask, A, start, end):
+    """log Z (m,) of each sequence by the forward algorithm; 0 for an empty sequence."""
+    z, real, A, start, end = _inputs(emissions, mask, A, start, end)
+    return _forward(z, real, A, start, end)[1]
+
+
+def crf_marginals(emissions, mask, A, start, end):
+    """p(y<t> = j | x) (m, T, n_y) by the forward-backward algorithm; 0 at padded steps."""
+    z, real, A, start, end = _inputs(emissions, mask, A, start, end)
+    alpha, log_Z = _forward(z, real, A, start, end)
+    beta = _backward(z, real, A, end)
+    return _node_marginals(alpha, beta, log_Z, real)
+
+
+def crf_nll(emissions, y, mask, A, start, end):
+    """The mean per real step of -log p(y | x), and its gradients.
+
+    emissions (m, T, n_y): the RNN's logits; y (m, T) integer tags (ignored at padded steps);
+    mask (m, T) bool or None; A (n_y, n_y), start, end (n_y,).
+    Returns (loss, d_emissions (m, T, n_y) in emissions' dtype and 0 at padded steps,
+    {"A": dA, "start": d_start, "end": d_end} in the parameters' dtypes).
+    Raises ValueError if a gold path scores -inf (a forbidden transition, first or last tag).
+    """
+    z, real, A64, start64, end64 = _inputs(emissions, mask, A, start, end)
+    lengths = real.sum(axis=1)
+    gold = path_score(z, y, A64, real, start64, end64)  # also checks y
+    bad = np.flatnonzero(gold == -np.inf)
+    if bad.size:
+        raise ValueError(
+            f"the tags of sequence {bad[0]} score -inf: they use a transition, first or last tag "
+            "whose score is -inf"
+        )
+    alpha, log_Z = _forward(z, real, A64, start64, end64)
+    beta = _backward(z, real, A64, end64)
+    N = max(int(lengths.sum()), 1)
+    loss = float((log_Z - gold).sum() / N)
+
+    # d log Z: the marginals; d s(y): the gold path's counts.
+    gamma = _node_marginals(alpha, beta, log_Z, real)  # (m, T, n_y)
+    yy = np.where(real, np.asarray(y), 0)  # the gold tags, 0 in the padding
+    counts = np.zeros_like(gamma)
+    np.put_along_axis(counts, yy[..., None], real[..., None].astype(np.float64), axis=-1)
+    d_z = (gamma - counts) / N
+
+    dA = _pair_marginals_sum(alpha, beta, z, real, A64, log_Z)
+    pairs = real[:, 1:]
+    np.add.at(dA, (yy[:, :-1][pairs], yy[:, 1:][pairs]), -1)
+    some = np.flatnonzero(lengths > 0)
+    d_start = gamma[some, 0].sum(axis=0)
+    np.add.at(d_start, yy[some, 0], -1)
+    last = lengths[some] - 1
+    d_end = gamma[some, last].sum(axis=0)
+    np.add.at(d_end, yy[some, last], -1)
+
+    grads = {
+        "A": (dA / N).astype(np.asarray(A).dtype, copy=False),
+        "start": (d_start / N).astype(np.asarray(start).dtype, copy=False),
+        "end": (d_end / N).astype(np.asarray(end).dtype, copy=False),
+    }
+    return loss, d_z.astype(np.asarray(emissions).dtype, copy=False), grads
+
+
+def crf_decode(emissions, mask, A, start, end, allowed=None, allowed_start=None, allowed_end=None):
+    """The most probable tag path (m, T) intp of each sequence (Viterbi); 0 at padded steps.
+
+    allowed (n_y, n_y), allowed_start, allowed_end (n_y,) bool restrict the paths as in viterbi."""
+    return viterbi(emissions, A, mask, start, end, allowed, allowed_start, allowed_end)
+
+
+def _inputs(emissions, mask, A, start, end):
+    """float64 emissions (0 at padded steps), the real steps (m, T) bool, and the parameters."""
+    z = np.asarray(emissions, dtype=np.float64)
+    if z.ndim != 3:
+        raise ValueError(f"emissions must have shape (batch, T, n_y), not {z.shape}")
+    m, T, n_y = z.shape
+    real = np.arange(T) < lengths_of(mask, m, T)[:, None]
+    z = np.where(real[..., None], z, 0)  # whatever the padding holds must not matter
+    if not np.isfinite(z).all():
+        raise ValueError("emissions must be finite at real steps")
+    params = []
+    for name, value, shape in (
+        ("A", A, (n_y, n_y)),
+        ("start", start, (n_y,)),
+        ("end", end, (n_y,)),
+    ):
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, not {value.shape}")
+        if np.isnan(value).any() or np.isposinf(value).any():
+            raise ValueError(f"{name} must not hold NaN or +inf")
+        params.append(value)
+    return z, real, *params
+
+
+def _forward(z, real, A, start, end):
+    """α (m, T, n_y), carried unchanged through the padding, and log Z (m,)."""
+    m, T, n_y = z.shape
+    alpha = np.empty((m, T, n_y))
+    if T == 0:
+        return alpha, np.zeros(m)
+    A_ji = np.ascontiguousarray(A.T)  # A_ji[j, i] = A[i, j]: the sum over i runs along memory
+    alpha[:, 0] = start + z[:, 0]
+    for t in range(1, T):
+        step = logsumexp(alpha[:, t - 1, None, :] + A_ji, axis=2) + z[:, t]  # (m, n_y)
+        alpha[:, t] = np.where(real[:, t, None], step, alpha[:, t - 1])
+    log_Z = logsumexp(alpha[:, T - 1] + end, axis=1)  # α<T> = α<T_i>
+    return alpha, np.where(real[:, 0], log_Z, 0)  # an empty sequence has the one empty path
+
+
+def _backward(z, real, A, end):
+    """β (m, T, n_y); β<t> = end at the last real step and in the padding."""
+    m, T, n_y = z.shape
+    beta = np.empty((m, T, n_y))
+    if T == 0:
+        return beta
+    beta[:, T - 1] = end
+    for t in range(T - 2, -1, -1):
+        step = logsumexp(A + (z[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)  # (m, n_y)
+        beta[:, t] = np.where(real[:, t + 1, None], step, end)
+    return beta
+
+
+def _node_marginals(alpha, beta, log_Z, real):
+    """p(y<t> = j) (m, T, n_y); 0 at padded steps."""
+    log_p = np.where(real[..., None], alpha + beta - log_Z[:, None, None], -np.inf)
+    return np.exp(log_p)
+
+
+def _pair_marginals_sum(alpha, beta, z, real, A, log_Z):
+    """Σ over real steps t ≥ 2 of p(y<t-1> = i, y<t> = j): (n_y, n_y)."""
+    n_y = z.shape[-1]
+    total = np.zeros((n_y, n_y))
+    for t in range(1, z.shape[1]):
+        rows = real[:, t]
+        if not rows.any():
+            break  # right-padded: no sequence goes on
+        log_p = (
+            alpha[rows, t - 1, :, None]
+            + A
+            + (z[rows, t] + beta[rows, t])[:, None, :]
+            - log_Z[rows, None, None]
+        )  # (rows, n_y, n_y)
+        total += np.exp(log_p).sum(axis=0)
+    return total
