@@ -1,13 +1,17 @@
-"""Shared fixtures: a small synthetic CoNLL corpus of our own making, and the real data when present."""
+"""Shared fixtures: a small synthetic CoNLL corpus of our own making, one small tagger trained on
+it, and the real data when present."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rnnkit.cli import main
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 
-# Bad CoNLL fixtures under tests/fixtures/conll: (file, line the error names (None: the whole file), words in it)
+# Bad CoNLL fixtures under tests/fixtures/conll:
+# (file, line the error names (None: the whole file), words in it)
 BAD_CONLL = [
     ("empty.txt", None, "no sentences"),
     ("docstart_only.txt", None, "no sentences"),
@@ -50,7 +54,10 @@ WORDS = [
 def synthetic_sentences(n, seed):
     """Sentences with people, places and organisations in a few templates, IOB2-tagged."""
     rng = np.random.default_rng(seed)
-    pick = lambda xs: xs[rng.integers(len(xs))]
+
+    def pick(xs):
+        return xs[rng.integers(len(xs))]
+
     out = []
     for _ in range(n):
         kind = rng.integers(4)
@@ -94,6 +101,32 @@ def corpus(tmp_path_factory):
     """(train, dev) paths of a synthetic corpus."""
     d = tmp_path_factory.mktemp("corpus")
     return write_corpus(d / "train.txt", 300, 0), write_corpus(d / "dev.txt", 60, 1)
+
+
+@pytest.fixture(scope="session")
+def trained(corpus, tmp_path_factory):
+    """A small bidirectional bio tagger trained once by `rnnkit train` on the synthetic corpus.
+
+    Its run directory (model.npz, checkpoint.npz, history.csv); tests that need a trained tagger
+    share it and must not change it.
+    """
+    out = tmp_path_factory.mktemp("trained") / "bio"
+    train, dev = corpus
+    argv = ["train", "--task", "bio", "--train", str(train), "--dev", str(dev), "--out", str(out)]
+    argv += ["--bidirectional", "--features", "word,shape", "--n-a", "16", "--vocab", "200"]
+    argv += ["--epochs", "3", "--batch", "8", "--lr", "1e-2", "--quiet"]
+    assert main(argv) == 0
+    return out
+
+
+def one_line_error(err, *words):
+    """The CLI's promise for a user error: one line on stderr, no traceback, saying what's wrong."""
+    err = err.strip()
+    assert err.startswith("rnnkit: error: ") and "\n" not in err, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+    return err
 
 
 @pytest.fixture(scope="session")
