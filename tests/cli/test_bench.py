@@ -1,14 +1,112 @@
-"""A smoke run of the benchmark at tiny sizes on synthetic data: the table is made, the ratios are finite.
+"""`rnnkit bench` on small files of our own making, and a smoke run of the comparison with PyTorch
+(benchmarks/compare_torch.py --tiny) in a child process.
 
-No speed is asserted here: timings depend on the machine and its load.
+No speed is asserted: timings depend on the machine and its load. What is checked is what the
+figures are computed from (the sentences and tokens counted) and that every figure is made.
 """
 
 import csv
+import json
 import math
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from rnnkit import bench
+from rnnkit.cli import main
+from rnnkit.ner import speed
+
+HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_torch.py"
+FAST = ["--repeats", "1", "--calls", "3"]
+
+
+def bench(capsys, *argv):
+    """(exit code, {line label: rest of line}) of `rnnkit bench ...`."""
+    code = main(["bench", *argv])
+    out = capsys.readouterr().out
+    return code, dict(line.split(": ", 1) for line in out.splitlines())
+
+
+def test_bench_counts_the_conll_file_and_reports_both_figures(corpus, capsys):
+    _, dev = corpus
+    blocks = dev.read_text(encoding="utf-8").split("\n\n")
+    sentences = [b.split("\n") for b in blocks if b.strip() and not b.startswith("-DOCSTART-")]
+    n_tokens = sum(len([ln for ln in s if ln.strip()]) for s in sentences)
+    code, out = bench(capsys, "--data", str(dev), *FAST)
+    assert code == 0
+    assert out["data"] == f"{dev} (conll): {len(sentences)} sentences, {n_tokens} tokens"
+    per_s = float(re.match(r"([\d,]+) tokens/s", out["tagging"])[1].replace(",", ""))
+    assert per_s > 0 and math.isfinite(per_s)
+    assert re.match(r"[\d,.]+ µs for one 12-token sentence \(median of 3 calls\)", out["latency"])
+
+
+def test_bench_reads_raw_text_as_rnnkit_tag_does(tmp_path, capsys):
+    text = tmp_path / "texts.txt"
+    # 5 + 3 tokens in two sentences, then a text of 3 tokens; blank lines are skipped.
+    text.write_text("Teddy Roosevelt was here. Anna said so\n\nBoris visited Paris\n")
+    code, out = bench(capsys, "--model", "lecture", "--data", str(text), *FAST)
+    assert code == 0
+    assert out["data"] == f"{text} (text): 3 sentences, 11 tokens"
+    assert "Tagger.tag" in out["tagging"]
+    assert out["latency"].endswith("for one 12-token sentence (median of 3 calls)")
+
+
+def test_bench_format_option_overrides_the_guess(tmp_path, capsys):
+    # A last word "O" looks like a CoNLL tag: read as CoNLL, one token tagged O.
+    text = tmp_path / "texts.txt"
+    text.write_text("Say O\n")
+    code, out = bench(capsys, "--data", str(text), *FAST)
+    assert code == 0 and out["data"] == f"{text} (conll): 1 sentences, 1 tokens"
+    code, out = bench(capsys, "--data", str(text), "--format", "text", *FAST)
+    assert code == 0 and out["data"] == f"{text} (text): 1 sentences, 2 tokens"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", ": no tokens to tag"), (b"fine\n\xff\xfe broken\n", ":2: not UTF-8 text")],
+)
+def test_bench_names_the_file_at_fault(tmp_path, capsys, content, message):
+    path = tmp_path / "data.txt"
+    path.write_bytes(content)
+    assert main(["bench", "--data", str(path), "--format", "text", *FAST]) == 1
+    assert capsys.readouterr().err.strip() == f"rnnkit: error: {path}{message}"
+
+
+def test_bench_help_is_the_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "--model" in out and "--data" in out
+
+
+def test_sentence_of_length_takes_an_exact_one_or_cycles_the_words():
+    assert speed.sentence_of_length([["a"], ["b", "c"], ["d", "e"]], 2) == ["b", "c"]
+    assert speed.sentence_of_length([["a"], ["b", "c"]], 5) == ["a", "b", "c", "a", "b"]
+    assert speed.sentence_of_length([[]], 3) == []
+
+
+def test_tokens_per_second_warms_up_once_then_times_each_repeat():
+    calls = []
+    per_s = speed.tokens_per_second(calls.append, "texts", 1000, repeats=4)
+    assert calls == ["texts"] * 5 and per_s > 0
+
+
+# -- the comparison with PyTorch, outside the package ---------------------------------------
+def run_harness(out, *argv):
+    if not HARNESS.exists():
+        pytest.skip("benchmarks/ is not beside the tests (an installed package)")
+    res = subprocess.run(
+        [sys.executable, str(HARNESS), "--tiny", "--out", str(out), *argv],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("--tiny: a smoke run") and "not a measurement" in res.stdout
+    return json.loads((out / "results.json").read_text()), res.stdout
 
 
 def check(summary, out, with_torch):
@@ -29,20 +127,16 @@ def check(summary, out, with_torch):
         assert math.isfinite(rows[key]["rnnkit"]) and rows[key]["rnnkit"] > 0
         assert math.isfinite(rows[key]["ratio"]) == with_torch
     for path in ("fast", "plain"):  # both paths trained, their dev F1 and speed reported
-        assert (
-            0 <= summary["accuracy"][path]["f1"] <= 1
-            and summary["accuracy"][path]["tokens_per_s"] > 0
-        )
-    assert rows["accuracy"]["ratio"] == pytest.approx(
-        rows["accuracy"]["rnnkit"] - rows["accuracy"]["other"]
-    )
+        result = summary["accuracy"][path]
+        assert 0 <= result["f1"] <= 1 and result["tokens_per_s"] > 0
+    accuracy = rows["accuracy"]
+    assert accuracy["ratio"] == pytest.approx(accuracy["rnnkit"] - accuracy["other"])
     table = (out / "results.md").read_text()
+    assert table.startswith("--tiny: a smoke run")
     assert "| measure | rnnkit | compared with | ratio | target | met |" in table
-    assert (
-        "training, bidirectional" in table
-        and "threads: 1" in table
-        and "dev F1 after 1 epoch(s)" in table
-    )
+    assert "| yes |" not in table and "| no |" not in table  # a smoke run meets nothing
+    assert "training, bidirectional" in table and "threads: 1" in table
+    assert "dev F1 after 1 epoch(s)" in table
     with open(out / "scaling.csv") as f:
         points = list(csv.DictReader(f))
     assert {p["sweep"] for p in points} == {"n_a", "batch"}
@@ -50,18 +144,20 @@ def check(summary, out, with_torch):
     assert {p["system"] for p in points} == ({"rnnkit", "PyTorch"} if with_torch else {"rnnkit"})
 
 
-def test_tiny_run_makes_the_table(tmp_path, capsys):
+@pytest.mark.slow
+def test_harness_tiny_run_makes_the_table(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    summary = bench.run(
-        ["--tiny", "--out", str(tmp_path), "--markdown", str(tmp_path / "table.md")]
-    )
-    check(summary, tmp_path, with_torch=True)
-    assert (tmp_path / "scaling.png").stat().st_size > 0
-    assert (tmp_path / "table.md").read_text() == (tmp_path / "results.md").read_text()
-    assert "| training, one-directional" in capsys.readouterr().out
+    out = tmp_path / "out"
+    summary, stdout = run_harness(out, "--markdown", str(tmp_path / "table.md"))
+    check(summary, out, with_torch=True)
+    assert (out / "scaling.png").stat().st_size > 0
+    assert (tmp_path / "table.md").read_text() == (out / "results.md").read_text()
+    assert "| training, one-directional" in stdout
 
 
-def test_tiny_run_without_torch(tmp_path):
-    summary = bench.run(["--tiny", "--no-torch", "--out", str(tmp_path)])
-    check(summary, tmp_path, with_torch=False)
+@pytest.mark.slow
+def test_harness_tiny_run_without_torch(tmp_path):
+    out = tmp_path / "out"
+    summary, _ = run_harness(out, "--no-torch")
+    check(summary, out, with_torch=False)

@@ -8,7 +8,7 @@ shows the traceback instead.
 import argparse
 import sys
 
-from rnnkit.cli import evaluate, tag, train
+from rnnkit.cli import bench, evaluate, tag, train
 from rnnkit.cli.options import blas_threads, positive_int
 from rnnkit.errors import RnnkitError
 
@@ -29,17 +29,12 @@ def build_parser():
     train.add_parser(sub)
     evaluate.add_parsers(sub)
     tag.add_parser(sub)
-    sub.add_parser("bench", help="benchmark rnnkit against PyTorch (rnnkit bench --help)")
+    bench.add_parser(sub)
     return parser
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # its options, --help too, are the benchmark's own
-        from rnnkit import bench
-
-        return bench.main(argv[1:]) or 0
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         with blas_threads(args.threads):
             return args.run(args)
