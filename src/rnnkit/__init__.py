@@ -4,6 +4,7 @@ a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a)
 ŷ<t> = g2(W_ya a<t> + b_y)
 """
 
+from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.interop import from_torch, to_torch
 from rnnkit.nn.model import RNN
@@ -15,6 +16,7 @@ __all__ = [
     "SGD",
     "Adam",
     "ColumnGrad",
+    "RNNConfig",
     "clip_grad_norm",
     "from_torch",
     "global_norm",

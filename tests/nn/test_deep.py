@@ -56,8 +56,28 @@ def test_parameter_names_read_naturally():
     assert shapes["W_ax[2].bwd"] == (3, 6) and shapes["W_aa[2].fwd"] == (3, 3)
     assert shapes["W_ya"] == (2, 6)
     assert np.shares_memory(model.W_a_of(2, "bwd"), model.params["W_aa[2].bwd"])
-    with pytest.raises(AttributeError):
-        model.W_a
+    with pytest.raises(AttributeError, match="W_a_of"):
+        _ = model.W_a
+
+
+def test_chains_name_their_layer_direction_and_parameters():
+    model = rnnkit.RNN(7, 3, 2, layers=2, bidirectional=True)
+    assert [(c.layer, c.direction, c.reverse) for c in model.chains] == [
+        (1, "fwd", False),
+        (1, "bwd", True),
+        (2, "fwd", False),
+        (2, "bwd", True),
+    ]
+    names = [(c.W_aa, c.W_ax, c.b_a) for c in model.chains]
+    assert names[3] == ("W_aa[2].bwd", "W_ax[2].bwd", "b_a[2].bwd")
+    assert sorted(n for triple in names for n in triple) == sorted(
+        set(model.params) - {"W_ya", "b_y"}
+    )
+    for c in model.chains:
+        W_a, p = c.W_a, model.params
+        assert np.array_equal(W_a, np.hstack([p[c.W_aa], p[c.W_ax]]))
+        assert np.shares_memory(W_a, p[c.W_aa]) and np.shares_memory(W_a, p[c.W_ax])
+    assert model.chains_of(2) == model.chains[2:]
 
 
 def test_the_backward_chain_sees_the_future():
@@ -99,7 +119,10 @@ def test_only_a_bidirectional_model_learns_a_label_that_depends_on_a_later_input
     bi = rnnkit.RNN(6, 16, 1, bidirectional=True, seed=0)
     train(uni, x, y, 15, np.random.default_rng(2))
     train(bi, x, y, 15, np.random.default_rng(2))
-    acc = lambda model: ((model.forward(x_test)[0][..., 0] >= 0.5) == y_test).mean()
+
+    def acc(model):
+        return ((model.forward(x_test)[0][..., 0] >= 0.5) == y_test).mean()
+
     chance = max(y_test.mean(), 1 - y_test.mean())  # always guessing the majority label
     assert acc(bi) >= 0.99
     assert acc(uni) <= chance + 0.02

@@ -77,7 +77,7 @@ def test_recurrence_kernel_equals_numpy(activation, reverse, lengths, groups):
 
 @needs_numba
 def test_kernel_tanh_is_float32_tanh():
-    """The kernel's tanh (a rational function, which vectorises) agrees with np.tanh to a few ulp."""
+    """The kernel's tanh (a rational function, which vectorises) is np.tanh to a few ulp."""
     v = np.concatenate(
         [np.linspace(-12, 12, 20001), [0, 1e-30, -1e-7, np.inf, -np.inf, np.nan]]
     ).astype(np.float32)
@@ -127,7 +127,8 @@ def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order,
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_longest_first_batch_equals_any_order(bidirectional, layers):
-    """A batch sorted longest first takes the loop over running rows only; shuffled, the loop over all rows."""
+    """A batch sorted longest first takes the loop over running rows only; shuffled, the loop
+    over all rows."""
     rng = np.random.default_rng(7)
     model = rnnkit.RNN(
         20, 5, 1, layers=layers, bidirectional=bidirectional, dtype=np.float64, seed=8
@@ -152,7 +153,8 @@ def test_longest_first_batch_equals_any_order(bidirectional, layers):
 
 
 def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
-    """The optional kernel must never stop a tagger: if Numba fails, forward() gives NumPy's answer."""
+    """The optional kernel must never stop a tagger: if Numba fails, forward() gives NumPy's
+    answer."""
     model = rnnkit.RNN(20, 8, 1, seed=0)
     x = np.random.default_rng(0).integers(0, 20, (3, 5))
     expected, _ = model.forward(x)

@@ -1,4 +1,5 @@
-"""The model against the lecture's equations: by hand, by a reference loop, by finite differences."""
+"""The model against the lecture's equations: by hand, by a reference loop, by finite
+differences."""
 
 import math
 
@@ -27,7 +28,10 @@ def test_two_steps_by_hand():
         math.tanh(0.5 * a1[0] - 0.2 * a1[1] + 0.0 + 0.1),
         math.tanh(0.1 * a1[0] + 0.3 * a1[1] - 1.0 - 0.1),
     ]
-    sig = lambda z: 1 / (1 + math.exp(-z))
+
+    def sig(z):
+        return 1 / (1 + math.exp(-z))
+
     y1 = sig(1.0 * a1[0] + 2.0 * a1[1] + 0.5)
     y2 = sig(1.0 * a2[0] + 2.0 * a2[1] + 0.5)
     y_hat, a = small_model().forward(np.array([[0, 1]]))

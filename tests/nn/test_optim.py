@@ -1,4 +1,5 @@
-"""Optimisers: dense and sparse paths agree where they should, lazy Adam touches only used columns."""
+"""Optimisers: dense and sparse paths agree where they should; lazy Adam touches only used
+columns."""
 
 import numpy as np
 import pytest

@@ -41,7 +41,7 @@ def test_batched_equals_one_by_one(case):
     mask = np.arange(T)[None, :] < lengths[:, None]
     x[~mask] = rng.integers(0, n_x, (~mask).sum())  # whatever sits in the padding must not matter
     y_hat, a = model.forward(x, mask)
-    loss, grads = model.loss_and_grads(x, y, mask, sparse=False)
+    _, grads = model.loss_and_grads(x, y, mask, sparse=False)
     N = lengths.sum()
     total = {k: np.zeros_like(g) for k, g in grads.items()}
     for i, T_i in enumerate(lengths):

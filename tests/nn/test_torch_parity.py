@@ -68,8 +68,9 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, activation, 
     np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
     tp = dict(rnn.named_parameters())
-    for l, d, _, W_aa, W_ax, b_a in model.chains:
-        sfx = f"_l{l - 1}" + ("_reverse" if d == "bwd" else "")
+    for chain in model.chains:
+        W_aa, W_ax, b_a = chain.W_aa, chain.W_ax, chain.b_a
+        sfx = f"_l{chain.layer - 1}" + ("_reverse" if chain.direction == "bwd" else "")
         np.testing.assert_allclose(
             grads[W_ax], tp["weight_ih" + sfx].grad.numpy(), rtol=1e-6, atol=1e-12
         )

@@ -18,6 +18,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
 from rnnkit.ner.metrics import spans_from_bio
 from rnnkit.ner.tasks import TASKS
+from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
 
 MODEL_FILE = "model.npz"
@@ -57,10 +58,10 @@ class Tagger:
         arrays, meta = storage.load(file, expect_format=storage.MODEL_FORMAT)
         try:
             task = TASKS[meta["task"]]
-            config = dict(meta["model"])
+            config = RNNConfig.from_json(meta["model"]).replace(dtype="float32")
             featurizer = Featurizer.from_json(meta["featurizer"])
             _check_sizes(file, config, featurizer, task, arrays)
-            model = RNN(**{**config, "dtype": np.float32, "seed": 0})
+            model = RNN.from_config(config)
         except (KeyError, TypeError, ValueError) as e:
             raise storage.ModelFileError(
                 f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
@@ -100,7 +101,7 @@ class Tagger:
             {
                 **kept,
                 "task": self.task.name,
-                "model": self.model.config(),
+                "model": self.model.config.to_json(),
                 "featurizer": self.featurizer.to_json(),
             },
         )
@@ -158,7 +159,7 @@ def _check_sizes(file, config, featurizer, task, arrays):
     """Hold the sizes the settings claim against the vocabulary, the task and the stored arrays
     before the model is built: a crafted header (n_a = 10**6) must be refused, not make
     RNN() allocate terabytes first."""
-    n_x, n_y, n_a, layers = config["n_x"], config["n_y"], config["n_a"], config["layers"]
+    n_x, n_y, n_a, layers = config.n_x, config.n_y, config.n_a, config.layers
     if featurizer.n_x != n_x or task.n_y != n_y:
         raise storage.ModelFileError(
             f"{file}: the settings say n_x = {n_x}, n_y = {n_y}, "
@@ -166,7 +167,7 @@ def _check_sizes(file, config, featurizer, task, arrays):
         )
     # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x): a lower
     # bound on what a file with these settings holds.
-    needed = (2 if config["bidirectional"] else 1) * n_a * (layers * n_a + n_x)
+    needed = len(config.directions) * n_a * (layers * n_a + n_x)
     stored = sum(a.size for a in arrays.values())
     if needed > stored:
         raise storage.ModelFileError(

@@ -29,7 +29,9 @@ class RNNConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        def set_(name, value):  # normalise a field of this frozen instance
+            object.__setattr__(self, name, value)
+
         for name in ("n_x", "n_a", "n_y", "layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not _is_integer(value) or value < 1:

@@ -12,12 +12,14 @@ import numpy as np
 from rnnkit.nn.model import RNN
 
 
-def _torch_key(kind, layer, direction):
-    return f"{kind}_l{layer - 1}" + ("_reverse" if direction == "bwd" else "")
+def _torch_key(kind, chain):
+    """PyTorch's name for one of the chain's arrays: weight_ih_l0, bias_hh_l1_reverse, ..."""
+    return f"{kind}_l{chain.layer - 1}" + ("_reverse" if chain.reverse else "")
 
 
 def to_torch(model, dtype=None):
-    """(nn.RNN, nn.Linear), batch_first, with the model's weights; for dense inputs of n_x features."""
+    """(nn.RNN, nn.Linear), batch_first, with the model's weights; for dense inputs of n_x
+    features."""
     import torch
 
     dtype = (
@@ -36,15 +38,12 @@ def to_torch(model, dtype=None):
     linear = torch.nn.Linear(model.n_a * (2 if model.bidirectional else 1), model.n_y, dtype=dtype)
     p = model.params
     with torch.no_grad():
-        for layer, d, _, W_aa, W_ax, b_a in model.chains:
-            getattr(rnn, _torch_key("weight_ih", layer, d)).copy_(
-                torch.from_numpy(np.ascontiguousarray(p[W_ax]))
-            )
-            getattr(rnn, _torch_key("weight_hh", layer, d)).copy_(
-                torch.from_numpy(np.ascontiguousarray(p[W_aa]))
-            )
-            getattr(rnn, _torch_key("bias_ih", layer, d)).copy_(torch.from_numpy(p[b_a]))
-            getattr(rnn, _torch_key("bias_hh", layer, d)).zero_()
+        for chain in model.chains:
+            for kind, name in (("weight_ih", chain.W_ax), ("weight_hh", chain.W_aa)):
+                weight = torch.from_numpy(np.ascontiguousarray(p[name]))
+                getattr(rnn, _torch_key(kind, chain)).copy_(weight)
+            getattr(rnn, _torch_key("bias_ih", chain)).copy_(torch.from_numpy(p[chain.b_a]))
+            getattr(rnn, _torch_key("bias_hh", chain)).zero_()
         linear.weight.copy_(torch.from_numpy(p["W_ya"]))
         linear.bias.copy_(torch.from_numpy(p["b_y"]))
     return rnn, linear
@@ -65,13 +64,13 @@ def from_torch(rnn, linear, output="sigmoid", dtype=None):
         dtype=dtype,
     )
     p = model.params
-    for layer, d, _, W_aa, W_ax, b_a in model.chains:
-        p[W_ax][...] = state[_torch_key("weight_ih", layer, d)]
-        p[W_aa][...] = state[_torch_key("weight_hh", layer, d)]
+    for chain in model.chains:
+        p[chain.W_ax][...] = state[_torch_key("weight_ih", chain)]
+        p[chain.W_aa][...] = state[_torch_key("weight_hh", chain)]
         b = np.zeros(model.n_a, dtype)
         for kind in ("bias_ih", "bias_hh"):
-            b += state.get(_torch_key(kind, layer, d), 0)
-        p[b_a][...] = b
+            b += state.get(_torch_key(kind, chain), 0)
+        p[chain.b_a][...] = b
     p["W_ya"][...] = linear.weight.detach().cpu().numpy()
     p["b_y"][...] = linear.bias.detach().cpu().numpy() if linear.bias is not None else 0
     return model

@@ -10,7 +10,7 @@ layer, add W_ya a<t> to the logits. Tagging one sentence, NumPy's cost per call
 is most of the cost of a step; tagging a batch, the passes are. g = tanh is
 Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
-tanh. tests/test_kernels.py holds the kernel equal to the NumPy loop.
+tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 
 Numba is imported on the first call, not with rnnkit: it costs some 100 MB of
 memory and a second of start-up, which a training run (all in NumPy) does not
@@ -29,8 +29,8 @@ available = not os.environ.get("RNNKIT_NO_NUMBA") and all(
     importlib.util.find_spec(name) is not None for name in ("numba", "scipy")
 )
 
-# tanh(v) = v P(v^2) / Q(v^2) for |v| < CLAMP, and ±1 in float32 beyond: Eigen's float tanh, exact to
-# a few ulp, and arithmetic that the compiler vectorises.
+# tanh(v) = v P(v^2) / Q(v^2) for |v| < CLAMP, and ±1 in float32 beyond: Eigen's float tanh,
+# exact to a few ulp, and arithmetic that the compiler vectorises.
 CLAMP = np.float32(7.90531110763549805)
 P = tuple(
     np.float32(c)
@@ -139,7 +139,8 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
     except Exception as e:  # an optional accelerator must never stop a tagger: fall back to NumPy
         available = False
         warnings.warn(
-            f"rnnkit: the compiled kernel is unavailable ({type(e).__name__}: {e}); using NumPy"
+            f"rnnkit: the compiled kernel is unavailable ({type(e).__name__}: {e}); using NumPy",
+            stacklevel=2,
         )
         raise KernelFailed from e
     T, m = inp.shape[:2]
@@ -165,5 +166,8 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
         return loop(*args)
     except Exception as e:  # compiling for new argument types happens here, at the call
         available = False
-        warnings.warn(f"rnnkit: the compiled kernel failed ({type(e).__name__}: {e}); using NumPy")
+        warnings.warn(
+            f"rnnkit: the compiled kernel failed ({type(e).__name__}: {e}); using NumPy",
+            stacklevel=2,
+        )
         raise KernelFailed from e

@@ -21,31 +21,74 @@ layer l as its input x<t>. The output layer reads the top layer: ŷ<t> =
 g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
 """
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from rnnkit.nn import kernels
-from rnnkit.nn.activations import G2, G
+from rnnkit.nn.activations import G2
+from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.losses import loss_and_dlogits
 from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
 from rnnkit.nn.sparse import ColumnGrad, group_ids
 
-DIRECTIONS = {False: ("fwd",), True: ("fwd", "bwd")}
-
 
 def param_name(base, layer, direction, layers, bidirectional):
-    """The lecture's name, qualified only where the model needs it: W_aa, W_aa[2], W_aa.bwd, W_aa[2].bwd."""
+    """The lecture's name, qualified only where the model needs it:
+    W_aa, W_aa[2], W_aa.bwd, W_aa[2].bwd."""
     name = base + (f"[{layer}]" if layers > 1 else "")
     return name + (f".{direction}" if bidirectional else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """One layer in one direction: its W_a and the keys of its parameters in `params`."""
+
+    layer: int  # 1..layers
+    direction: str  # "fwd" (t = 1..T) or "bwd" (t = T..1)
+    W_a: np.ndarray  # [W_aa | W_ax] (n_a, n_a + n_in), column-major; W_aa and W_ax view it
+    W_aa: str  # "W_aa", "W_aa[2].bwd", ...
+    W_ax: str
+    b_a: str
+
+    @property
+    def reverse(self):
+        return self.direction == "bwd"
+
+
+@dataclass
+class ForwardCache:
+    """What one forward pass keeps for backpropagation through time (arrays time-major)."""
+
+    mask: np.ndarray | None  # (m, T) bool; None when every step is real
+    mask_tm: np.ndarray | None  # (T, m) the same, time-major and contiguous
+    a0: np.ndarray | None  # (m, n_a) or None (zeros)
+    inputs: list = field(default_factory=list)  # layer l's input: x (T, m, ...), then a[l-1]
+    states: list = field(default_factory=list)  # layer l's a (T, m, n_a), one per chain
+    drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
+    top: np.ndarray | None = None  # (T, m, n_a * directions) the top layer's a, after dropout
+    logits: np.ndarray | None = None  # (m, T, n_y) W_ya a<t> + b_y
+
+
+def _setting(name):
+    return property(lambda self: getattr(self.config, name), doc=f"config.{name}")
 
 
 class RNN:
     """The lecture's RNN. The default (one layer, one direction) is the lecture's model exactly.
 
+    config: the RNNConfig it was built from (n_x, n_a, n_y, ... are read from it).
     params: dict of the live arrays (writing into them changes the model):
         W_aa (n_a, n_a), W_ax (n_a, n_x), b_a (n_a,), W_ya (n_y, n_a), b_y (n_y,),
     with names qualified by layer and direction for deeper models (see `param_name`);
     W_ax of layer l > 1 is (n_a, n_a * directions) and W_ya is (n_y, n_a * directions).
+    chains: one `Chain` per layer and direction, layer by layer, "fwd" before "bwd".
     """
+
+    n_x, n_a, n_y = _setting("n_x"), _setting("n_a"), _setting("n_y")
+    activation, output = _setting("activation"), _setting("output")
+    layers, bidirectional = _setting("layers"), _setting("bidirectional")
+    dropout, init_x = _setting("dropout"), _setting("init_x")
 
     def __init__(
         self,
@@ -57,79 +100,78 @@ class RNN:
         *,
         layers=1,
         bidirectional=False,
-        dropout=0.0,
+        dropout=None,
         init_x=None,
         seed=0,
         dtype=np.float32,
     ):
-        if activation not in G:
-            raise ValueError(f"activation must be one of {sorted(G)}, not {activation!r}")
-        if output not in G2:
-            raise ValueError(f"output must be one of {sorted(G2)}, not {output!r}")
-        for name, value in (("n_x", n_x), ("n_a", n_a), ("n_y", n_y), ("layers", layers)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), not {dropout!r}")
-        if init_x is not None and not init_x > 0:
-            raise ValueError(f"init_x must be positive, not {init_x!r}")
-        self.init_x = None if init_x is None else float(init_x)
-        self.n_x, self.n_a, self.n_y = int(n_x), int(n_a), int(n_y)
-        self.activation, self.output = activation, output
-        self.layers, self.bidirectional, self.dropout = (
-            int(layers),
-            bool(bidirectional),
-            float(dropout),
+        config = RNNConfig(
+            n_x, n_a, n_y, activation, output, layers, bidirectional, dropout, init_x, dtype
         )
-        self.dtype = np.dtype(dtype)
-        rng = np.random.default_rng(seed)
-        k = 1 / np.sqrt(n_a)  # PyTorch's nn.RNN initialisation
-        dirs = DIRECTIONS[self.bidirectional]
+        self._initialise(config, seed)
+
+    @classmethod
+    def from_config(cls, config, seed=0):
+        """The model `config` describes, its weights drawn from `seed` as RNN(...) draws them."""
+        if not isinstance(config, RNNConfig):
+            raise TypeError(f"config must be an RNNConfig, not {type(config).__name__}")
+        model = cls.__new__(cls)
+        model._initialise(config, seed)
+        return model
+
+    def _initialise(self, config, seed):
+        self.config = config
+        self.dtype = np.dtype(config.dtype)
+        rng = np.random.default_rng(seed)  # the draws' order is the models' identity: keep it
         self.params, self.chains = {}, []
-        for layer in range(1, self.layers + 1):
-            n_in = self.n_x if layer == 1 else self.n_a * len(dirs)
-            for d in dirs:
-                name = lambda base: param_name(base, layer, d, self.layers, self.bidirectional)
-                W_a = np.asfortranarray(rng.uniform(-k, k, (n_a, n_a + n_in)).astype(self.dtype))
-                if layer == 1 and init_x is not None:
-                    W_a[:, n_a:] *= init_x / k  # W_ax ~ U(-init_x, init_x)
-                self.params[name("W_aa")] = W_a[:, :n_a]  # views into W_a: the compact
-                self.params[name("W_ax")] = W_a[:, n_a:]  # notation is the same memory
-                self.params[name("b_a")] = rng.uniform(-k, k, n_a).astype(self.dtype)
-                self.chains.append((layer, d, W_a, name("W_aa"), name("W_ax"), name("b_a")))
-        n_top = n_a * len(dirs)
-        self.params["W_ya"] = rng.uniform(-k, k, (n_y, n_top)).astype(self.dtype)
-        self.params["b_y"] = np.zeros(n_y, self.dtype)
+        n_dirs = len(config.directions)
+        for layer in range(1, config.layers + 1):
+            n_in = config.n_x if layer == 1 else config.n_a * n_dirs
+            for direction in config.directions:
+                self.chains.append(self._initial_chain(rng, layer, direction, n_in))
+        k = 1 / np.sqrt(config.n_a)
+        self.params["W_ya"] = rng.uniform(-k, k, (config.n_y, config.n_a * n_dirs)).astype(
+            self.dtype
+        )
+        self.params["b_y"] = np.zeros(config.n_y, self.dtype)
+
+    def _initial_chain(self, rng, layer, direction, n_in):
+        """A new chain, its W_aa, W_ax and b_a ~ U(-1/√n_a, 1/√n_a) (PyTorch's nn.RNN
+        initialisation) put in params; W_ax of layer 1 ~ U(-init_x, init_x) if init_x is set."""
+        c, n_a = self.config, self.config.n_a
+        k = 1 / np.sqrt(n_a)
+        W_a = np.asfortranarray(rng.uniform(-k, k, (n_a, n_a + n_in)).astype(self.dtype))
+        if layer == 1 and c.init_x is not None:
+            W_a[:, n_a:] *= c.init_x / k
+        names = [
+            param_name(base, layer, direction, c.layers, c.bidirectional)
+            for base in ("W_aa", "W_ax", "b_a")
+        ]
+        chain = Chain(layer, direction, W_a, *names)
+        self.params[chain.W_aa] = W_a[:, :n_a]  # views into W_a: the compact
+        self.params[chain.W_ax] = W_a[:, n_a:]  # notation is the same memory
+        self.params[chain.b_a] = rng.uniform(-k, k, n_a).astype(self.dtype)
+        return chain
 
     # -- the compact notation ------------------------------------------------
     @property
     def W_a(self):
-        """[W_aa | W_ax] (n_a, n_a + n_x) of the one-chain model: the same memory as W_aa and W_ax."""
+        """[W_aa | W_ax] (n_a, n_a + n_x) of the one-chain model: the memory of W_aa and W_ax."""
         if len(self.chains) != 1:
             raise AttributeError(
                 "a model with several chains has one W_a per chain: use W_a_of(layer, direction)"
             )
-        return self.chains[0][2]
+        return self.chains[0].W_a
 
     def W_a_of(self, layer, direction="fwd"):
-        for l, d, W_a, *_ in self.chains:
-            if (l, d) == (layer, direction):
-                return W_a
+        for chain in self.chains:
+            if (chain.layer, chain.direction) == (layer, direction):
+                return chain.W_a
         raise KeyError(f"no chain for layer {layer} direction {direction!r}")
 
-    def config(self):
-        return dict(
-            n_x=self.n_x,
-            n_a=self.n_a,
-            n_y=self.n_y,
-            activation=self.activation,
-            output=self.output,
-            layers=self.layers,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            init_x=self.init_x,
-            dtype=self.dtype.name,
-        )
+    def chains_of(self, layer):
+        """The chains of one layer, "fwd" before "bwd": the order of their states in a[l]."""
+        return [chain for chain in self.chains if chain.layer == layer]
 
     # -- forward propagation -------------------------------------------------
     def forward(self, x, mask=None, a0=None):
@@ -138,10 +180,10 @@ class RNN:
             cache = self._forward(x, mask, a0, compiled=True)
         except kernels.KernelFailed:  # the optional kernel broke: NumPy gives the same answer
             cache = self._forward(x, mask, a0)
-        y_hat = G2[self.output](cache["logits"])
-        if cache["mask"] is not None:
-            y_hat *= cache["mask"][..., None]
-        return y_hat, cache["top"].transpose(1, 0, 2)
+        y_hat = G2[self.output](cache.logits)
+        if cache.mask is not None:
+            y_hat *= cache.mask[..., None]
+        return y_hat, cache.top.transpose(1, 0, 2)
 
     def _check_inputs(self, x, mask, a0):
         x = np.asarray(x)
@@ -185,65 +227,66 @@ class RNN:
         return z
 
     def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False):
-        """The cache of one forward pass: the states of every layer, the logits (m, T, n_y), the mask.
+        """The ForwardCache of one pass: every layer's states, the logits (m, T, n_y), the mask.
 
-        compiled: let the loops over time take the Numba kernel where it applies (inference only, so
-        that training never loads Numba)."""
+        compiled: let the loops over time take the Numba kernel where it applies (inference
+        only, so that training never loads Numba)."""
         x, mask, a0 = self._check_inputs(x, mask, a0)
         x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
+        cache = ForwardCache(mask, mask_tm, a0)
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
         W_ya, b_y = self.params["W_ya"], self.params["b_y"]
+        logits = None
         if rows is not None:  # the kernel adds W_ya a<t> to them as it goes
             logits = np.empty((T, m, self.n_y), self.dtype)
             logits[...] = b_y
-        cache = {"mask_tm": mask_tm, "a0": a0, "layers": [], "drop": []}
         inp = x_tm
         for layer in range(1, self.layers + 1):
-            states = []
-            for l, d, _, *names in self.chains:
-                if l != layer:
-                    continue
-                W_aa, W_ax, b_a = (self.params[k] for k in names)
-                if rows is not None:
-                    top = layer == self.layers  # the chain's columns of W_ya: [W_ya→ | W_ya←]
-                    cols = slice(self.n_a, None) if d == "bwd" else slice(0, self.n_a)
-                    a = kernels.rnn_forward(
-                        inp,
-                        W_ax,
-                        b_a,
-                        W_aa,
-                        self.activation,
-                        rows,
-                        d == "bwd",
-                        W_ya[:, cols] if top else None,
-                        logits if top else None,
-                    )
-                else:
-                    z = self._input_term(W_ax, b_a, inp)
-                    a = rnn_forward(z, W_aa, self.activation, mask_tm, a0, reverse=(d == "bwd"))
-                states.append(a)
+            top_logits = logits if layer == self.layers else None
+            states = [
+                self._chain_forward(chain, inp, cache, rows, top_logits)
+                for chain in self.chains_of(layer)
+            ]
             out = states[0] if len(states) == 1 else np.concatenate(states, axis=-1)
-            cache["layers"].append((inp, states))
-            drop = None
-            if dropout_rng is not None and self.dropout > 0:
-                drop = (dropout_rng.random(out.shape) >= self.dropout).astype(self.dtype) / (
-                    1 - self.dropout
-                )
-                out = out * drop
-            cache["drop"].append(drop)
-            inp = out
-        cache["top"] = inp  # (T, m, n_a * directions)
+            drop = self._dropout(out.shape, dropout_rng)
+            cache.inputs.append(inp)
+            cache.states.append(states)
+            cache.drop.append(drop)
+            inp = out if drop is None else out * drop
+        cache.top = inp  # (T, m, n_a * directions)
         if rows is None:  # one product for all steps
             logits = (inp.reshape(T * m, inp.shape[-1]) @ W_ya.T + b_y).reshape(T, m, self.n_y)
-        cache["logits"] = logits.transpose(1, 0, 2)  # (m, T, n_y)
-        cache["mask"] = mask
+        cache.logits = logits.transpose(1, 0, 2)  # (m, T, n_y)
         return cache
 
+    def _chain_forward(self, chain, inp, cache, rows, logits):
+        """a (T, m, n_a) of one chain on its layer's input (T, m, ...). rows: n<t> for the
+        compiled kernel, or None for NumPy; logits (T, m, n_y): the kernel adds this chain's part
+        of W_ya a<t> to them (the top layer only)."""
+        W_aa, W_ax, b_a = self.params[chain.W_aa], self.params[chain.W_ax], self.params[chain.b_a]
+        if rows is None:
+            z = self._input_term(W_ax, b_a, inp)
+            return rnn_forward(z, W_aa, self.activation, cache.mask_tm, cache.a0, chain.reverse)
+        W_ya = None
+        if logits is not None:  # the chain's columns of W_ya = [W_ya→ | W_ya←]
+            cols = slice(self.n_a, None) if chain.reverse else slice(0, self.n_a)
+            W_ya = self.params["W_ya"][:, cols]
+        return kernels.rnn_forward(
+            inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits
+        )
+
+    def _dropout(self, shape, dropout_rng):
+        """Inverted dropout's multiplier (0 or 1/(1-p)) for a layer's output, or None if off."""
+        p = self.dropout
+        if dropout_rng is None or p is None:
+            return None
+        return (dropout_rng.random(shape) >= p).astype(self.dtype) / (1 - p)
+
     def _kernel_rows(self, x_tm, mask_tm, a0):
-        """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed, float32, no
-        a0, unpadded or longest first), else None."""
+        """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed,
+        float32, no a0, unpadded or longest first), else None."""
         if not kernels.available or self.dtype != np.float32 or a0 is not None:
             return None
         T, m = x_tm.shape[:2]
@@ -259,52 +302,60 @@ class RNN:
         dropout_rng: a numpy Generator to train with dropout; None evaluates without.
         """
         cache = self._forward(x, mask, dropout_rng=dropout_rng)
-        mask = cache["mask"]
-        m, T = cache["logits"].shape[:2]
+        m, T = cache.logits.shape[:2]
+        mask = cache.mask
         step_mask = np.ones((m, T), self.dtype) if mask is None else mask.astype(self.dtype)
-        loss, dlogits = loss_and_dlogits(cache["logits"], y, step_mask, self.output)
-        grads = {}
-        top = cache["top"]
-        dlogits_tm = np.ascontiguousarray(dlogits.transpose(1, 0, 2))  # (T, m, n_y)
-        n_top = top.shape[-1]
-        grads["W_ya"] = dlogits_tm.reshape(-1, self.n_y).T @ top.reshape(-1, n_top)
-        grads["b_y"] = dlogits_tm.sum(axis=(0, 1))
-        W_ya = self.params["W_ya"]  # dL/d(top) (T, m, n_top):
-        d_out = (
-            dlogits_tm * W_ya[0]
-            if self.n_y == 1  # an outer product for one output
-            else (dlogits_tm.reshape(-1, self.n_y) @ W_ya).reshape(T, m, n_top)
-        )
-        mask_tm, a0 = cache["mask_tm"], cache["a0"]
+        loss, dlogits = loss_and_dlogits(cache.logits, y, step_mask, self.output)
+        grads, d_out = self._output_backward(dlogits, cache.top)
         memo = {}  # the grouping of the word ids, shared by both directions
         for layer in range(self.layers, 0, -1):
-            inp, states = cache["layers"][layer - 1]
-            drop = cache["drop"][layer - 1]
-            if drop is not None:
-                d_out = d_out * drop
-            chains = [c for c in self.chains if c[0] == layer]
-            d_inp = None
-            parts = (
-                [d_out]
-                if len(chains) == 1
-                else [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
-            )
-            for (l, d, _, W_aa, W_ax, b_a), a, part in zip(chains, states, parts):
-                dz, grads[W_aa], _ = rnn_backward(
-                    part, a, self.params[W_aa], self.activation, mask_tm, a0, reverse=(d == "bwd")
-                )
-                grads[b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
-                grads[W_ax] = self._input_grad(inp, dz, mask_tm, self.params[W_ax], sparse, memo)
-                if layer > 1:
-                    d = (dz.reshape(-1, self.n_a) @ self.params[W_ax]).reshape(
-                        *dz.shape[:2], -1
-                    )  # dL/d a[l-1]<t>
-                    d_inp = d if d_inp is None else d_inp + d
-            d_out = d_inp
+            d_out = self._layer_backward(layer, d_out, cache, grads, sparse, memo)
         return loss, {k: grads[k] for k in self.params}
 
+    def _output_backward(self, dlogits, top):
+        """From dL/dlogits (m, T, n_y) and the top layer's a (T, m, n_top): the gradients of
+        W_ya and b_y, and dL/d(top) (T, m, n_top)."""
+        T, m, n_top = top.shape
+        dlogits_tm = np.ascontiguousarray(dlogits.transpose(1, 0, 2))  # (T, m, n_y)
+        grads = {
+            "W_ya": dlogits_tm.reshape(-1, self.n_y).T @ top.reshape(-1, n_top),
+            "b_y": dlogits_tm.sum(axis=(0, 1)),
+        }
+        W_ya = self.params["W_ya"]
+        if self.n_y == 1:  # an outer product for one output
+            d_top = dlogits_tm * W_ya[0]
+        else:
+            d_top = (dlogits_tm.reshape(-1, self.n_y) @ W_ya).reshape(T, m, n_top)
+        return grads, d_top
+
+    def _layer_backward(self, layer, d_out, cache, grads, sparse, memo):
+        """Backpropagation through time for the chains of one layer, from dL/d a[l] (T, m,
+        n_a * directions): their gradients go into grads; returns dL/d a[l-1], the gradient of
+        the layer's input (None for layer 1, whose input is x)."""
+        drop = cache.drop[layer - 1]
+        if drop is not None:
+            d_out = d_out * drop
+        chains, inp = self.chains_of(layer), cache.inputs[layer - 1]
+        if len(chains) == 1:
+            parts = [d_out]
+        else:  # dL/da→ and dL/da←
+            parts = [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
+        d_inp = None
+        for chain, a, da in zip(chains, cache.states[layer - 1], parts):
+            W_aa, W_ax = self.params[chain.W_aa], self.params[chain.W_ax]
+            dz, grads[chain.W_aa], _ = rnn_backward(
+                da, a, W_aa, self.activation, cache.mask_tm, cache.a0, reverse=chain.reverse
+            )
+            grads[chain.b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
+            grads[chain.W_ax] = self._input_grad(inp, dz, cache.mask_tm, W_ax, sparse, memo)
+            if layer > 1:  # dL/d a[l-1]<t> = W_ax^T dz<t>, summed over the chains
+                d_chain = (dz.reshape(-1, self.n_a) @ W_ax).reshape(*dz.shape[:2], -1)
+                d_inp = d_chain if d_inp is None else d_inp + d_chain
+        return d_inp
+
     def _input_grad(self, inp, dz, mask_tm, W_ax, sparse, memo):
-        """dL/dW_ax = sum_t dz<t> x<t>^T: a product for dense x, a scatter-add of columns for ids."""
+        """dL/dW_ax = sum_t dz<t> x<t>^T: a product for dense x, a scatter-add of columns
+        for ids."""
         n_a = dz.shape[-1]
         if inp.dtype.kind not in "iu":
             return (dz.reshape(-1, n_a).T @ inp.reshape(-1, inp.shape[-1])).astype(
@@ -317,9 +368,7 @@ class RNN:
                 )
                 order, starts, unique = group_ids(inp.reshape(-1)[steps])
                 memo["steps"], memo["groups"] = steps[order], (None, starts, unique)
-            rows = np.take(
-                dz.reshape(-1, n_a), memo["steps"], axis=0
-            )  # the dz rows, sorted by word
+            rows = np.take(dz.reshape(-1, n_a), memo["steps"], axis=0)  # dz rows sorted by word
             g = ColumnGrad.from_contributions(None, rows, W_ax.shape, memo["groups"])
         else:  # K groups: each id of a step gets that step's dz
             ids, rows = (inp, dz) if mask_tm is None else (inp[mask_tm], dz[mask_tm])

@@ -30,7 +30,8 @@ def global_norm(grads):
 
 
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients in place so that their global norm is at most max_norm; returns the norm before."""
+    """Scale all gradients in place so that their global norm is at most max_norm; returns the
+    norm before."""
     norm = global_norm(grads)
     if max_norm is not None and norm > max_norm:
         c = max_norm / (norm + 1e-6)
@@ -96,7 +97,8 @@ class Adam:
         for k, g in grads.items():
             p, m, v = self.params[k], self.m[k], self.v[k]
             if isinstance(g, ColumnGrad):
-                # the same update on the used columns alone, gathered (ids are unique), then scattered back
+                # the same update on the used columns alone, gathered (ids are unique), then
+                # scattered back
                 ids, rows = g.ids, g.rows
                 m_i, v_i, p_i = m.T[ids], v.T[ids], p.T[ids]
                 m.T[ids] = self._moments(m_i, v_i, rows)

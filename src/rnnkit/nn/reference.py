@@ -10,7 +10,7 @@ from rnnkit.nn.activations import G2
 
 
 def one_hot(ids, n_x, dtype=np.float64):
-    """(T,) ids or (T, K) ids of K groups -> (T, n_x): the sum of the K one-hot vectors of each step."""
+    """(T,) ids or (T, K) ids of K groups -> (T, n_x): each step's sum of its K one-hot vectors."""
     ids = np.asarray(ids).reshape(len(ids), -1)
     x = np.zeros((len(ids), n_x), dtype)
     for t, row in enumerate(ids):
@@ -38,13 +38,12 @@ def reference_forward(model, x, mask=None, a0=None):
         inp = one_hot(x[i, :T_i], model.n_x) if np.issubdtype(x.dtype, np.integer) else x[i, :T_i]
         for layer in range(1, model.layers + 1):
             outs = []
-            for l, d, _, W_aa, W_ax, b_a in model.chains:
-                if l != layer:
-                    continue
+            for chain in model.chains_of(layer):
+                W_aa, W_ax, b_a = p[chain.W_aa], p[chain.W_ax], p[chain.b_a]
                 a = np.zeros(model.n_a) if a0 is None else np.asarray(a0[i], float)
                 states = np.zeros((T_i, model.n_a))
-                for t in range(T_i - 1, -1, -1) if d == "bwd" else range(T_i):
-                    a = rnn_cell_forward(inp[t], a, p[W_aa], p[W_ax], p[b_a], g)
+                for t in range(T_i - 1, -1, -1) if chain.reverse else range(T_i):
+                    a = rnn_cell_forward(inp[t], a, W_aa, W_ax, b_a, g)
                     states[t] = a
                 outs.append(states)
             inp = np.concatenate(outs, axis=1)

@@ -51,7 +51,8 @@ class ColumnGrad:
     def from_contributions(cls, ids, rows, shape, groups=None):
         """Sum the contributions rows[j] to column ids[j] (ids may repeat): (N,), (N, n_rows).
 
-        groups: group_ids(ids), when the caller has it already (order None: rows are sorted already).
+        groups: group_ids(ids), when the caller has it already (order None: rows are sorted
+        already).
         """
         order, starts, unique = group_ids(ids) if groups is None else groups
         return cls(
