@@ -84,12 +84,22 @@ def test_tag_marks_people_in_plain_output(trained, capsys):
         (["eval", "--model", "{dev}", "--data", "{dev}"], "dev.txt"),
         (["tag", "--model", "no-such-model", "text"], "no-such-model"),
         (
-            ["train", "--train", "{tmp}/missing.txt", "--dev", "{dev}", "--out", "{tmp}/o"],
+            [
+                "train",
+                "--quiet",
+                "--train",
+                "{tmp}/missing.txt",
+                "--dev",
+                "{dev}",
+                "--out",
+                "{tmp}/o",
+            ],
             "missing.txt",
         ),
         (
             [
                 "train",
+                "--quiet",
                 "--task",
                 "bio",
                 "--train",
