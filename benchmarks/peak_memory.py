@@ -28,7 +28,7 @@ def memory_child(system, cfg, data_dir, threads):
     if cfg.memory_batches:
         batches = batches[: cfg.memory_batches]
     if torch is not None:
-        s = torch_system(torch, cfg, cfg.n_a, False, "padded")
+        s = torch_system(cfg, cfg.n_a, False, "padded")
     else:
         s = RnnkitSystem(cfg, cfg.n_a) if system == "rnnkit" else None
     if s is not None:

@@ -49,8 +49,7 @@ def systems_for(cfg, torch, n_a, bidirectional=False, torch_inputs=None):
     systems = [RnnkitSystem(cfg, n_a, bidirectional)]
     if torch is not None:
         systems += [
-            torch_system(torch, cfg, n_a, bidirectional, form)
-            for form in torch_inputs or cfg.torch_inputs
+            torch_system(cfg, n_a, bidirectional, form) for form in torch_inputs or cfg.torch_inputs
         ]
     return systems
 
