@@ -1,11 +1,14 @@
-"""`rnnkit tag`: mark the people (or entities) in raw text."""
+"""`rnnkit tag`: mark the people (or entities) in raw text, or in documents (--input)."""
 
-import json
-import re
+import os
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
 from rnnkit.errors import RnnkitError
+from rnnkit.io.atomic import atomic_writer
+from rnnkit.ner.formats import FORMATS, footer, header, json_line, part_name
+
+__all__ = ["add_parser", "json_line", "run"]
 
 
 def add_parser(sub):
@@ -22,12 +25,62 @@ def add_parser(sub):
         action="store_true",
         help="one JSON object per text (JSON Lines) with tokens, offsets, probabilities",
     )
+    docs = p.add_argument_group(
+        "documents",
+        "tag raw-text documents: paragraphs are split on blank lines, the lines of a paragraph "
+        "joined; offsets count characters of the file's text (UTF-8, line ends as they are)",
+    )
+    docs.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        metavar="PATH",
+        help="a file, a directory (every file under it), a glob pattern, or '-' (standard "
+        "input); repeatable",
+    )
+    docs.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="jsonl: one JSON object per paragraph, with the document's name and offsets "
+        "(the default); conll: `token label` lines; html: a page with the names highlighted",
+    )
+    docs.add_argument(
+        "--out",
+        metavar="DIR|FILE",
+        default=None,
+        help="write to FILE, or to DIR/part-00000.jsonl, ... one file per input document "
+        "(a DIR is an existing directory or a path ending in '/'); default: standard output",
+    )
+    docs.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="processes that tag at once, output in input order (default 1; with --dask "
+        "local, Dask's default)",
+    )
+    docs.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None,
+        help="tag on a Dask cluster: 'local' starts one on this machine, tcp://host:8786 uses "
+        "a running scheduler; needs --out DIR (the dask extra)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args):
+    if args.input is None:
+        return _run_texts(args)
+    return _run_documents(args)
+
+
+def _run_texts(args):
     from rnnkit.ner.tagger import Tagger, mark
 
+    for option in ("format", "out", "workers", "dask"):
+        if getattr(args, option) is not None:
+            raise RnnkitError(f"--{option} goes with --input (documents); for texts use --json")
     if args.text is None and sys.stdin.isatty():
         raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
     tagger = Tagger.load(args.model)
@@ -40,20 +93,70 @@ def run(args):
     return 0
 
 
-def json_line(obj):
-    """One line of JSON Lines, readable whatever the reader splits lines on.
+def _run_documents(args):
+    from rnnkit.data.documents import STDIN, expand_inputs
 
-    ensure_ascii=False keeps the text readable, but leaves the Unicode line
-    separators U+0085, U+2028, U+2029 raw (str.splitlines() breaks at them) and
-    lone surrogates (undecodable bytes of argv or stdin) that UTF-8 cannot
-    encode: write those as \\uXXXX escapes, which json.loads reads back exactly.
-    """
-    text = json.dumps(obj, ensure_ascii=False)
-    for c in "\x85\u2028\u2029":
-        text = text.replace(c, f"\\u{ord(c):04x}")
-    if _SURROGATE.search(text):  # rare; a search copies nothing, unlike encoding 1 MB of text
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    if args.text is not None:
+        raise RnnkitError("give either a text or --input, not both")
+    fmt = args.format or "jsonl"
+    if args.json and fmt != "jsonl":
+        raise RnnkitError(f"--json asks for JSON Lines, --format for {fmt}: give one")
+    paths = expand_inputs(args.input)
+    if STDIN in paths and sys.stdin.isatty():
+        raise RnnkitError("--input - reads standard input: pipe the text in")
+    if paths.count(STDIN) > 1:
+        raise RnnkitError("--input - may be given once: standard input is read once")
+    to_dir = args.out is not None and (args.out.endswith(("/", os.sep)) or os.path.isdir(args.out))
+    if args.dask is not None:
+        if args.out is None:
+            raise RnnkitError("--dask writes one file per document: give --out DIR")
+        if STDIN in paths:
+            raise RnnkitError("--dask reads files that its workers open: not standard input")
+        from rnnkit import dask as rnnkit_dask
+
+        model = args.model
+        if model is not None and os.path.exists(model):
+            model = os.path.abspath(model)  # the workers' working directory may differ
+        rnnkit_dask.tag_files(
+            paths, args.out, model=model, fmt=fmt, address=args.dask, workers=args.workers
+        )
+        return 0
+    from rnnkit.ner.pipeline import render_documents
+    from rnnkit.ner.tagger import Tagger
+
+    # A model that cannot load is reported before any worker starts or any file is written;
+    # workers load it from its file, once each.
+    workers = args.workers or 1
+    tagger = Tagger.load(args.model)
+    pieces = render_documents(tagger if workers == 1 else args.model, paths, fmt, workers=workers)
+    if to_dir:
+        _write_parts(pieces, args.out, len(paths), fmt)
+    elif args.out is not None:
+        with atomic_writer(args.out) as f:
+            _write_all(pieces, f, fmt)
+    else:
+        _write_all(pieces, sys.stdout, fmt)
+    return 0
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+def _write_all(pieces, f, fmt):
+    f.write(header(fmt))
+    for _, piece in pieces:
+        f.write(piece)
+    f.write(footer(fmt))
+    f.flush()
+
+
+def _write_parts(pieces, out_dir, n_docs, fmt):
+    """Write document i's pieces to out_dir/part-0000i.<fmt>, as `rnnkit tag --dask` does, every
+    document a file even when it has no text."""
+    os.makedirs(out_dir, exist_ok=True)
+    pieces = iter(pieces)
+    pending = next(pieces, None)
+    for doc in range(n_docs):
+        with atomic_writer(os.path.join(out_dir, part_name(doc, fmt))) as f:
+            f.write(header(fmt))
+            while pending is not None and pending[0] == doc:
+                f.write(pending[1])
+                pending = next(pieces, None)
+            f.write(footer(fmt))

@@ -154,6 +154,20 @@ class Tagger:
                 start, end = sentence[i].start, sentence[j - 1].end
                 entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
 
+    # -- many texts, whole files: rnnkit.ner.pipeline ------------------------------
+    def pipe(self, texts, batch_size=64, workers=1):
+        """Yield self.tag(text) for each of `texts`, lazily, in order, a batch of texts at a
+        time, on `workers` processes (each loads the model once)."""
+        from rnnkit.ner import pipeline
+
+        return pipeline.pipe(self, texts, batch_size, workers)
+
+    def tag_file(self, path, batch_size=64, workers=1):
+        """Yield the tagged paragraphs of a raw-text file, lazily, offsets into its text."""
+        from rnnkit.ner import pipeline
+
+        return pipeline.tag_file(self, path, batch_size, workers)
+
 
 def _check_sizes(file, config, featurizer, task, arrays):
     """Hold the sizes the settings claim against the vocabulary, the task and the stored arrays

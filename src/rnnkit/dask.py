@@ -1,0 +1,96 @@
+"""Tagging on a Dask cluster (the dask extra: pip install 'rnnkit[dask]').
+
+    import dask.bag as db
+    from rnnkit.dask import tag_bag
+    results = tag_bag(db.from_sequence(texts, npartitions=8), model="default").compute()
+
+Each worker process loads the model once, the first time one of its tasks needs it, and
+keeps it; the model is named by what Tagger.load takes (a shipped name, or a path that every
+worker can read), so no model travels with the tasks. A partition is tagged a batch at a time,
+as Tagger.pipe does, so the results equal those of one process.
+"""
+
+import logging
+import os
+import threading
+
+import dask
+import dask.bag as db
+
+from rnnkit.data.documents import read_paragraphs
+from rnnkit.io.atomic import atomic_writer
+from rnnkit.ner import formats
+from rnnkit.ner.pipeline import BATCH_SIZE, batched, tag_items
+
+_taggers = {}  # model -> Tagger, in this worker process
+_lock = threading.Lock()  # a worker's threads share its taggers
+
+
+def tag_bag(bag, model=None, batch_size=BATCH_SIZE):
+    """A bag of texts (str) and Paragraphs -> a bag of their results (Tagger.tag's object, or a
+    tagged paragraph as rnnkit.ner.pipeline.tag_paragraphs makes it), in the same order."""
+    return bag.map_partitions(_tag_partition, model, batch_size)
+
+
+def read_documents(paths):
+    """A bag of the paragraphs of the documents at `paths`, one partition per document, read by
+    the workers (so the paths must be theirs to open)."""
+    return db.from_sequence(paths, npartitions=max(1, len(paths))).map_partitions(_read_partition)
+
+
+def tag_files(paths, out_dir, model=None, fmt="jsonl", address="local", workers=None):
+    """Tag the documents at `paths` on the cluster at `address` ('local' starts one of processes
+    on this machine) and write document i to out_dir/part-0000i.<fmt>, as `rnnkit tag --input
+    ... --out DIR` does on one machine, byte for byte."""
+    from distributed import Client, LocalCluster
+
+    os.makedirs(out_dir, exist_ok=True)
+    pieces = tag_bag(read_documents(paths), model).map(_render, fmt)
+    writes = [
+        dask.delayed(_write_part)(part, os.path.join(out_dir, formats.part_name(i, fmt)), fmt)
+        for i, part in enumerate(pieces.to_delayed())
+    ]
+    if address == "local":
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,  # not the workers' start and stop
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            return client.compute(writes, sync=True)
+    with Client(address) as client:
+        return client.compute(writes, sync=True)
+
+
+def _tagger(model):
+    from rnnkit.ner.tagger import Tagger
+
+    with _lock:
+        if model not in _taggers:
+            _taggers[model] = Tagger.load(model)
+        return _taggers[model]
+
+
+def _tag_partition(items, model, batch_size):
+    tagger = _tagger(model)
+    return [r for batch in batched(items, batch_size) for r in tag_items(tagger, batch)]
+
+
+def _read_partition(paths):
+    return [p for path in paths for p in read_paragraphs(path)]
+
+
+def _render(record, fmt):
+    return formats.render(fmt, record)
+
+
+def _write_part(pieces, path, fmt):
+    with atomic_writer(path) as f:
+        f.write(formats.header(fmt))
+        f.writelines(pieces)
+        f.write(formats.footer(fmt))
+    return path

@@ -1,0 +1,64 @@
+"""Tagging on a real multi-process Dask cluster gives, byte for byte, what one process gives."""
+
+import pytest
+
+pytest.importorskip("distributed")
+
+import dask.bag as db
+from distributed import Client, LocalCluster
+
+from rnnkit.cli import main
+from rnnkit.dask import read_documents, tag_bag
+from rnnkit.ner.tagger import Tagger
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # Two worker processes of one thread each: small, but the model crosses process borders.
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    docs = tmp_path / "corpus"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"doc{i}.txt").write_bytes(
+            (
+                "\ufeff" * (i == 0)
+                + f"Angela Merkel met Olaf\r\nScholz {i} times in Berlin.\r\n\r\n" * (i + 1)
+                + "Jürgen Müller visited 東京 😀 with Teddy Roosevelt.\n"
+            ).encode()
+        )
+    (docs / "empty.txt").write_text("")
+    return docs
+
+
+def test_cli_on_the_cluster_writes_what_one_process_writes(cluster, corpus, tmp_path, capsys):
+    pattern = f"{corpus}/*.txt"
+    assert main(["tag", "--input", pattern, "--out", str(tmp_path / "one.jsonl")]) == 0
+    assert main(["tag", "--input", pattern, "--out", f"{tmp_path}/one/"]) == 0
+    address = cluster.scheduler_address
+    assert main(["tag", "--input", pattern, "--dask", address, "--out", str(tmp_path / "d")]) == 0
+    assert capsys.readouterr().err == ""
+    parts = sorted((tmp_path / "d").iterdir())
+    assert [p.name for p in parts] == [f"part-0000{i}.jsonl" for i in range(7)]
+    assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "one.jsonl").read_bytes()
+    for part in parts:
+        assert part.read_bytes() == (tmp_path / "one" / part.name).read_bytes()
+
+
+def test_tag_bag_maps_the_tagger_over_texts_and_documents(cluster, corpus):
+    tagger = Tagger.load()
+    texts = [f"Teddy Roosevelt was here {i} times ." for i in range(50)] + ["", "Olaf\nScholz"]
+    paths = sorted(str(p) for p in corpus.iterdir())
+    with Client(cluster):
+        results = tag_bag(db.from_sequence(texts, npartitions=4)).compute()
+        records = tag_bag(read_documents(paths), model="default").compute()
+    assert results == [tagger.tag(t) for t in texts]
+    assert records == [r for path in paths for r in tagger.tag_file(path)]
