@@ -29,11 +29,9 @@ def positive_int(text):
 
 @contextlib.contextmanager
 def blas_threads(n):
-    """Run the block with n BLAS threads, where threadpoolctl (the train extra) is installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(n, user_api="blas"):
+    """Run the block with n BLAS threads (rnnkit.threads: one by default)."""
+    from rnnkit import threads
+
+    threads.set_threads(n)
+    with threads.limited():
         yield

@@ -1,0 +1,98 @@
+"""rnnkit's BLAS thread setting: applied to its own work, given back afterwards (issue 11)."""
+
+import threading
+
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from rnnkit import threads
+
+
+def blas_threads_now():
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+@pytest.fixture(autouse=True)
+def two_threads():
+    """Give BLAS two threads around each test, so that a limit of one shows."""
+    with threadpool_limits(2, user_api="blas"):
+        before = threads.get_threads()
+        yield
+        threads.set_threads(before)
+
+
+def test_the_limit_holds_inside_and_is_given_back():
+    threads.set_threads(1)
+    with threads.limited():
+        assert blas_threads_now() == {1}
+    assert blas_threads_now() == {2}
+
+
+def test_none_leaves_blas_alone():
+    threads.set_threads(None)
+    with threads.limited():
+        assert blas_threads_now() == {2}
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_a_bad_count_is_refused(bad):
+    with pytest.raises(ValueError, match="positive integer or None"):
+        threads.set_threads(bad)
+
+
+def test_nested_blocks_keep_the_limit_until_the_outer_one_ends():
+    threads.set_threads(1)
+    with threads.limited():
+        with threads.limited():
+            assert blas_threads_now() == {1}
+        assert blas_threads_now() == {1}
+    assert blas_threads_now() == {2}
+
+
+class FakeController:
+    """Records what the limiter does to the process-wide setting (OpenBLAS reports its thread
+    count unreliably to threads other than the one that set it, so the bookkeeping across
+    threads is checked against this stand-in)."""
+
+    def __init__(self):
+        self.setting, self.log = 2, []
+
+    def limit(self, limits, user_api):
+        original, self.setting = self.setting, limits
+        self.log.append(("limit", limits))
+        controller = self
+
+        class Limiter:
+            def restore_original_limits(self):
+                controller.setting = original
+                controller.log.append(("restore", original))
+
+        return Limiter()
+
+
+def test_overlapping_blocks_in_threads_restore_the_original_once_all_are_done(monkeypatch):
+    """A enters, B enters, A leaves (B still runs under the limit), B leaves: the process gets
+    its two threads back, never the limit that was in force when B came in."""
+    fake = FakeController()
+    monkeypatch.setattr(threads, "_controller", fake)
+    threads.set_threads(1)
+    a_leave, b_leave = threading.Event(), threading.Event()
+    a_in, b_in = threading.Event(), threading.Event()
+
+    def hold(entered, leave):
+        with threads.limited():
+            entered.set()
+            leave.wait(10)
+
+    a = threading.Thread(target=hold, args=(a_in, a_leave))
+    b = threading.Thread(target=hold, args=(b_in, b_leave))
+    a.start()
+    a_in.wait(10)
+    b.start()
+    b_in.wait(10)
+    a_leave.set()
+    a.join(10)
+    assert fake.setting == 1  # B still works under the limit
+    b_leave.set()
+    b.join(10)
+    assert fake.setting == 2 and fake.log == [("limit", 1), ("restore", 2)]
