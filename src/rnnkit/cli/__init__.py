@@ -8,7 +8,7 @@ shows the traceback instead.
 import argparse
 import sys
 
-from rnnkit.cli import bench, evaluate, tag, train
+from rnnkit.cli import bench, evaluate, serve, tag, train
 from rnnkit.cli.options import blas_threads, positive_int
 from rnnkit.errors import RnnkitError
 
@@ -29,6 +29,7 @@ def build_parser():
     train.add_parser(sub)
     evaluate.add_parsers(sub)
     tag.add_parser(sub)
+    serve.add_parser(sub)
     bench.add_parser(sub)
     return parser
 

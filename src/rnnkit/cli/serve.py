@@ -1,0 +1,78 @@
+"""`rnnkit serve`: the tagger over HTTP, with a web page at / (needs the serve extra)."""
+
+import argparse
+
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
+from rnnkit.errors import RnnkitError
+
+
+def add_parser(sub):
+    p = sub.add_parser("serve", help="serve the tagger over HTTP, with a web page at /")
+    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=10_000_000,
+        help="larger request bodies are refused with 413 (default 10000000)",
+    )
+    p.add_argument(
+        "--max-chars",
+        type=positive_int,
+        default=1_000_000,
+        help="longer texts are refused with 413 (default 1000000)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=30.0,
+        help="seconds a request may wait for its tags before it is answered 503 (default 30)",
+    )
+    p.add_argument(
+        "--batch-window",
+        type=float,
+        default=2.0,
+        help="milliseconds a lone request waits for others to be tagged with it (default 2)",
+    )
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each request (default: on)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args):
+    try:
+        import uvicorn
+
+        from rnnkit.serve.app import create_app
+        from rnnkit.serve.limits import Limits
+    except ImportError as e:
+        raise RnnkitError(
+            f"rnnkit serve needs the serve extra ({e.name} is missing): pip install 'rnnkit[serve]'"
+        ) from None
+    try:
+        limits = Limits(args.max_body_bytes, args.max_chars, args.timeout, args.batch_window / 1000)
+    except ValueError as e:
+        raise RnnkitError(str(e)) from None
+    app = create_app(args.model, limits)  # loads the model now: a bad --model fails here
+    # uvicorn drains in-flight requests on SIGTERM and SIGINT before it exits.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
+    return 0
+
+
+def port(text):
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+    return value

@@ -1,0 +1,70 @@
+"""The models a server offers: the one it was started with and the shipped ones, by name.
+
+Each is loaded on first use (the served one at start, so that a bad --model fails before the
+port opens) and gets its own Batcher. A request names a model only from this list: never a path.
+"""
+
+import asyncio
+
+from rnnkit.ner.tagger import SHIPPED, Tagger
+from rnnkit.serve.batching import Batcher
+
+
+class UnknownModel(LookupError):
+    pass
+
+
+class Models:
+    def __init__(self, model=None, window=0.002):
+        self.default = "default" if model is None else str(model)
+        self.names = (self.default, *(name for name in SHIPPED if name != self.default))
+        self.window = window
+        self._taggers = {self.default: _load(model)}
+        self._batchers = {}
+        self._loading = asyncio.Lock()
+
+    async def get(self, name=None):
+        """A model's name -> its Batcher (which holds its Tagger), loading it on first use."""
+        name = self.default if name is None else name
+        if name not in self.names:
+            raise UnknownModel(
+                f"no model named {name!r}; this server offers {', '.join(self.names)}"
+            )
+        if name not in self._taggers:
+            async with self._loading:
+                if name not in self._taggers:
+                    self._taggers[name] = await asyncio.to_thread(_load, name)
+        if name not in self._batchers:
+            self._batchers[name] = Batcher(self._taggers[name], window=self.window)
+        return self._batchers[name]
+
+    async def close(self):
+        for batcher in self._batchers.values():
+            await batcher.close()
+
+
+def _load(model):
+    tagger = Tagger.load(model)
+    tagger.tag(
+        "Warm up."
+    )  # the first call loads (or compiles) the numba kernels: not a request's wait
+    return tagger
+
+
+def describe(name, tagger):
+    """What GET /model tells about a model: its name, task, entity types, scores and settings."""
+    meta = tagger.meta
+    types = list(dict.fromkeys(tag[2:] for tag in tagger.task.tags if tag != "O"))
+    scores = meta.get("shipped_scores")
+    if scores is None and "dev" in meta:  # a model from `rnnkit train`: its best dev scores
+        scores = {
+            "valid": {k: meta["dev"].get(k) for k in ("f1", "precision", "recall", "accuracy")}
+        }
+    return {
+        "name": name,
+        "task": tagger.task.name,
+        "types": types,
+        "scores": scores or {},
+        "features": list(tagger.featurizer.to_json().get("groups", [])),
+        "settings": meta.get("model", {}),
+    }
