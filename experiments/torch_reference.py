@@ -17,7 +17,8 @@ import torch
 from rnnkit.data.batching import make_batches
 from rnnkit.data.conll import read_conll
 from rnnkit.data.features import Featurizer
-from rnnkit.ner.metrics import binary_to_bio, score
+from rnnkit.ner.metrics import score
+from rnnkit.ner.schemes import binary_to_bio
 from rnnkit.ner.tasks import TASKS
 
 

@@ -1,18 +1,17 @@
 import os
 import pickle
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import BAD_CONLL, FIXTURES
-from rnnkit.data.conll import Sentence, read_conll, to_iob2, write_conll
+from conftest import SHARED_DATA as CONLL
+from rnnkit.data.conll import Sentence, read_conll, write_conll
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
-from rnnkit.ner.metrics import spans_from_bio
+from rnnkit.ner.schemes import spans_from_bio
 
 FIXTURES = FIXTURES / "conll"
-from conftest import SHARED_DATA as CONLL
 
 
 def test_reads_sentences_skipping_docstart():
@@ -48,26 +47,6 @@ def test_iob1_is_converted_to_iob2_on_reading():
     assert sent.tags == [
         "B-PER", "I-PER", "O", "B-PER", "B-PER", "O", "B-LOC", "I-LOC", "B-ORG", "O",
     ]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "tags, expected",
-    [
-        ([], []),
-        (["O", "I-PER", "I-PER"], ["O", "B-PER", "I-PER"]),
-        (["I-PER", "B-PER", "I-PER"], ["B-PER", "B-PER", "I-PER"]),
-        (["I-PER", "I-LOC", "O", "I-LOC"], ["B-PER", "B-LOC", "O", "B-LOC"]),
-        (["B-PER", "I-PER", "O", "B-LOC"], ["B-PER", "I-PER", "O", "B-LOC"]),  # IOB2 unchanged
-    ],
-)
-def test_to_iob2(tags, expected):
-    assert to_iob2(tags) == expected
-
-
-def test_to_iob2_keeps_the_entities():
-    # Independent truth: conlleval's chunking gives the same entities either way.
-    tags = ["I-PER", "I-PER", "B-PER", "I-LOC", "O", "I-ORG", "B-ORG", "I-ORG"]
-    assert spans_from_bio(to_iob2(tags)) == spans_from_bio(tags)
 
 
 @pytest.mark.parametrize("name, line, words", BAD_CONLL)
@@ -155,9 +134,7 @@ def test_atomic_writer_binary_and_failure(tmp_path):
 
 @pytest.mark.skipif(not CONLL.is_dir(), reason="CoNLL-2003 data not available")
 def test_conll2003_train_counts():
-    start = time.perf_counter()
     sents = read_conll(CONLL / "train.txt")
-    elapsed = time.perf_counter() - start
     assert len(sents) == 14041
     assert sum(len(s.tokens) for s in sents) == 203621
     counts = {}
@@ -165,4 +142,3 @@ def test_conll2003_train_counts():
         for typ, _, _ in spans_from_bio(s.tags):
             counts[typ] = counts.get(typ, 0) + 1
     assert counts == {"PER": 6600, "LOC": 7140, "ORG": 6321, "MISC": 3438}
-    assert elapsed < 1.0

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from conftest import SHARED_DATA as CONLL
 from rnnkit.data.conll import read_conll
-from rnnkit.data.tokenize import Token, iter_sentences, iter_tokens, split_sentences, tokenize
+from rnnkit.data.tokenize import Token, iter_sentences, iter_tokens, tokenize
 
 
 def texts(s):
@@ -99,14 +99,14 @@ def test_offsets_round_trip_and_no_whitespace(text):
 @given(st.text(alphabet=st.sampled_from(list("ab .!?\"')U.S-'")), max_size=60), st.integers(1, 8))
 def test_sentences_partition_the_tokens(text, max_len):
     tokens = tokenize(text)
-    sentences = split_sentences(tokens, max_len=max_len)
+    sentences = list(iter_sentences(tokens, max_len=max_len))
     assert [t for s in sentences for t in s] == tokens
     assert all(1 <= len(s) <= max_len for s in sentences)
 
 
 def test_sentence_splitting():
     text = 'He said, "Hi there." Then he left! Why? The U.S. is big. (Really.) Mr. Smith agreed'
-    sentences = [[t.text for t in s] for s in split_sentences(tokenize(text))]
+    sentences = [[t.text for t in s] for s in iter_sentences(tokenize(text))]
     assert sentences == [
         ["He", "said", ",", '"', "Hi", "there", ".", '"'],
         ["Then", "he", "left", "!"],
@@ -118,9 +118,7 @@ def test_sentence_splitting():
 
 
 def test_opening_quote_after_full_stop_starts_the_next_sentence():
-    sentences = [
-        [t.text for t in s] for s in split_sentences(tokenize('It ended. "Now," he said.'))
-    ]
+    sentences = [[t.text for t in s] for s in iter_sentences(tokenize('It ended. "Now," he said.'))]
     assert sentences == [["It", "ended", "."], ['"', "Now", ",", '"', "he", "said", "."]]
 
 
@@ -134,7 +132,7 @@ def test_long_input_is_processed_in_bounded_pieces():
 
 def test_max_len_must_be_positive():
     with pytest.raises(ValueError):
-        split_sentences(tokenize("a b"), max_len=0)
+        next(iter_sentences(tokenize("a b"), max_len=0))
 
 
 @pytest.mark.skipif(not CONLL.is_dir(), reason="CoNLL-2003 data not available")

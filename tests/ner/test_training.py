@@ -10,10 +10,22 @@ from rnnkit.data.features import Featurizer
 from rnnkit.data.vocab import UNK_ID
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
+from rnnkit.ner.checkpoint import CHECKPOINT_FILE
+from rnnkit.ner.regularisers import drop_inputs
 from rnnkit.ner.tagger import Tagger
-from rnnkit.ner.training import CHECKPOINT_FILE, Interrupted, TrainConfig, drop_inputs, train
+from rnnkit.ner.training import Interrupted, TrainConfig, train
 
 SMALL = dict(n_a=16, vocab=200, epochs=4, patience=10, batch=8, lr=1e-2, word_dropout=0.1, seed=3)
+FULL = {  # every option on
+    **SMALL,
+    "bidirectional": True,
+    "dropout": 0.2,
+    "unk_alpha": 1.0,
+    "feature_dropout": 0.1,
+    "average": 0.99,
+    "entity_dropout": 0.3,
+    "features": ("word", "shape"),
+}
 BATCHES = 38  # 300 synthetic training sentences in batches of 8
 
 
@@ -51,22 +63,7 @@ class InterruptAt:
         pass
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        SMALL,
-        {
-            **SMALL,
-            "bidirectional": True,
-            "dropout": 0.2,
-            "unk_alpha": 1.0,
-            "feature_dropout": 0.1,
-            "average": 0.99,
-            "entity_dropout": 0.3,
-            "features": ("word", "shape"),
-        },
-    ],
-)
+@pytest.mark.parametrize("config", [SMALL, FULL])
 def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     straight = tmp_path / "straight"
     train(TrainConfig(**config), *corpus, straight, log=quiet)
@@ -84,6 +81,86 @@ def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     m1, _ = storage.load(straight / "model.npz")
     m2, _ = storage.load(resumed / "model.npz")
     assert all(np.array_equal(m1[k], m2[k]) for k in m1)
+
+
+def test_checkpoint_arrays_are_named_part_and_parameter(corpus, tmp_path):
+    train(TrainConfig(**{**FULL, "epochs": 1}), *corpus, tmp_path, log=quiet)
+    arrays, meta = storage.load(tmp_path / CHECKPOINT_FILE)
+    model, _ = storage.load(tmp_path / "model.npz")
+    parts = ("param", "opt.m", "opt.v", "average")
+    assert set(arrays) == {f"{part}:{k}" for part in parts for k in model}
+    assert meta["opt_t"] == BATCHES and (meta["epoch"], meta["step"]) == (1, 0)
+
+
+def test_a_checkpoint_of_the_old_code_resumes_bit_identically(corpus, tmp_path):
+    """Checkpoints written before the reshape name the optimiser's arrays "opt:m:W_aa" and
+    hold 0 for an option that is off, and an "extra" dict: such a file still resumes."""
+    config = {**FULL, "epochs": 2}
+    train(TrainConfig(**config), *corpus, tmp_path / "straight", log=quiet)
+    old = tmp_path / "old"
+    train(TrainConfig(**{**config, "epochs": 1}), *corpus, old, log=quiet)
+    arrays, meta = storage.load(old / CHECKPOINT_FILE)
+    renamed = {}
+    for key, v in arrays.items():
+        if key.startswith("opt."):
+            slot, name = key[4:].split(":", 1)
+            key = "opt:" + f"{slot}/{name}".replace("/", ":")  # the old code's line
+        renamed[key] = v
+    assert "opt:m:W_ya" in renamed and "opt:v:b_a.bwd" in renamed
+    old_config = {k: 0.0 if v is None else v for k, v in meta["config"].items()}
+    old_config.update(lower_vocab=0, extra={})
+    assert old_config["init_x"] == old_config["lr_decay"] == 0.0
+    old_meta = {k: v for k, v in meta.items() if not k.startswith("format")}
+    storage.save(
+        old / CHECKPOINT_FILE,
+        renamed,
+        {**old_meta, "config": old_config},
+        format_name="rnnkit-checkpoint",
+    )
+    train(TrainConfig(**config), *corpus, old, resume=True, log=quiet)
+    for name in (CHECKPOINT_FILE, "model.npz"):
+        a, _ = storage.load(tmp_path / "straight" / name)
+        b, _ = storage.load(old / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert np.array_equal(a[k], b[k]), (name, k)
+
+
+def test_none_is_off_and_zero_reads_as_none():
+    default = TrainConfig()
+    off = ("lower_vocab", "init_x", "dropout", "word_dropout", "unk_alpha", "feature_dropout")
+    off += ("entity_dropout", "average", "lr_decay")
+    assert all(getattr(default, name) is None for name in off)
+    zeros = dict.fromkeys(off[2:], 0.0)
+    assert TrainConfig(**zeros) == default
+    old = TrainConfig.from_json({**default.to_json(), **zeros, "init_x": 0.0, "lower_vocab": 0})
+    assert old == default
+    with pytest.raises(RnnkitError, match="init_x"):
+        TrainConfig(init_x=0.0)  # 0 is no scale: off is None (the CLI maps its 0 to None)
+
+
+def test_the_command_line_still_takes_0_for_off():
+    from dataclasses import fields
+
+    from rnnkit.cli import build_parser
+
+    files = ["train", "--train", "a", "--dev", "b", "--out", "c"]
+    off = ["--init-x", "--dropout", "--word-dropout", "--unk-alpha", "--feature-dropout"]
+    off += ["--entity-dropout", "--average", "--lr-decay"]
+    for argv in (files, files + [a for option in off for a in (option, "0")]):
+        args = build_parser().parse_args(argv)
+        config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+        assert config == TrainConfig()
+    args = build_parser().parse_args(files + ["--init-x", "1", "--average", "0.9"])
+    assert (args.init_x, args.average) == (1.0, 0.9)
+
+
+def test_the_model_settings_are_the_rnn_config():
+    config = TrainConfig(n_a=8, layers=2, bidirectional=True, dropout=0.25, init_x=1)
+    rnn = config.rnn_config(n_x=50, n_y=9, output="softmax")
+    assert (rnn.n_x, rnn.n_a, rnn.n_y, rnn.output, rnn.layers) == (50, 8, 9, "softmax", 2)
+    assert rnn.bidirectional and rnn.dropout == 0.25 and rnn.init_x == 1.0
+    assert isinstance(config.init_x, float)  # as RNNConfig holds it
 
 
 def test_non_finite_loss_stops_with_the_step_named(corpus, tmp_path, monkeypatch):

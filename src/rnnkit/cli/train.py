@@ -9,6 +9,11 @@ from rnnkit.cli.options import features, positive_int
 from rnnkit.errors import RnnkitError
 
 
+def scale_or_off(text):
+    """A number; 0 means "not set" (None), as the command line has always taken it."""
+    return float(text) or None
+
+
 def add_parser(sub):
     from rnnkit.ner.training import TrainConfig
 
@@ -16,6 +21,15 @@ def add_parser(sub):
     p = sub.add_parser(
         "train", help="train a tagger on CoNLL files, keeping the best model by dev F1"
     )
+    _add_data_options(p, d)
+    _add_model_options(p, d)
+    _add_regularisation_options(p, d)
+    _add_schedule_options(p, d)
+    p.set_defaults(run=run)
+
+
+def _add_data_options(p, d):
+    """The task, the files, and the input features with their vocabularies."""
     p.add_argument(
         "--task",
         choices=["per", "bio"],
@@ -54,17 +68,21 @@ def add_parser(sub):
         default=d.affix_vocab,
         help=f"vocabulary size of each prefix/suffix feature group (default {d.affix_vocab})",
     )
+
+
+def _add_model_options(p, d):
+    """The model's settings (RNNConfig's, but n_x and n_y, which the data give)."""
     p.add_argument(
         "--n-a", type=positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})"
     )
     p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
     p.add_argument(
         "--init-x",
-        type=float,
+        type=scale_or_off,
         default=d.init_x,
         help="initialise the first layer's W_ax from U(-b, b) with this b; a one-hot input "
         "reads one column per step, so unit scale (1) suits it better than the default "
-        "1/sqrt(n_a)",
+        "1/sqrt(n_a) (0 also means the default)",
     )
     p.add_argument(
         "--layers", type=positive_int, default=d.layers, help="stacked RNN layers (default 1)"
@@ -76,43 +94,49 @@ def add_parser(sub):
         "--dropout",
         type=float,
         default=d.dropout,
-        help="dropout on each layer's output in training",
+        help="dropout on each layer's output in training (default 0: off)",
     )
+
+
+def _add_regularisation_options(p, d):
+    """What training hides from the model, and the averaged weights."""
     p.add_argument(
         "--word-dropout",
         type=float,
         default=d.word_dropout,
-        help=f"chance a training word is shown as unknown (default {d.word_dropout})",
+        help="chance a training word is shown as unknown (default 0: off)",
     )
     p.add_argument(
         "--unk-alpha",
         type=float,
         default=d.unk_alpha,
-        help="also show a word as unknown with chance α/(α + its training count) (default "
-        f"{d.unk_alpha})",
+        help="also show a word as unknown with chance α/(α + its training count) (default 0: off)",
     )
     p.add_argument(
         "--feature-dropout",
         type=float,
         default=d.feature_dropout,
-        help="chance that each non-word feature of a training word is shown as unknown (default "
-        f"{d.feature_dropout})",
+        help="chance that each non-word feature of a training word is shown as unknown "
+        "(default 0: off)",
     )
     p.add_argument(
         "--entity-dropout",
         type=float,
         default=d.entity_dropout,
         help="also show a training word inside a gold entity (a person, for per) as unknown "
-        "with this chance, so that names are learned from context and shape "
-        f"(default {d.entity_dropout})",
+        "with this chance, so that names are learned from context and shape (default 0: off)",
     )
     p.add_argument(
         "--average",
         type=float,
         default=d.average,
         help="evaluate and save an exponential moving average of the weights with this β, "
-        f"e.g. 0.999 (default {d.average}: off)",
+        "e.g. 0.999 (default 0: off)",
     )
+
+
+def _add_schedule_options(p, d):
+    """Epochs, batches, the optimiser, and the run itself."""
     p.add_argument(
         "--epochs",
         type=positive_int,
@@ -144,7 +168,32 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
+
+
+def _progress_bar():
+    """_tqdm_progress, or None (and a note why) without tqdm."""
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        print("rnnkit: no progress bar without tqdm (pip install 'rnnkit[train]')", file=sys.stderr)
+        return None
+    return _tqdm_progress
+
+
+def _resume_command(args):
+    """The command that continues the run: --resume takes every setting from the checkpoint
+    except --epochs, and checks --task, so both must be given again."""
+    files = ["--train", args.train, "--dev", args.dev, "--out", args.out]
+    return [
+        "rnnkit",
+        "train",
+        "--task",
+        args.task,
+        *files,
+        "--epochs",
+        str(args.epochs),
+        "--resume",
+    ]
 
 
 def _tqdm_progress(total, desc):
@@ -167,27 +216,14 @@ def _tqdm_progress(total, desc):
 def run(args):
     from rnnkit.ner.training import Interrupted, TrainConfig, train
 
-    if os.path.exists(args.out) and not os.path.isdir(
-        args.out
-    ):  # found now, not after reading the data
+    if os.path.exists(args.out) and not os.path.isdir(args.out):  # now, not after the data
         raise RnnkitError(
             f"{args.out}: exists and is not a directory (--out is the directory the run writes to)"
         )
-    # every training option is named after its TrainConfig field
+    # every training option is named after its TrainConfig field; 0 is off, as None is
     config = TrainConfig(
         **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     )
-    progress = None
-    if not args.quiet:
-        try:
-            import tqdm  # noqa: F401
-
-            progress = _tqdm_progress
-        except ImportError:
-            print(
-                "rnnkit: no progress bar without tqdm (pip install 'rnnkit[train]')",
-                file=sys.stderr,
-            )
     try:
         history = train(
             config,
@@ -195,29 +231,12 @@ def run(args):
             args.dev,
             args.out,
             resume=args.resume,
-            progress=progress,
+            progress=None if args.quiet else _progress_bar(),
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except Interrupted as e:
         print(f"rnnkit: {e}", file=sys.stderr)
-        # --resume takes every setting from the checkpoint except --epochs, and checks --task,
-        # so both must be given again for the command to continue this very run.
-        command = [
-            "rnnkit",
-            "train",
-            "--task",
-            args.task,
-            "--train",
-            args.train,
-            "--dev",
-            args.dev,
-            "--out",
-            args.out,
-            "--epochs",
-            str(args.epochs),
-            "--resume",
-        ]
-        print(f"rnnkit: resume with: {shlex.join(command)}", file=sys.stderr)
+        print(f"rnnkit: resume with: {shlex.join(_resume_command(args))}", file=sys.stderr)
         return 130
     best = max(history, key=lambda h: h["dev_f1"]) if history else None
     if best:

@@ -92,9 +92,3 @@ def _pad(xs, ys, lengths, idx: np.ndarray, k: int) -> Batch:
         if y is not None:
             y[row, : lengths[i]] = ys[i]
     return Batch(x=x[:, :, 0] if k == 1 else x, y=y, mask=mask, index=idx.astype(np.int64))
-
-
-def padding_fraction(batches: Sequence[Batch]) -> float:
-    """The fraction of batch steps that are padding (0.0 = none), over all ``batches``."""
-    total = sum(b.mask.size for b in batches)
-    return 0.0 if total == 0 else 1.0 - sum(int(b.mask.sum()) for b in batches) / total

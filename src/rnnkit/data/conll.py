@@ -2,23 +2,22 @@
 
 Columns are separated by whitespace; the token is the first column and the NER
 tag the last (CoNLL-2003 has ``token POS chunk NER``). Gold tags may be IOB2 or
-IOB1; they are converted to IOB2 on reading, so the rest of rnnkit only sees IOB2.
+IOB1; they are converted to IOB2 on reading (`rnnkit.ner.schemes.to_iob2`), so the
+rest of rnnkit only sees IOB2.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from rnnkit.errors import DataError
 from rnnkit.io.atomic import atomic_writer
+from rnnkit.ner.schemes import FILE_TAG, to_iob2
 
 DOCSTART = "-DOCSTART-"
-# O, or B-/I- followed by an entity type made of letters (PER, LOC, ORG, MISC, ...).
-_TAG = re.compile(r"O|[BI]-[A-Za-z]+")
 
 
 @dataclass
@@ -29,26 +28,6 @@ class Sentence:
     tokens: list[str]
     tags: list[str]
     line: int
-
-
-def to_iob2(tags: Sequence[str]) -> list[str]:
-    """Convert IOB1 tags to IOB2: an ``I-X`` that starts a chunk becomes ``B-X``.
-
-    An ``I-X`` starts a chunk when it follows ``O``, the start of the sentence or a
-    tag of another type -- conlleval's rule, so scores do not change. IOB2 input
-    is returned unchanged.
-    """
-    out = list(tags)
-    prev_type = None  # entity type of the previous tag, None for O / start
-    for i, tag in enumerate(out):
-        if tag == "O":
-            prev_type = None
-            continue
-        kind, typ = tag[0], tag[2:]
-        if kind == "I" and typ != prev_type:
-            out[i] = "B-" + typ
-        prev_type = typ
-    return out
 
 
 def read_conll(path: str | os.PathLike) -> list[Sentence]:
@@ -94,7 +73,7 @@ def read_conll(path: str | os.PathLike) -> list[Sentence]:
             )
         tag = fields[-1]
         if tag not in known_tags:
-            if not _TAG.fullmatch(tag):
+            if not FILE_TAG.fullmatch(tag):
                 raise DataError(path, f"unknown tag {tag!r} (expected O, B-TYPE or I-TYPE)", lineno)
             known_tags.add(tag)
         if not tokens:

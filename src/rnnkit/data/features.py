@@ -196,11 +196,6 @@ class Featurizer:
                 )
         return cls(groups, vocabs)
 
-    @property
-    def word_vocab(self) -> Vocabulary | None:
-        """The ``"word"`` group's vocabulary (local ids), None without that group."""
-        return None if self.word_column is None else self.vocabs[self.word_column]
-
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """Shared-space ids of ``tokens``, shape (T, K), int64."""
         ids = np.empty((len(tokens), len(self.groups)), dtype=np.int64)

@@ -62,7 +62,7 @@ def _mark_class() -> str:
 _M = _mark_class()
 _W = rf"\w[\w{_M}]*"  # a word-character run, marks included
 _CLITIC = r"(?i:['’](?:s|re|ve|ll|d|m)\b)"
-_ABBREVIATIONS = (
+_ABBREVIATIONS = (  # noqa: SIM905 (a list of 60 quoted words would hide the comment's point)
     "Mr Mrs Ms Dr Prof St Sr Jr Rev Gen Lt Col Maj Capt Sgt Cmdr Gov Sen Rep Pres "
     "Inc Corp Ltd Co Bros vs "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec "
@@ -74,12 +74,14 @@ _ABBREVIATIONS = (
 _TOKEN = re.compile(
     "|".join(
         [
-            r"(?:https?://|www\.)[^\s\"<>()\[\]]*[^\s\"<>()\[\].,;:!?']",  # URL, not its final punctuation
+            # a URL, without its final punctuation
+            r"(?:https?://|www\.)[^\s\"<>()\[\]]*[^\s\"<>()\[\].,;:!?']",
             rf"[\w.+-]{{1,64}}@{_W}(?:\.{_W})+",  # e-mail address (bounded: no quadratic rescans)
             rf"(?:[^\W\d_]\.){{2,}}(?:-{_W})*",  # U.S., a.m., F.B.I., U.S.-led
             r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\.",  # Mr., Inc., Aug.
-            r"[A-Z]\.(?!\s*$)",  # initial, unless it ends the text (then the period ends a sentence)
-            r"(?<![^\n])\d{1,3}\.(?=[ \t])",  # a rank starting a line, as in results tables: "1. Smith"
+            # an initial, unless it ends the text (then the period ends a sentence)
+            r"[A-Z]\.(?!\s*$)",
+            r"(?<![^\n])\d{1,3}\.(?=[ \t])",  # a rank starting a line in a table: "1. Smith"
             r"\b[A-Z]{1,3}\$",  # US$, HK$, C$
             r"[A-Z]+&[A-Z]+",  # S&P, AT&T
             rf"[\w{_M}]+?(?=n['’]t\b)",  # the "do" of "don't", the "ca" of "can't"
@@ -105,7 +107,7 @@ def iter_tokens(text: str) -> Iterator[Token]:
 
 
 def tokenize(text: str) -> list[Token]:
-    """All tokens of ``text``: ``tokenize('He said, "Hi."')`` gives He / said / , / " / Hi / . / "."""
+    """All tokens of ``text``: ``tokenize('He said, "Hi."')`` gives ``He said , " Hi . "``."""
     return list(iter_tokens(text))
 
 
@@ -134,8 +136,3 @@ def iter_sentences(tokens: Iterable[Token], max_len: int = 100) -> Iterator[list
             sentence, ended = [], False
     if sentence:
         yield sentence
-
-
-def split_sentences(tokens: Iterable[Token], max_len: int = 100) -> list[list[Token]]:
-    """List form of :func:`iter_sentences`."""
-    return list(iter_sentences(tokens, max_len))

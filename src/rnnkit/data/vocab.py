@@ -18,6 +18,8 @@ class Vocabulary:
 
     Words are case-sensitive (``"Apple"`` and ``"apple"`` are different types);
     any string not kept, the reserved ``"<pad>"``/``"<unk>"`` included, maps to UNK.
+    Lookups go both ways: ``id(word)`` and ``ids(tokens)`` give ids, ``word(i)`` the
+    string of an id, e.g. to read which word column ``i`` of ``W_ax`` stands for.
     """
 
     def __init__(self, words: Sequence[str]):

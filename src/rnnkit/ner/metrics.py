@@ -1,11 +1,8 @@
 """Entity-level scores as the CoNLL shared tasks' conlleval script computes them.
 
-An entity (chunk) is a span of tokens with one type. Chunks are read from
-B-/I-/O tags with conlleval's rules, which accept IOB2 and IOB1 and make sense of
-ill-formed sequences: a chunk starts at ``B-X``, and at an ``I-X`` that follows
-``O``, the sentence start or a tag of another type; it ends before ``O``, ``B-``
-or a tag of another type. A predicted entity is correct only when its type,
-start and end all match a gold entity.
+An entity (chunk) is a span of tokens with one type, read from B-/I-/O tags with
+conlleval's rules (`rnnkit.ner.schemes`). A predicted entity is correct only when
+its type, start and end all match a gold entity.
 """
 
 from __future__ import annotations
@@ -13,50 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-Span = tuple[str, int, int]  # (type, start, end), end exclusive
-
-
-def _split(tag: str) -> tuple[str, str]:
-    if tag == "O":
-        return "O", ""
-    if len(tag) > 2 and tag[0] in "BI" and tag[1] == "-":
-        return tag[0], tag[2:]
-    raise ValueError(f"not an IOB tag: {tag!r} (expected O, B-TYPE or I-TYPE)")
-
-
-def spans_from_bio(tags: Sequence[str]) -> list[Span]:
-    """The chunks of one sentence's IOB1/IOB2 tags, as (type, start, end) in order."""
-    spans: list[Span] = []
-    start, typ = None, ""  # the open chunk, if any
-    for i, tag in enumerate(tags):
-        kind, t = _split(tag)
-        # conlleval: a chunk ends at O, at B-, and at any change of type; since I-
-        # continues only a chunk of its own type, "ends" and "starts" coincide here.
-        if start is not None and (kind != "I" or t != typ):
-            spans.append((typ, start, i))
-            start = None
-        if kind != "O" and start is None:
-            start, typ = i, t
-    if start is not None:
-        spans.append((typ, start, len(tags)))
-    return spans
-
-
-def spans_from_binary(labels: Sequence[int]) -> list[Span]:
-    """The lecture's person task: each maximal run of 1s is a ``"PER"`` entity."""
-    return spans_from_bio(binary_to_bio(labels))
-
-
-def binary_to_bio(labels: Sequence[int]) -> list[str]:
-    """0/1 person labels as IOB2 tags: a run of 1s becomes B-PER I-PER ..., 0 becomes O."""
-    tags = []
-    prev = 0
-    for label in labels:
-        if label not in (0, 1):
-            raise ValueError(f"binary labels must be 0 or 1, not {label!r}")
-        tags.append("O" if label == 0 else ("I-PER" if prev == 1 else "B-PER"))
-        prev = label
-    return tags
+from rnnkit.ner.schemes import spans_from_bio
 
 
 def _prf(n_correct: int, n_pred: int, n_gold: int) -> dict[str, float]:
