@@ -30,7 +30,7 @@ from rnnkit.ner.history import write_history
 from rnnkit.ner.metrics import score
 from rnnkit.ner.regularisers import drop_inputs, swapped, update_average, word_drop_rates
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
-from rnnkit.ner.tasks import TASKS
+from rnnkit.ner.tasks import TASKS, Task
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
 from rnnkit.nn.optim import Adam, NonFiniteLoss, train_step
@@ -174,7 +174,7 @@ class Data:
     """A run's data: the training sentences encoded, xs [(T, K)] and ys [(T,)], the chance
     (n_x,) that each word id is shown as UNK (None: never), and the dev sentences as read."""
 
-    task: object
+    task: Task
     featurizer: Featurizer
     xs: list
     ys: list
