@@ -59,7 +59,7 @@ def test_texts_answer_results_in_order(client, tagger):
 
 
 def test_concurrent_requests_are_tagged_in_fewer_calls(tagger):
-    app = create_app(limits=Limits(window=0.05))
+    app = create_app(window=0.05)
     calls = []
 
     async def run():

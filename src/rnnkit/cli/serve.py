@@ -31,7 +31,7 @@ def add_parser(sub):
     )
     p.add_argument(
         "--batch-window",
-        type=float,
+        type=non_negative_float,
         default=2.0,
         help="milliseconds a lone request waits for others to be tagged with it (default 2)",
     )
@@ -54,11 +54,9 @@ def run(args):
         raise RnnkitError(
             f"rnnkit serve needs the serve extra ({e.name} is missing): pip install 'rnnkit[serve]'"
         ) from None
-    try:
-        limits = Limits(args.max_body_bytes, args.max_chars, args.timeout, args.batch_window / 1000)
-    except ValueError as e:
-        raise RnnkitError(str(e)) from None
-    app = create_app(args.model, limits)  # loads the model now: a bad --model fails here
+    limits = Limits(args.max_body_bytes, args.max_chars, args.timeout)  # checked by the parser
+    # create_app loads the model: a bad --model fails here, before the port opens.
+    app = create_app(args.model, limits, window=args.batch_window / 1000)
     # uvicorn drains in-flight requests on SIGTERM and SIGINT before it exits.
     uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
     return 0
@@ -68,6 +66,13 @@ def port(text):
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
     return value
 
 

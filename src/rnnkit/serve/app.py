@@ -71,10 +71,12 @@ class TagResults(BaseModel):
     results: list[TagResult]
 
 
-def create_app(model=None, limits=None):
-    """The application serving `model` (a path or shipped name; None: the default model)."""
+def create_app(model=None, limits=None, window=0.002):
+    """The application serving `model` (a path or shipped name; None: the default model), with
+    `limits` (None: the defaults of Limits); `window`: seconds a lone request waits for others
+    to be tagged with it."""
     limits = limits or Limits()
-    models = Models(model, window=limits.window)
+    models = Models(model, window=window)
 
     @asynccontextmanager
     async def lifespan(app):

@@ -11,20 +11,16 @@ from starlette.responses import JSONResponse
 class Limits:
     """max_body_bytes: a larger request body is refused with 413, whether its Content-Length says
     so or its streamed bytes do. max_chars: a longer text is refused with 413. timeout: seconds a
-    request may wait for its tags (queue included) before it is answered 503. window: seconds the
-    batching worker waits for more requests when it finds only one."""
+    request may wait for its tags (queue included) before it is answered 503."""
 
     max_body_bytes: int = 10_000_000
     max_chars: int = 1_000_000
     timeout: float = 30.0
-    window: float = 0.002
 
     def __post_init__(self):
         for name in ("max_body_bytes", "max_chars", "timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
-        if self.window < 0:
-            raise ValueError(f"window must be at least 0, not {self.window}")
 
 
 class BodyLimit:
