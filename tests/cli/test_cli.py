@@ -52,7 +52,8 @@ def test_tag_json_offsets_point_at_the_text(trained, capsys, monkeypatch):
         assert 0 <= tok["prob"] <= 1 and tok["label"]
     for e in result["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]
-    assert {"text": "Boris Ivanov", "start": 10, "end": 22, "type": "PER"} in result["entities"]
+    found = [(e["text"], e["start"], e["end"], e["type"]) for e in result["entities"]]
+    assert ("Boris Ivanov", 10, 22, "PER") in found
 
 
 def test_tag_reads_one_text_per_line_from_stdin(trained, capsys, monkeypatch):
