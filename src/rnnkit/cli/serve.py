@@ -57,8 +57,16 @@ def run(args):
     limits = Limits(args.max_body_bytes, args.max_chars, args.timeout)  # checked by the parser
     # create_app loads the model: a bad --model fails here, before the port opens.
     app = create_app(args.model, limits, window=args.batch_window / 1000)
-    # uvicorn drains in-flight requests on SIGTERM and SIGINT before it exits.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
+    # On SIGTERM or SIGINT uvicorn takes no new connections and finishes the requests in flight
+    # before it exits; none can need much longer than the timeout, except a client that stops
+    # sending its body half-way, which must not hold the server up for ever.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=args.timeout + 10,
+    )
     return 0
 
 
