@@ -45,9 +45,8 @@ class Models:
 
 def _load(model):
     tagger = Tagger.load(model)
-    tagger.tag(
-        "Warm up."
-    )  # the first call loads (or compiles) the numba kernels: not a request's wait
+    # The first call loads (or compiles) the numba kernels: let no request wait for that.
+    tagger.tag("Warm up.")
     return tagger
 
 
