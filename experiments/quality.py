@@ -1,6 +1,7 @@
 """Train each named configuration with several seeds and report dev and test entity F1.
 
-    python experiments/quality.py --data ../shared/data/conll2003 --out runs/quality [--configs lecture,shape] [--seeds 0,1,2]
+    python experiments/quality.py --data ../shared/data/conll2003 --out runs/quality \
+        [--configs lecture,shape] [--seeds 0,1,2]
 
 Each run is the `rnnkit train` command printed beside it (selection on valid,
 early stopping on dev F1); test is scored once, on the selected model, with
@@ -162,10 +163,8 @@ def main(argv=None):
                 results.append(
                     {"config": name, "seed": int(seed), "dir": str(model), **score_run(model, data)}
                 )
-                print(
-                    f"  {model}: dev F1 {results[-1]['dev_f1']:.4f}  test F1 {results[-1]['test_f1']:.4f}",
-                    flush=True,
-                )
+                dev, test = results[-1]["dev_f1"], results[-1]["test_f1"]
+                print(f"  {model}: dev F1 {dev:.4f}  test F1 {test:.4f}", flush=True)
     if args.report is None:
         (out / "results.json").write_text(json.dumps(results, indent=2))
     print("\n| configuration | seeds | dev F1 | test F1 | test PER F1 | time in training epochs |")
@@ -174,13 +173,15 @@ def main(argv=None):
         rs = [r for r in results if r["config"] == name]
         if not rs:
             continue
-        cell = lambda key: (
-            f"{statistics.mean(r[key] for r in rs):.4f} ± {statistics.pstdev(r[key] for r in rs):.4f}"
+        dev, test, per = (
+            mean_sd([r[key] for r in rs]) for key in ("dev_f1", "test_f1", "test_per_f1")
         )
         secs = statistics.mean(r["train_seconds"] for r in rs)
-        print(
-            f"| {name} | {len(rs)} | {cell('dev_f1')} | {cell('test_f1')} | {cell('test_per_f1')} | {secs:.0f} s |"
-        )
+        print(f"| {name} | {len(rs)} | {dev} | {test} | {per} | {secs:.0f} s |")
+
+
+def mean_sd(values):
+    return f"{statistics.mean(values):.4f} ± {statistics.pstdev(values):.4f}"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Copy a trained model into the package as a shipped model, stored in float16 (or float32).
 
-    python experiments/ship_model.py runs/default src/rnnkit/models/default.npz --data ../shared/data/conll2003
+    python experiments/ship_model.py runs/default src/rnnkit/models/default.npz \
+        --data ../shared/data/conll2003
 
 float16 halves the file; this script refuses to ship it when the rounding changes any
 score it reports (dev and test entity F1, precision, recall, token accuracy, to 4

@@ -37,7 +37,10 @@ def main(argv=None):
     )
     featurizer = Featurizer.build([s.tokens for s in train], groups=("word",), vocab_size=10_000)
     task = TASKS["per"]
-    ids = lambda sentences: [featurizer.encode(s.tokens)[:, 0] for s in sentences]
+
+    def ids(sentences):
+        return [featurizer.encode(s.tokens)[:, 0] for s in sentences]
+
     emb, rnn, linear = (
         torch.nn.Embedding(featurizer.n_x, 100),
         torch.nn.RNN(100, 100, batch_first=True),
