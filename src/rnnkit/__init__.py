@@ -17,6 +17,7 @@ __all__ = [
     "Adam",
     "ColumnGrad",
     "RNNConfig",
+    "Tagger",
     "clip_grad_norm",
     "from_torch",
     "global_norm",
@@ -24,3 +25,17 @@ __all__ = [
     "to_torch",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # rnnkit.Tagger is imported on first use: it brings the text, storage and task modules,
+    # which the model alone (`import rnnkit`) does not need.
+    if name == "Tagger":
+        from rnnkit.ner.tagger import Tagger
+
+        return Tagger
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "Tagger"])

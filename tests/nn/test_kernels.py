@@ -5,6 +5,11 @@ over only the running rows of a longest-first batch to the loop over every row;
 the sparse sums and the lazy Adam to their definitions.
 """
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -115,6 +120,7 @@ def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order,
     x = rng.integers(0, 50, (m, 12)) * mask
     if order == "any":
         x, mask = x[::-1], mask[::-1]
+    assert kernels.load()  # forward() alone takes the kernel only once it pays
     for args in ((x,), (x, mask)):
         with_k = model.forward(*args)
         monkeypatch.setattr(kernels, "available", False)
@@ -166,3 +172,67 @@ def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
         y_hat, _ = model.forward(x)
     np.testing.assert_allclose(y_hat, expected, rtol=1e-5, atol=1e-6)
     assert kernels.available is False
+
+
+def run_python(code, **env):
+    """stdout of `code` run in a fresh interpreter (with the given environment variables set)."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@needs_numba
+def test_kernel_cache_hits_in_a_fresh_process_and_does_not_grow(tmp_path):
+    """Numba's on-disk cache once never hit: each process compiled the loop again and added its
+    own files to __pycache__. The second process must load what the first compiled."""
+    code = """
+        import numpy as np
+        import rnnkit
+        from rnnkit.nn import kernels
+        assert kernels.load()
+        from rnnkit.nn.numba_loop import loop
+        model = rnnkit.RNN(20, 8, 1, seed=0)
+        model.forward(np.arange(12).reshape(2, 6))
+        print(sum(loop.stats.cache_hits.values()), sum(loop.stats.cache_misses.values()))
+    """
+    cache = tmp_path / "cache"
+    first = run_python(code, NUMBA_CACHE_DIR=str(cache))
+    files = sorted(p.name for p in cache.rglob("*"))
+    second = run_python(code, NUMBA_CACHE_DIR=str(cache))
+    assert first.split() == ["0", "1"]  # compiled once, for this argument types
+    assert second.split() == ["1", "0"]  # loaded, not compiled
+    assert sorted(p.name for p in cache.rglob("*")) == files
+
+
+def test_tagging_a_text_does_not_load_numba():
+    """Numba costs a process up to seconds and 80 MB: `rnnkit tag` of a text never pays it back."""
+    out = run_python("""
+        import sys
+        from rnnkit.cli import main
+        assert main(["tag", 'He said, "Teddy Roosevelt was a great President."']) == 0
+        print("numba" in sys.modules, "scipy" in sys.modules)
+    """)
+    assert out.splitlines()[-1] == "False False"
+
+
+@needs_numba
+def test_the_kernel_is_loaded_once_the_steps_run_pay_for_it(monkeypatch):
+    model = rnnkit.RNN(20, 8, 1, seed=0)
+    x = np.arange(12).reshape(1, 12)
+    want, _ = model.forward(x)
+    monkeypatch.setattr(kernels, "_compiled", None)
+    monkeypatch.setattr(kernels, "_steps", 0)
+    monkeypatch.setattr(kernels, "PAYS_AFTER", 30)
+    calls = []
+    compiled = kernels.rnn_forward
+    monkeypatch.setattr(kernels, "rnn_forward", lambda *a: calls.append(1) or compiled(*a))
+    for expected_calls in (0, 0, 1, 2):  # 12, 24, then 36 >= 30 steps
+        y_hat, _ = model.forward(x)
+        assert len(calls) == expected_calls
+        np.testing.assert_allclose(y_hat, want, rtol=1e-5, atol=1e-6)

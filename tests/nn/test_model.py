@@ -103,6 +103,71 @@ def test_bad_inputs_are_value_errors():
         m.forward(np.zeros((2, 3), int), mask=np.ones((2, 4), bool))
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, "int8", np.complex64, object])
+def test_a_dtype_that_is_not_float_is_a_type_error(dtype):
+    """RNN(dtype=np.int32) once built all-zero weights (U(-k, k) rounded to integers)."""
+    with pytest.raises(TypeError, match="dtype must be one of"):
+        rnnkit.RNN(n_x=5, n_a=4, n_y=1, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "output,n_y,y,message",
+    [
+        ("sigmoid", 1, [[0, 2, 1]], r"sigmoid targets must lie in \[0, 1\]"),
+        ("sigmoid", 1, [[0, -3, 1]], r"sigmoid targets must lie in \[0, 1\]"),
+        ("sigmoid", 1, [[0, np.nan, 1]], "must be finite"),
+        ("linear", 1, [[0, np.inf, 1]], "must be finite"),
+        ("sigmoid", 1, [["0", "1", "1"]], "must be numbers"),
+        ("softmax", 3, [[0, 3, 1]], r"must lie in \[0, n_y = 3\)"),
+        ("softmax", 3, [[0, -1, 1]], r"must lie in \[0, n_y = 3\)"),
+        ("softmax", 3, [[0.0, 1.0, 1.0]], "integer class ids"),
+    ],
+)
+def test_targets_outside_their_range_are_value_errors(output, n_y, y, message):
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=n_y, output=output)
+    with pytest.raises(ValueError, match=message):
+        m.loss_and_grads(np.array([[1, 2, 3]]), np.array(y))
+
+
+@pytest.mark.parametrize(
+    "output,n_y,shape",
+    [
+        ("sigmoid", 1, (2, 1)),  # would broadcast over T
+        ("sigmoid", 1, (1, 4)),  # would broadcast over the batch
+        ("sigmoid", 1, (4,)),
+        ("sigmoid", 1, (2, 4, 2)),
+        ("sigmoid", 2, (2, 4)),
+        ("linear", 1, (2, 1, 1)),
+        ("softmax", 3, (2, 1)),
+        ("softmax", 3, (1, 4)),
+        ("softmax", 3, (2, 4, 1)),
+    ],
+)
+def test_targets_of_another_shape_are_refused_not_broadcast(output, n_y, shape):
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=n_y, output=output)
+    with pytest.raises(ValueError, match=r"targets must .*shape"):
+        m.loss_and_grads(np.ones((2, 4), int), np.zeros(shape, int))
+
+
+@pytest.mark.parametrize(
+    "output,n_y,junk", [("sigmoid", 1, np.nan), ("linear", 2, np.inf), ("softmax", 3, -100)]
+)
+def test_targets_at_padded_steps_are_never_read(output, n_y, junk):
+    """NaN (or an ignore index such as -100) at a padded step once made the loss NaN: the loss
+    and gradients are those of the same batch with 0 there."""
+    rng = np.random.default_rng(3)
+    m = rnnkit.RNN(n_x=6, n_a=4, n_y=n_y, output=output, dtype=np.float64, seed=1)
+    x, y, mask = random_case(rng, 6, n_y, output, "ids", masked=True, m=4, T=6)
+    mask[1, 3:] = False
+    clean = np.where(mask.reshape(mask.shape + (1,) * (y.ndim - 2)), y, 0)
+    dirty = np.where(mask.reshape(clean.shape[:2] + (1,) * (y.ndim - 2)), y, junk)
+    want_loss, want = m.loss_and_grads(x, clean, mask)
+    loss, grads = m.loss_and_grads(x, dirty, mask)
+    assert np.isfinite(loss) and loss == want_loss
+    for k in want:
+        np.testing.assert_array_equal(grads[k], want[k])
+
+
 def random_case(rng, n_x, n_y, output, inputs, masked, m=3, T=5, K=2):
     if inputs == "ids":
         x = rng.integers(0, n_x, (m, T))

@@ -109,6 +109,22 @@ def test_clip_grad_norm_scales_to_the_limit():
     np.testing.assert_array_equal(small["a"], [0.1, 0.1])
 
 
+@pytest.mark.parametrize("bad", [-1, -1.0, 0, 0.0, float("nan"), "5", True, [5.0]])
+def test_clip_grad_norm_refuses_a_limit_that_is_not_positive(bad):
+    """clip_grad_norm(g, -1) once multiplied every gradient by a negative factor."""
+    grads = {"a": np.array([3.0, 4.0])}
+    with pytest.raises(ValueError, match="max_norm must be a positive number or None"):
+        rnnkit.clip_grad_norm(grads, bad)
+    np.testing.assert_array_equal(grads["a"], [3.0, 4.0])
+
+
+def test_clip_grad_norm_with_no_limit_measures_only():
+    grads = {"a": np.array([3.0, 4.0])}
+    assert rnnkit.clip_grad_norm(grads, None) == 5.0
+    assert rnnkit.clip_grad_norm(grads, float("inf")) == 5.0
+    np.testing.assert_array_equal(grads["a"], [3.0, 4.0])
+
+
 def test_training_is_bit_identical_for_the_same_seed():
     def run():
         rng = np.random.default_rng(9)

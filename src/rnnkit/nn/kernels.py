@@ -12,11 +12,15 @@ Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
 tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 
-Numba is imported on the first call, not with rnnkit: it costs some 100 MB of
-memory and a second of start-up, which a training run (all in NumPy) does not
-pay. The product is np.dot, which Numba hands to SciPy's BLAS. rnnkit works
-without Numba or SciPy (`available` is then False); set RNNKIT_NO_NUMBA=1 to
-use NumPy everywhere even where both are installed.
+Numba is loaded only where it pays. Importing it and loading the compiled loop from
+its on-disk cache costs a process 0.5 to 3 s and some 80 MB; the loop then saves NumPy's
+cost per call, some 5 to 10 µs a time step (tagging one 12-token sentence: about 100 µs
+of 250). A command that tags a text or evaluates a test set (a few thousand steps) never
+earns that back, so a process takes the kernel only once it has run PAYS_AFTER time steps
+of inference through NumPy, or when load() is called (a server's warm-up, a benchmark).
+Training (all in NumPy) never loads it. The product is np.dot, which Numba hands to
+SciPy's BLAS. rnnkit works without Numba or SciPy (`available` is then False); set
+RNNKIT_NO_NUMBA=1 to use NumPy everywhere even where both are installed.
 """
 
 import importlib.util
@@ -55,71 +59,58 @@ Q = tuple(
 )
 ZERO = np.float32(0)
 
-_compiled = None
+# Time steps of inference after which loading the kernel has paid for itself (see above).
+PAYS_AFTER = 100_000
+
+_compiled = None  # numba_loop.loop, once loaded
+_steps = 0  # time steps of inference this process has run without the kernel
 
 
 class KernelFailed(RuntimeError):
     """Numba could not compile or run the kernel; it is switched off for the rest of the process."""
 
 
-def _compile():
-    import numba
+def wanted(T):
+    """Whether a forward pass of T time steps should take the kernel: always once it is loaded,
+    never where it is unavailable, and otherwise once this process's inference has reached
+    PAYS_AFTER steps (this pass counted)."""
+    global _steps
+    if not available:
+        return False
+    if _compiled is None:
+        _steps += T
+        if _steps < PAYS_AFTER:
+            return False
+    return True
 
-    # No check before each division (error_model), and sums in any order (reassoc), which lets the
-    # compiler vectorise the loops over a row; NaN and inf keep their IEEE meaning.
-    jit = numba.njit(
-        cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"}
-    )
 
-    @jit
-    def tanh(v):
-        v = min(max(v, -CLAMP), CLAMP)
-        s, p, q = v * v, ZERO, ZERO
-        for c in P:
-            p = p * s + c
-        for c in Q:
-            q = q * s + c
-        return v * p / q
+def load():
+    """Import Numba and load (or, the first time on a machine, compile) the loop now, for a
+    process that will tag much; False if Numba is unavailable or fails."""
+    try:
+        _loop()
+    except KernelFailed:
+        return False
+    return available
 
-    @jit
-    def relu(v):
-        return max(v, ZERO)
 
-    @jit
-    def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits):
-        T, m, n_a = a.shape
-        prod = np.empty((m, n_a), a.dtype)
-        for s in range(T):
-            t = T - 1 - s if reverse else s
-            n = rows[t]
-            a[t, n:] = 0  # a<t> = 0 where padded
-            k = min(n, rows[t + 1 if reverse else t - 1]) if s else 0  # rows running at both steps;
-            if k:  # the others start at a = 0
-                np.dot(a[t + 1 if reverse else t - 1, :k], W_aa_T, prod[:k])
-            prod[k:n] = 0
-            if x is not None:  # z<t> = W_ax x<t> + b_a: the columns of
-                for i in range(n):  # x<t>'s ids (else a<t> holds z<t>), all
-                    z, w = a[t, i], W_ax_T[x[t, i, 0]]  # fetched before they are used
-                    for j in range(n_a):
-                        z[j] = w[j] + b_a[j]
-                    for word in x[t, i, 1:]:
-                        w = W_ax_T[word]
-                        for j in range(n_a):
-                            z[j] += w[j]
-            for i in range(n):
-                z, p = a[t, i], prod[i]
-                for j in range(n_a):
-                    v = p[j] + z[j]
-                    z[j] = relu(v) if use_relu else tanh(v)  # a<t> = g(W_aa a<t-1> + z<t>)
-                if W_ya is not None:  # the top layer: this chain's part
-                    for o in range(len(W_ya)):  # of W_ya a<t> + b_y
-                        y = ZERO
-                        for j in range(n_a):
-                            y += W_ya[o, j] * z[j]
-                        logits[t, i, o] += y
-        return a
-
-    return loop
+def _loop():
+    global _compiled, available
+    if _compiled is None:
+        if not available:
+            raise KernelFailed("the compiled kernel is not available")
+        try:
+            from rnnkit.nn.numba_loop import loop
+        except Exception as e:  # an optional accelerator must never stop a tagger: use NumPy
+            available = False
+            warnings.warn(
+                f"rnnkit: the compiled kernel is unavailable ({type(e).__name__}: {e}); "
+                "using NumPy",
+                stacklevel=3,
+            )
+            raise KernelFailed from e
+        _compiled = loop
+    return _compiled
 
 
 def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None, logits=None):
@@ -131,18 +122,8 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
     W_ya (n_y, n_a), logits (T, m, n_y): for a chain of the top layer, logits<t> += W_ya a<t> at the
     running rows, while a<t> is in cache (W_ya: the chain's columns of the output layer's).
     """
-    global _compiled, available
-    try:
-        if _compiled is None:
-            _compiled = _compile()
-        loop = _compiled
-    except Exception as e:  # an optional accelerator must never stop a tagger: fall back to NumPy
-        available = False
-        warnings.warn(
-            f"rnnkit: the compiled kernel is unavailable ({type(e).__name__}: {e}); using NumPy",
-            stacklevel=2,
-        )
-        raise KernelFailed from e
+    global available
+    loop = _loop()
     T, m = inp.shape[:2]
     if inp.dtype.kind in "iu":
         a, x = np.empty((T, m, len(b_a)), b_a.dtype), inp if inp.ndim == 3 else inp[..., None]

@@ -15,27 +15,44 @@ import numpy as np
 from rnnkit.nn.activations import G2
 
 
-def _targets(y, output, n_y, dtype):
-    """y as an array shaped like the logits (m, T, n_y)."""
+def _targets(y, output, shape, dtype, real):
+    """y checked against the logits' shape (m, T, n_y) and made 0 at the padded steps (real:
+    (m, T) bool), so that whatever a padded step holds (NaN, -100, ...) is never read: class ids
+    (m, T) for softmax, else (m, T, n_y) floats."""
+    m, T, n_y = shape
+    y = np.asarray(y)
     if output == "softmax":
-        y = np.asarray(y)
-        if y.ndim != 2 or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError("softmax targets must be integer class ids of shape (batch, T)")
+        if y.shape != (m, T) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(
+                f"softmax targets must be integer class ids of shape (batch, T) = {(m, T)}, "
+                f"not {y.dtype} of shape {y.shape}"
+            )
+        y = np.where(real, y, 0)
         if y.size and (y.min() < 0 or y.max() >= n_y):
-            raise ValueError(f"softmax class ids must lie in [0, {n_y})")
+            raise ValueError(f"softmax class ids must lie in [0, n_y = {n_y}) at real steps")
         return y
-    y = np.asarray(y, dtype=dtype)
-    if y.ndim == 2:
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{output} targets must be numbers, not {y.dtype}")
+    if y.shape == (m, T):
         y = y[..., None]
-    if y.ndim != 3 or y.shape[-1] != n_y:
-        raise ValueError(f"{output} targets must have shape (batch, T) or (batch, T, {n_y})")
+    if y.shape != (m, T, n_y):  # broadcasting a (m, 1) or (1, T) y would train on wrong labels
+        raise ValueError(
+            f"{output} targets must have shape (batch, T) = {(m, T)} or (batch, T, n_y) = "
+            f"{(m, T, n_y)}, not {y.shape}"
+        )
+    y = np.where(real[..., None], y, 0).astype(dtype, copy=False)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{output} targets must be finite at real steps")
+    if output == "sigmoid" and y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            "sigmoid targets must lie in [0, 1] (1: the label is present, 0: absent) at real steps"
+        )
     return y
 
 
 def loss_and_dlogits(logits, y, step_mask, output):
     """logits (m, T, n_y), y targets, step_mask (m, T) float 0/1 -> (loss, dlogits (m, T, n_y))."""
-    n_y = logits.shape[-1]
-    y = _targets(y, output, n_y, logits.dtype)
+    y = _targets(y, output, logits.shape, logits.dtype, step_mask > 0)
     N = step_mask.sum()
     w = step_mask[..., None] / max(N, 1)  # each real step weighs 1/N
     y_hat = G2[output](logits)

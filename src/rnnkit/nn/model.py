@@ -286,12 +286,14 @@ class RNN:
 
     def _kernel_rows(self, x_tm, mask_tm, a0):
         """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed,
-        float32, no a0, unpadded or longest first), else None."""
+        float32, no a0, unpadded or longest first) and loading it pays, else None."""
         if not kernels.available or self.dtype != np.float32 or a0 is not None:
             return None
         T, m = x_tm.shape[:2]
         rows = [m] * T if mask_tm is None else running_rows(mask_tm)
-        return None if rows is None else np.array(rows, np.intp)
+        if rows is None or not kernels.wanted(T):
+            return None
+        return np.array(rows, np.intp)
 
     # -- backpropagation through time ----------------------------------------
     def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None):

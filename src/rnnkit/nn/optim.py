@@ -31,7 +31,13 @@ def global_norm(grads):
 
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global norm is at most max_norm; returns the
-    norm before."""
+    norm before. max_norm None clips nothing (the norm is still returned)."""
+    if max_norm is not None and (
+        isinstance(max_norm, bool)
+        or not isinstance(max_norm, int | float | np.integer | np.floating)
+        or not max_norm > 0  # a negative limit would flip every gradient; NaN is not > 0
+    ):
+        raise ValueError(f"max_norm must be a positive number or None, not {max_norm!r}")
     norm = global_norm(grads)
     if max_norm is not None and norm > max_norm:
         c = max_norm / (norm + 1e-6)
