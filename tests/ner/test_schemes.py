@@ -1,10 +1,30 @@
-"""Tag schemes: chunks from IOB1/IOB2 tags, IOB1 -> IOB2, and the person task's 0/1 labels."""
+"""Tag schemes: chunks from the tags of every scheme, conversions between them, the rules that
+check and detect a file's scheme, and the person task's 0/1 labels."""
 
+import itertools
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.ner.schemes import binary_to_bio, spans_from_bio, to_iob2
+from rnnkit.errors import DataError
+from rnnkit.ner.schemes import (
+    SCHEMES,
+    allows,
+    allows_end,
+    binary_to_bio,
+    convert,
+    file_to_iob2,
+    parse_tag,
+    scheme_name,
+    spans_from_bio,
+    spans_from_tags,
+    tags_from_spans,
+    to_iob2,
+    transitions,
+)
 
 try:
     from seqeval.metrics.sequence_labeling import get_entities
@@ -81,3 +101,134 @@ def test_binary_person_task():
     assert binary_to_bio([]) == [] and binary_to_bio([1, 1]) == ["B-PER", "I-PER"]
     with pytest.raises(ValueError):
         binary_to_bio([0, 2])
+
+
+@st.composite
+def chunks(draw, max_len=15):
+    """(spans, n): non-overlapping chunks of made-up types in a sentence of n tokens."""
+    n = draw(st.integers(0, max_len))
+    spans, i = [], 0
+    while i < n:
+        gap = draw(st.integers(0, 2))
+        length = draw(st.integers(1, 4))
+        if i + gap + length > n:
+            break
+        spans.append((draw(st.sampled_from(["DRUG", "DOSE", "GENE"])), i + gap, i + gap + length))
+        i += gap + length
+    return spans, n
+
+
+def merged(spans):
+    """The chunks IO can mark: adjacent chunks of one type become one."""
+    out = []
+    for typ, start, end in spans:
+        if out and out[-1][0] == typ and out[-1][2] == start:
+            out[-1] = (typ, out[-1][1], end)
+        else:
+            out.append((typ, start, end))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks(), st.sampled_from(SCHEMES), st.sampled_from(SCHEMES))
+def test_conversion_round_trips_between_every_pair_of_schemes(data, a, b):
+    spans, n = data
+    expected = merged(spans) if "io" in (a, b) else spans
+    tags_a = tags_from_spans(spans, n, a)
+    assert spans_from_tags(tags_a, a) == (merged(spans) if a == "io" else spans)
+    tags_b = convert(tags_a, a, b)
+    assert spans_from_tags(tags_b, b) == expected
+    assert spans_from_tags(convert(tags_b, b, a), a) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks(), st.sampled_from(SCHEMES))
+def test_each_scheme_writes_what_its_rules_allow_and_detection_reads_it_back(data, scheme):
+    spans, n = data
+    tags = tags_from_spans(spans, n, scheme)
+    parsed = [parse_tag(t) for t in ["O", *tags]]  # "O": the sentence start
+    assert all(allows(scheme, p, t) for p, t in itertools.pairwise(parsed))
+    assert allows_end(scheme, parsed[-1])
+    sentence = SimpleNamespace(tags=tags, line=1)
+    found = file_to_iob2("f.txt", [sentence])
+    # The detected scheme reads the same chunks, and the tags come back as IOB2.
+    assert spans_from_tags(tags, found) == spans_from_tags(tags, scheme)
+    assert sentence.tags == to_iob2(sentence.tags)
+    assert spans_from_bio(sentence.tags) == spans_from_tags(tags, scheme)
+
+
+@pytest.mark.parametrize(
+    "tags, scheme",
+    [
+        (["B-PER", "I-PER", "O", "B-LOC"], "iob2"),
+        (["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], "iob1"),
+        (["S-PER", "O", "B-LOC", "I-LOC", "E-LOC"], "bioes"),
+        (["U-PER", "O", "B-LOC", "L-LOC"], "bilou"),
+        (["I-PER", "I-PER", "O", "I-LOC"], "iob1"),  # IO reads the same; IOB1 comes first
+        (["O", "O"], "iob2"),
+    ],
+)
+def test_detection(tags, scheme):
+    assert file_to_iob2("f.txt", [SimpleNamespace(tags=list(tags), line=1)]) == scheme
+
+
+@pytest.mark.parametrize(
+    "lines, declared, line, words",
+    [
+        # an I- tag of a type never opened, in IOB2 data
+        ([["B-ORG", "O"], ["O", "I-LOC"]], None, 5, ["'I-LOC' follows O", "never opened"]),
+        ([["O", "I-LOC"]], "iob2", 2, ["'I-LOC' follows O", "declared IOB2"]),
+        # BIOES tags in a file declared BIO
+        ([["B-PER", "E-PER"]], "bio", 2, ["'E-PER' is not a tag of IOB2", "declared IOB2"]),
+        ([["B-ORG", "O"], ["B-PER", "E-PER"]], None, 5, ["'E-PER'", "read as IOB2"]),
+        # BIOES's own rules
+        ([["B-PER", "I-PER"]], "bioes", 2, ["ends the sentence", "E-PER"]),
+        ([["S-PER", "I-PER"]], "bioes", 2, ["'I-PER' follows S-PER", "never opened"]),
+        ([["B-PER", "O"]], "bioes", 2, ["'O' follows B-PER", "continue or close"]),
+        ([["B-PER", "E-LOC"]], "bioes", 2, ["'E-LOC' follows B-PER"]),
+    ],
+)
+def test_tags_that_break_the_scheme_name_the_line(lines, declared, line, words):
+    sentences, at = [], 1
+    for tags in lines:
+        sentences.append(SimpleNamespace(tags=tags, line=at))
+        at += len(tags) + 1  # a blank line between sentences
+    with pytest.raises(DataError) as info:
+        file_to_iob2("data.txt", sentences, declared)
+    assert info.value.line == line and str(info.value).startswith(f"data.txt:{line}: ")
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_iob1_declared_reads_any_mix_as_conlleval_does():
+    s = SimpleNamespace(tags=["B-LOC", "O", "I-LOC", "I-PER", "B-PER"], line=1)
+    assert file_to_iob2("f.txt", [s], "iob1") == "iob1"
+    assert s.tags == ["B-LOC", "O", "B-LOC", "B-PER", "B-PER"]
+
+
+def test_scheme_names():
+    assert scheme_name("BIO") == "iob2" and scheme_name("IOBES") == "bioes"
+    with pytest.raises(ValueError, match="unknown tag scheme"):
+        scheme_name("bilo")
+
+
+def test_transitions_of_bioes_by_hand():
+    tags = ["O", "B-X", "I-X", "E-X", "S-X", "B-Y"]
+    allowed, start, end = transitions("bioes", tags)
+    expected = np.array(
+        [  # to O, B-X, I-X, E-X, S-X, B-Y
+            [1, 1, 0, 0, 1, 1],  # from O
+            [0, 0, 1, 1, 0, 0],  # from B-X: only I-X or E-X
+            [0, 0, 1, 1, 0, 0],  # from I-X
+            [1, 1, 0, 0, 1, 1],  # from E-X: the chunk is closed
+            [1, 1, 0, 0, 1, 1],  # from S-X
+            [0, 0, 0, 0, 0, 0],  # from B-Y: it needs I-Y or E-Y, which are not in the list
+        ],
+        dtype=bool,
+    )
+    assert (allowed == expected).all()
+    assert start.tolist() == [True, True, False, False, True, True]
+    assert end.tolist() == [True, False, False, True, True, False]
+    allowed, start, _ = transitions("iob2", ["O", "B-X", "I-X", "I-Y"])
+    assert not allowed[0, 2] and allowed[1, 2] and allowed[2, 2] and not allowed[1, 3]
+    assert start.tolist() == [True, True, False, False]

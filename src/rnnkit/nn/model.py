@@ -296,19 +296,26 @@ class RNN:
         return np.array(rows, np.intp)
 
     # -- backpropagation through time ----------------------------------------
-    def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None):
+    def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None, loss_fn=None):
         """The mean per-step loss over real steps and its gradient for every parameter.
 
         grads has the keys and shapes of params. With sparse=True and id inputs, the
         first layer's W_ax gradients are `ColumnGrad`s holding only the columns used.
         dropout_rng: a numpy Generator to train with dropout; None evaluates without.
+        loss_fn(logits (m, T, n_y), y, mask (m, T) bool or None) -> (loss, dL/dlogits, grads of
+        the parameters it adds to params, e.g. a CRF's) replaces the output's own loss.
         """
         cache = self._forward(x, mask, dropout_rng=dropout_rng)
         m, T = cache.logits.shape[:2]
         mask = cache.mask
-        step_mask = np.ones((m, T), self.dtype) if mask is None else mask.astype(self.dtype)
-        loss, dlogits = loss_and_dlogits(cache.logits, y, step_mask, self.output)
+        if loss_fn is None:
+            step_mask = np.ones((m, T), self.dtype) if mask is None else mask.astype(self.dtype)
+            loss, dlogits = loss_and_dlogits(cache.logits, y, step_mask, self.output)
+            head_grads = {}
+        else:
+            loss, dlogits, head_grads = loss_fn(cache.logits, y, mask)
         grads, d_out = self._output_backward(dlogits, cache.top)
+        grads.update(head_grads)
         memo = {}  # the grouping of the word ids, shared by both directions
         for layer in range(self.layers, 0, -1):
             d_out = self._layer_backward(layer, d_out, cache, grads, sparse, memo)

@@ -149,11 +149,16 @@ class NonFiniteLoss(FloatingPointError):
     """The loss or the gradient of a step is NaN or infinite; the parameters were not updated."""
 
 
-def train_step(model, opt, x, y, mask=None, *, clip=None, sparse=True, dropout_rng=None):
+def train_step(
+    model, opt, x, y, mask=None, *, clip=None, sparse=True, dropout_rng=None, loss_fn=None
+):
     """One step of gradient descent on one batch: forward propagation, the loss, backpropagation
     through time, clipping by global norm, the optimiser's update. Returns (loss, norm before
-    clipping). A non-finite loss or gradient raises NonFiniteLoss before anything changes."""
-    loss, grads = model.loss_and_grads(x, y, mask, sparse=sparse, dropout_rng=dropout_rng)
+    clipping). A non-finite loss or gradient raises NonFiniteLoss before anything changes.
+    loss_fn: another loss for the model's logits (see RNN.loss_and_grads), e.g. a CRF's."""
+    loss, grads = model.loss_and_grads(
+        x, y, mask, sparse=sparse, dropout_rng=dropout_rng, loss_fn=loss_fn
+    )
     norm = clip_grad_norm(grads, clip)  # clip=None measures the norm and clips nothing
     if not (np.isfinite(loss) and np.isfinite(norm)):
         raise NonFiniteLoss(f"non-finite loss ({loss}) or gradient norm ({norm})")
