@@ -50,6 +50,7 @@ def add_parser(sub):
 def run(args):
     from rnnkit.ner import speed
     from rnnkit.ner.tagger import Tagger, resolve_model_path
+    from rnnkit.nn import kernels
 
     tagger = Tagger.load(args.model)
     fmt = detect_format(args.data) if args.format == "auto" else args.format
@@ -57,6 +58,7 @@ def run(args):
     n_tokens = sum(len(s) for s in sentences)
     if n_tokens == 0:
         raise DataError(args.data, "no tokens to tag")
+    kernels.load()  # the steady state of a process that tags much: the compiled loop, if installed
     per_s = speed.tokens_per_second(tag, texts, n_tokens, args.repeats)
     one = speed.sentence_of_length(sentences)
     seconds = speed.latency(tagger, one, args.calls)

@@ -44,8 +44,12 @@ class Models:
 
 
 def _load(model):
+    from rnnkit.nn import kernels
+
     tagger = Tagger.load(model)
-    # The first call loads (or compiles) the numba kernels: let no request wait for that.
+    # A server tags enough for the compiled loop (the fast extra) to pay for loading it; load it
+    # now, so that no request waits for that, then make one call to settle the rest.
+    kernels.load()
     tagger.tag("Warm up.")
     return tagger
 
