@@ -1,4 +1,4 @@
-"""The models shipped inside the package: there, small, and doing the main job with no data at hand."""
+"""The models shipped inside the package: there, small, and doing the main job with no data."""
 
 import json
 import subprocess
