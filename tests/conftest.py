@@ -114,7 +114,7 @@ def trained(corpus, tmp_path_factory):
     train, dev = corpus
     argv = ["train", "--task", "bio", "--train", str(train), "--dev", str(dev), "--out", str(out)]
     argv += ["--bidirectional", "--features", "word,shape", "--n-a", "16", "--vocab", "200"]
-    argv += ["--epochs", "3", "--batch", "8", "--lr", "1e-2", "--quiet"]
+    argv += ["--epochs", "3", "--batch", "8", "--lr", "1e-2", "--quiet", "--keep-checkpoint"]
     assert main(argv) == 0
     return out
 

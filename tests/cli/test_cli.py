@@ -136,6 +136,7 @@ def test_user_errors_are_one_line_and_non_zero(trained, corpus, tmp_path, capsys
                     "--n-a",
                     "4",
                     "--quiet",
+                    "--keep-checkpoint",
                 ]
             )
             == 0
@@ -163,3 +164,81 @@ def test_debug_lets_the_error_through_for_its_traceback(tmp_path):
     nowhere = tmp_path / "nowhere"
     with pytest.raises(ModelFileError, match=f"^{re.escape(str(nowhere))}: no such file$"):
         main(["--debug", "eval", "--model", str(nowhere), "--data", str(tmp_path)])
+
+
+# -- the command line's shape (issue 11) ----------------------------------------------------
+
+
+def test_version(capsys):
+    from rnnkit import __version__
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"rnnkit {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "argv, threads, debug",
+    [
+        (["tag", "x"], 1, False),
+        (["--threads", "3", "--debug", "tag", "x"], 3, True),
+        (["tag", "--threads", "3", "--debug", "x"], 3, True),  # after the command, too
+        (["--threads", "2", "tag", "--threads", "3", "x"], 3, False),  # the later one wins
+        (["--debug", "eval", "--data", "d"], 1, True),  # and left out after it, kept from before
+    ],
+)
+def test_global_options_go_before_or_after_the_command(argv, threads, debug):
+    from rnnkit.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.threads, args.debug) == (threads, debug)
+
+
+def test_global_options_after_the_command_take_effect(trained, tmp_path, capsys):
+    assert main(["tag", "--threads", "1", "--model", str(trained), "Anna Smith said ."]) == 0
+    assert "[Anna Smith](PER)" in capsys.readouterr().out
+    with pytest.raises(ModelFileError):  # --debug: the error itself, for its traceback
+        main(["eval", "--debug", "--model", str(tmp_path / "nowhere"), "--data", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tag", "--jsn", "x"],
+        ["train", "--train", "a", "--dev", "b", "--out", "c", "--jsn"],
+        ["eval", "--jsn", "--data", "d"],
+    ],
+)
+def test_a_typo_in_an_option_shows_that_commands_usage(argv, capsys):
+    command = argv[0]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.startswith(f"usage: rnnkit {command} ")
+    assert err.rstrip().endswith("--jsn") and "unrecognized arguments" in err
+
+
+def test_train_help_names_every_feature_group_and_every_option_has_help(capsys):
+    from rnnkit.cli import build_parser
+    from rnnkit.data.features import GROUPS
+
+    train = build_parser().commands["train"]
+    features = next(a for a in train._actions if "--features" in a.option_strings)
+    assert all(re.search(rf"\b{g}\b", features.help) for g in GROUPS)
+    assert [a.dest for a in train._actions if not a.help] == []  # --seed, --activation had none
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "suffix2" in out and "prefix4" in out and "--keep-checkpoint" in out
+
+
+def test_an_os_error_without_a_file_name_is_one_clean_line(monkeypatch, capsys):
+    from rnnkit.cli import train
+
+    def full(args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train, "run", full)
+    assert main(["train", "--train", "a", "--dev", "b", "--out", "c"]) == 1
+    assert capsys.readouterr().err == "rnnkit: error: No space left on device\n"

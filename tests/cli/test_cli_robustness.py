@@ -179,6 +179,7 @@ SIGNAL_RUN = [
     "1e-2",
     "--word-dropout",
     "0.1",
+    "--keep-checkpoint",  # the checkpoints are compared
 ]
 
 
@@ -323,3 +324,71 @@ def test_a_1mb_paragraph_is_tagged_in_bounded_memory(trained, tmp_path):
     assert result["text"] == text and len(result["tokens"]) == len(tokenize(text))
     assert all(text[t["start"] : t["end"]] == t["text"] for t in result["tokens"])
     assert all(text[e["start"] : e["end"]] == e["text"] for e in result["entities"])
+
+
+# -- train: options checked first, finished models kept, the directory locked (issue 11) ----
+
+
+def _train_argv(corpus, out, *more):
+    files = ["--train", str(corpus[0]), "--dev", str(corpus[1]), "--out", str(out)]
+    return ["train", *files, "--n-a", "8", "--vocab", "100", "--epochs", "1", "--quiet", *more]
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--lr-decay", "-0.4"),
+        ("--clip", "inf"),
+        ("--clip", "nan"),
+        ("--unk-alpha", "inf"),
+        ("--init-x", "nan"),
+        ("--seed", "-1"),
+        ("--features", "word,word"),
+        ("--n-a", "100000"),
+        ("--lr", "nan"),
+    ],
+)
+def test_every_bad_option_is_one_line_before_any_work(
+    corpus, tmp_path, capsys, monkeypatch, option, value
+):
+    from rnnkit.ner import training
+
+    monkeypatch.setattr(training, "physical_memory", lambda: 16 * 2**30)
+    out = tmp_path / "out"
+    assert main(_train_argv(corpus, out, option, value)) == 1  # the last --n-a counts
+    err = one_line_error(capsys.readouterr().err, option)
+    assert "checkpoint" not in err  # --lr nan named one that did not exist
+    assert os.listdir(tmp_path) == []  # nothing written, not even the directory
+
+
+def test_a_finished_model_is_not_replaced_without_overwrite(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_train_argv(corpus, out)) == 0
+    model = (out / "model.npz").read_bytes()
+    capsys.readouterr()
+    assert main(_train_argv(corpus, out, "--seed", "5")) == 1
+    one_line_error(capsys.readouterr().err, str(out), "already holds", "--overwrite", "--resume")
+    assert (out / "model.npz").read_bytes() == model
+    assert main(_train_argv(corpus, out, "--seed", "5", "--overwrite")) == 0
+    assert (out / "model.npz").read_bytes() != model
+
+
+def test_a_second_train_into_a_directory_in_use_is_one_line(corpus, tmp_path, capsys):
+    from rnnkit.ner.run_directory import claim
+
+    out = tmp_path / "out"
+    with claim(out):  # as a run in another process holds it (flock: per open file)
+        assert main(_train_argv(corpus, out, "--overwrite")) == 1
+    one_line_error(capsys.readouterr().err, f"rnnkit: error: {out}: another rnnkit train")
+    assert not out.exists()
+
+
+def test_a_full_disk_while_saving_the_model_names_the_file(corpus, tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")  # as write() raises it: no file name
+
+    monkeypatch.setattr(np.lib.format, "write_array", full)
+    out = tmp_path / "out"
+    assert main(_train_argv(corpus, out)) == 1
+    one_line_error(capsys.readouterr().err, f"rnnkit: error: {out / 'model.npz'}: No space left")
+    assert not out.exists()  # no temporary left, nor the lock, nor the directory the run made

@@ -142,3 +142,22 @@ def test_conll2003_train_counts():
         for typ, _, _ in spans_from_bio(s.tags):
             counts[typ] = counts.get(typ, 0) + 1
     assert counts == {"PER": 6600, "LOC": 7140, "ORG": 6321, "MISC": 3438}
+
+
+@pytest.mark.parametrize("name", ["good.txt", "crlf.txt", "bad_tag.txt", "non_utf8.txt"])
+def test_cr_line_ends_read_as_lines(name, tmp_path):
+    """Classic Mac OS ends lines with a lone CR: such a file reads as the LF file does (it
+    read as one sentence of one token), and errors name the same line."""
+    lf = (FIXTURES / name).read_bytes().replace(b"\r\n", b"\n")
+    cr = tmp_path / name
+    cr.write_bytes(lf.replace(b"\n", b"\r"))
+    assert b"\n" not in cr.read_bytes()
+    (tmp_path / "lf.txt").write_bytes(lf)
+    try:
+        expected = read_conll(tmp_path / "lf.txt")
+    except DataError as e:
+        with pytest.raises(DataError) as info:
+            read_conll(cr)
+        assert (info.value.line, info.value.message) == (e.line, e.message)
+    else:
+        assert read_conll(cr) == expected and len(expected) >= 2

@@ -2,12 +2,14 @@
 
 A thin layer over rnnkit.ner.training and rnnkit.ner.tagger. Errors a user can cause
 (bad paths, bad files, bad options) print one line and exit non-zero; --debug
-shows the traceback instead.
+shows the traceback instead. The global options (--debug, --threads) are taken
+before the command and after it alike.
 """
 
 import argparse
 import sys
 
+from rnnkit import __version__
 from rnnkit.cli import bench, evaluate, serve, tag, train
 from rnnkit.cli.options import blas_threads, positive_int
 from rnnkit.errors import RnnkitError
@@ -17,25 +19,39 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="The lecture's RNN as a named-entity tagger."
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=1,
-        help="BLAS threads (default 1: the products of an RNN this size gain nothing from more, "
-        "and lose much when other work shares the cores; needs threadpoolctl)",
-    )
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
     train.add_parser(sub)
     evaluate.add_parsers(sub)
     tag.add_parser(sub)
     serve.add_parser(sub)
     bench.add_parser(sub)
+    for command in sub.choices.values():  # the global options after the command, too
+        _add_global_options(command, top=False)
+    parser.commands = sub.choices
     return parser
 
 
+def _add_global_options(parser, top):
+    """--debug and --threads: before the command (top) with their defaults; after it without
+    (SUPPRESS), so that given there they replace the value before it, and left out they keep it."""
+    unset = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors", **unset)
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        help="BLAS threads (default 1: the products of an RNN this size gain nothing from more, "
+        "and lose much when other work shares the cores)",
+        **({"default": 1} if top else unset),
+    )
+
+
 def main(argv=None):
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    if unknown:  # argparse hands them up to the top level, whose usage does not list them
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         with blas_threads(args.threads):
             return args.run(args)
@@ -44,7 +60,7 @@ def main(argv=None):
     except (RnnkitError, OSError) as e:
         if args.debug:
             raise
-        message = str(e) if isinstance(e, RnnkitError) else f"{e.filename or ''}: {e.strerror or e}"
+        message = str(e) if isinstance(e, RnnkitError) else _os_error(e)
         print(f"rnnkit: error: {message}", file=sys.stderr)
         return 1
     except UnicodeError as e:  # stdin or the terminal in another encoding
@@ -59,3 +75,9 @@ def main(argv=None):
             raise
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(e):
+    """`file: reason`, or the reason alone where the error names no file."""
+    reason = e.strerror or str(e)
+    return f"{e.filename}: {reason}" if e.filename else reason

@@ -1,12 +1,10 @@
 """`rnnkit train`: train a tagger on CoNLL files, keeping the best model by dev F1."""
 
-import os
 import shlex
 import sys
 from dataclasses import fields
 
 from rnnkit.cli.options import features, positive_int
-from rnnkit.errors import RnnkitError
 
 
 def scale_or_off(text):
@@ -30,6 +28,8 @@ def add_parser(sub):
 
 def _add_data_options(p, d):
     """The task, the files, and the input features with their vocabularies."""
+    from rnnkit.data.features import GROUPS
+
     p.add_argument(
         "--task",
         choices=["per", "bio"],
@@ -41,13 +41,15 @@ def _add_data_options(p, d):
     p.add_argument(
         "--out",
         required=True,
-        help="directory for model.npz, checkpoint.npz, history.csv, curves.png",
+        help="directory for model.npz, checkpoint.npz, history.csv, curves.png; one that "
+        "holds files is refused unless --resume or --overwrite is given",
     )
     p.add_argument(
         "--features",
         type=features,
         default=d.features,
-        help="comma-separated input groups from word, shape, suffix, prefix, lower "
+        help=f"comma-separated input groups from {', '.join(GROUPS)} (suffix, prefix: the "
+        "last, first 3 characters; suffix2, prefix4, ...: 2 or 4) "
         f"(default: {','.join(d.features)}, the lecture's one-hot words)",
     )
     p.add_argument(
@@ -75,7 +77,12 @@ def _add_model_options(p, d):
     p.add_argument(
         "--n-a", type=positive_int, default=d.n_a, help=f"hidden units (default {d.n_a})"
     )
-    p.add_argument("--activation", choices=["tanh", "relu"], default=d.activation)
+    p.add_argument(
+        "--activation",
+        choices=["tanh", "relu"],
+        default=d.activation,
+        help=f"g of a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a) (default {d.activation})",
+    )
     p.add_argument(
         "--init-x",
         type=scale_or_off,
@@ -165,8 +172,25 @@ def _add_schedule_options(p, d):
         default=d.clip,
         help=f"gradient clipping by global norm (default {d.clip})",
     )
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seeds the initial weights, the order of the batches and every dropout draw: "
+        f"the same seed gives the same model (default {d.seed})",
+    )
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in an --out that holds files, replacing its model",
+    )
+    p.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep checkpoint.npz when the run completes (to continue it with more --epochs); "
+        "by default it is removed once the final model is saved",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -193,6 +217,7 @@ def _resume_command(args):
         "--epochs",
         str(args.epochs),
         "--resume",
+        *(["--keep-checkpoint"] if args.keep_checkpoint else []),
     ]
 
 
@@ -216,10 +241,6 @@ def _tqdm_progress(total, desc):
 def run(args):
     from rnnkit.ner.training import Interrupted, TrainConfig, train
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):  # now, not after the data
-        raise RnnkitError(
-            f"{args.out}: exists and is not a directory (--out is the directory the run writes to)"
-        )
     # every training option is named after its TrainConfig field; 0 is off, as None is
     config = TrainConfig(
         **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
@@ -233,6 +254,8 @@ def run(args):
             resume=args.resume,
             progress=None if args.quiet else _progress_bar(),
             log=lambda msg: print(msg, file=sys.stderr),
+            overwrite=args.overwrite,
+            keep_checkpoint=args.keep_checkpoint,
         )
     except Interrupted as e:
         print(f"rnnkit: {e}", file=sys.stderr)

@@ -33,8 +33,8 @@ class Sentence:
 def read_conll(path: str | os.PathLike) -> list[Sentence]:
     """Read a CoNLL file into sentences; raise :class:`DataError` on anything malformed.
 
-    ``-DOCSTART-`` lines are skipped (and end any sentence in progress); CRLF line
-    endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
+    ``-DOCSTART-`` lines are skipped (and end any sentence in progress); CRLF and CR
+    line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
     Every line with a token must have the same number of columns (at least 2).
     """
     text = _read_text(path)
@@ -131,6 +131,13 @@ def _read_text(path: str | os.PathLike) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
+        line = _line_ends(data[: e.start]).count(b"\n") + 1
         raise DataError(path, f"not valid UTF-8 (byte 0x{data[e.start]:02x})", line) from None
-    return text.replace("\r\n", "\n")
+    return _line_ends(text)
+
+
+def _line_ends(text):
+    """CRLF (Windows) and a lone CR (classic Mac OS) as LF: a file of CR line ends must not
+    read as one line."""
+    lf, cr = ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
+    return text.replace(cr + lf, lf).replace(cr, lf)

@@ -32,6 +32,10 @@ class Position:
     best: float = -1.0  # the best dev F1 so far
     bad_epochs: int = 0  # epochs since the best
     history: list = field(default_factory=list)  # one dict of scores per finished epoch
+    # The current epoch's steps so far: a resumed run reports the whole epoch
+    tokens: int = 0  # tokens trained on
+    loss_sum: float = 0.0  # their loss, summed
+    seconds: float = 0.0  # the time they took
 
 
 @dataclass
@@ -84,6 +88,8 @@ def load(path):
         else:
             parts[part][name] = v
     position = Position(**{k: meta[k] for k in ("epoch", "step", "best", "bad_epochs", "history")})
+    for k in ("tokens", "loss_sum", "seconds"):  # older checkpoints lack them: 0, as it was
+        setattr(position, k, meta.get(k, getattr(position, k)))
     return Checkpoint(
         meta["config"],
         meta["featurizer"],

@@ -8,8 +8,17 @@ from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text
 HISTORY_FILE, CURVES_FILE = "history.csv", "curves.png"
 
 
+def curves_unavailable():
+    """Why curves.png cannot be drawn, or None when it can."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed (pip install 'rnnkit[train]')"
+    return None
+
+
 def write_history(out, history):
-    """history.csv, and curves.png where matplotlib is installed."""
+    """history.csv, and curves.png where matplotlib is installed (see curves_unavailable)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[0]))
     writer.writeheader()

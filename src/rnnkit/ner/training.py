@@ -6,12 +6,17 @@ A run writes into its output directory:
     history.csv      loss and dev scores per epoch; curves.png the same as a plot
 Every file is written atomically. An interrupted run (SIGINT, SIGTERM) finishes its
 step, saves the checkpoint, and raises Interrupted; `resume=True` continues it, and
-ends bit-identical to a run that was never interrupted.
+ends bit-identical to a run that was never interrupted. A run that completes removes
+its checkpoint (unless `keep_checkpoint`). The directory is held by one run at a time,
+and one that holds files is only written into with `resume` or `overwrite`
+(rnnkit.ner.run_directory). Training runs under rnnkit.threads.limited().
 
 `train` reads top to bottom: prepare the data, start (or restore) the run, then
 epochs of `train_epoch` and `end_epoch` (dev scores, the best model, the checkpoint).
 """
 
+import math
+import os
 import signal
 import time
 from contextlib import suppress
@@ -20,15 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit import threads
 from rnnkit.data.batching import make_batches
 from rnnkit.data.conll import read_conll
-from rnnkit.data.features import Featurizer
+from rnnkit.data.features import GROUPS, Featurizer
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.ner import checkpoint
 from rnnkit.ner.checkpoint import CHECKPOINT_FILE, Position
-from rnnkit.ner.history import write_history
+from rnnkit.ner.history import CURVES_FILE, curves_unavailable, write_history
 from rnnkit.ner.metrics import score
 from rnnkit.ner.regularisers import drop_inputs, swapped, update_average, word_drop_rates
+from rnnkit.ner.run_directory import claim
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
 from rnnkit.ner.tasks import TASKS, Task
 from rnnkit.nn.config import RNNConfig
@@ -47,6 +54,8 @@ OFF_AT_ZERO = (
     "average",
     "lr_decay",
 )
+# Arrays of the parameters' size a run holds: θ, its gradient, Adam's m and v (and θ_avg).
+COPIES = 4
 
 
 @dataclass
@@ -79,27 +88,42 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        """Every setting is checked here, before any work: a bad one fails in an instant,
+        not after an epoch (NaN and ±inf included)."""
         if self.task not in TASKS:
             raise RnnkitError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         self.features = tuple(self.features)
-        for name in ("vocab", "affix_vocab", "epochs", "batch"):
+        groups = set(self.features)
+        if not groups or len(groups) != len(self.features) or not groups <= set(GROUPS):
+            raise RnnkitError(
+                f"--features must be distinct names from {', '.join(GROUPS)}, "
+                f"not {','.join(self.features) or 'none'}"
+            )
+        for name in ("vocab", "affix_vocab", "epochs", "batch", "patience"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
         if self.lower_vocab is not None and self.lower_vocab < 1:
             raise RnnkitError("--lower-vocab must be at least 1")
-        if self.unk_alpha is not None and self.unk_alpha < 0:
-            raise RnnkitError("--unk-alpha must not be negative")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
+            raise RnnkitError(f"--seed must be an integer, not {self.seed!r}")
+        if self.seed < 0:  # NumPy's generators take none
+            raise RnnkitError(f"--seed must not be negative, not {self.seed}")
         for name in ("word_dropout", "feature_dropout", "entity_dropout", "average"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
-                raise RnnkitError(f"--{name.replace('_', '-')} must lie in [0, 1)")
-        if self.lr <= 0 or self.clip <= 0:
-            raise RnnkitError("--lr and --clip must be positive")
+                raise RnnkitError(
+                    f"--{name.replace('_', '-')} must lie in [0, 1), not {getattr(self, name)}"
+                )
+        _check_number("lr", self.lr, positive=True)
+        _check_number("clip", self.clip, positive=True)
+        _check_number("lr_decay", self.lr_decay, positive=False)  # < 0: the lr would turn
+        _check_number("unk_alpha", self.unk_alpha, positive=False)
         for name in OFF_AT_ZERO:
             if getattr(self, name) == 0:
                 setattr(self, name, None)
         model = self.rnn_config(n_x=1, n_y=1)  # n_x and n_y come later, from the data
         for name in MODEL_FIELDS:  # as RNNConfig holds them: dropout 0 is None, and so on
             setattr(self, name, getattr(model, name))
+        self.check_memory(model, inputs_known=False)
 
     def rnn_config(self, n_x, n_y, output="sigmoid"):
         """The run's model configuration, for n_x inputs and n_y outputs."""
@@ -108,7 +132,29 @@ class TrainConfig:
                 n_x, n_y=n_y, output=output, **{k: getattr(self, k) for k in MODEL_FIELDS}
             )
         except (TypeError, ValueError) as e:
+            name, _, rest = str(e).partition(" ")  # "init_x must be ...": say the option
+            if name in MODEL_FIELDS:
+                e = f"--{name.replace('_', '-')} {rest}"
             raise RnnkitError(f"bad model setting: {e}") from None
+
+    def check_memory(self, model, inputs_known=True):
+        """Refuse a model (RNNConfig) whose parameters, with their gradients and the
+        optimiser's state, would not fit in this machine's memory, before allocating any.
+        Before the data are read n_x is not known: the check counts the rest."""
+        n_in = [model.n_x] + [model.n_a * len(model.directions)] * (model.layers - 1)
+        per_chain = [model.n_a * (model.n_a + n + 1) for n in n_in]  # W_aa, W_ax, b_a
+        n_params = sum(per_chain) * len(model.directions)
+        n_params += model.n_y * (model.n_a * len(model.directions) + 1)  # W_ya, b_y
+        needed = n_params * np.dtype(model.dtype).itemsize * (COPIES + bool(self.average))
+        available = physical_memory()
+        if available is not None and needed > available:
+            raise RnnkitError(
+                f"--n-a {model.n_a} with --layers {model.layers}"
+                + (f" and {model.n_x:,} inputs makes " if inputs_known else " makes at least ")
+                + f"{n_params:,} parameters, which with their gradients and the "
+                f"optimiser's state need {needed / 2**30:,.1f} GiB; this machine has "
+                f"{available / 2**30:,.1f} GiB"
+            )
 
     def to_json(self):
         return {**asdict(self), "features": list(self.features)}
@@ -122,6 +168,23 @@ class TrainConfig:
             if data.get(name) == 0:
                 data[name] = None
         return cls(**data)
+
+
+def _check_number(name, value, positive):
+    """A setting that must be a finite number, > 0 (positive) or >= 0; None passes."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise RnnkitError(f"--{name.replace('_', '-')} must be a finite {kind} number, not {value}")
+
+
+def physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class Interrupted(RnnkitError):
@@ -154,12 +217,59 @@ def encode_labelled(sentences, path, task, featurizer):
         try:
             ys.append(task.labels(s.tags))
         except KeyError as e:
-            line = s.line + next(i for i, t in enumerate(s.tags) if t == e.args[0])
+            tag = e.args[0]
+            line = s.line + next(i for i, t in enumerate(s.tags) if t == tag)
+            like = _resembles(tag[2:], entity_types(task))
+            hint = f" (did you mean {tag[:2]}{like}?)" if like else ""
             raise DataError(
-                path, f"tag {e.args[0]} is not one of the {task.name} task's tags", line
+                path, f"tag {tag} is not one of the {task.name} task's tags{hint}", line
             ) from None
         xs.append(featurizer.encode(s.tokens))
     return xs, ys
+
+
+def entity_types(task):
+    """The entity types the task learns: ("PER",) for per."""
+    return tuple(dict.fromkeys(t[2:] for t in task.tags if t != "O"))
+
+
+def check_labels(sentences, ys, path, task, log, required):
+    """A file whose tags give the task no entity at all is a mistake (B-PERSON where the per
+    task reads B-PER): an error if `required` (the training file), else a warning. Types that
+    look like the task's but are read as O (B-Per) are named either way."""
+    wanted = entity_types(task)
+    # The tags as the task reads them (types renamed or dropped); per's view keeps only PER
+    as_read = (s.tags if task.name == "per" else task.gold_tags(s.tags) for s in sentences)
+    found = sorted({t[2:] for tags in as_read for t in tags if t != "O"})
+    alike = {t: _resembles(t, wanted) for t in found if t not in wanted and _resembles(t, wanted)}
+    hint = ""
+    if alike:
+        meant = ", ".join(dict.fromkeys(alike.values()))
+        hint = (
+            f"did you mean {meant}? the {task.name} task reads the file's {', '.join(alike)} as O"
+        )
+    if any(y.any() for y in ys):  # label 0 is O: anything else is part of an entity
+        if alike:
+            log(f"warning: {path}: {hint}")
+        return
+    problem = f"no token is tagged as {' or '.join(wanted)}, the {task.name} task's entities"
+    if hint:
+        problem += f" ({hint})"
+    elif found:
+        problem += f" (the file's types are {', '.join(found)})"
+    if required:
+        raise DataError(path, f"{problem}: there is nothing to learn")
+    log(f"warning: {path}: {problem}: dev F1 is 0 every epoch and cannot choose the best model")
+
+
+def _resembles(kind, wanted):
+    """The type of `wanted` that `kind` looks like, by case or as a prefix (PERSON, Per: PER);
+    None if none."""
+    for w in wanted:
+        a, b = kind.upper(), w.upper()
+        if kind != w and (a == b or (min(len(a), len(b)) >= 3 and a.startswith(b))):
+            return w
+    return None
 
 
 def evaluate(tagger, sentences):
@@ -197,31 +307,58 @@ class Run:
         return self.tagger.model
 
 
-def train(config, train_path, dev_path, out, resume=False, progress=None, log=print):
+def train(
+    config,
+    train_path,
+    dev_path,
+    out,
+    resume=False,
+    progress=None,
+    log=print,
+    overwrite=False,
+    keep_checkpoint=False,
+):
     """Train a tagger; returns the run's history (a list of per-epoch dicts).
 
     progress(total, desc) -> object with update(n, **postfix) and close(), or None.
+    resume: continue the run in `out`; overwrite: start a new run in an `out` that holds
+    files; keep_checkpoint: keep checkpoint.npz when the run completes, so that it can be
+    continued with more epochs.
     """
     out = Path(out)
-    train_sentences = read_conll(train_path)
-    saved = None
-    if resume:
-        saved = checkpoint.load(out / CHECKPOINT_FILE)
-        config = resumed_config(saved, config, out / CHECKPOINT_FILE)
-        log(f"resuming {out} at epoch {saved.position.epoch + 1}, step {saved.position.step}")
-    featurizer = (
-        Featurizer.from_json(saved.featurizer)
-        if saved
-        else build_featurizer(train_sentences, config)
-    )
-    data = prepare_data(config, featurizer, train_sentences, train_path, dev_path)
-    run = start(config, data, saved)
-    out.mkdir(parents=True, exist_ok=True)
-    with _StopOnSignal() as stop:
-        while run.position.epoch < config.epochs and run.position.bad_epochs < config.patience:
-            tokens, loss_sum, seconds = train_epoch(run, data, config, out, progress, stop)
-            end_epoch(run, data, config, out, tokens, loss_sum, seconds, log)
+    with claim(out, resume, overwrite), threads.limited():
+        train_sentences = read_conll(train_path)
+        saved = None
+        if resume:
+            saved = load_checkpoint(out)
+            config = resumed_config(saved, config, out / CHECKPOINT_FILE)
+            log(f"resuming {out} at epoch {saved.position.epoch + 1}, step {saved.position.step}")
+        featurizer = (
+            Featurizer.from_json(saved.featurizer)
+            if saved
+            else build_featurizer(train_sentences, config)
+        )
+        data = prepare_data(config, featurizer, train_sentences, train_path, dev_path, log)
+        run = start(config, data, saved)
+        if reason := curves_unavailable():
+            log(f"{CURVES_FILE} is not written: {reason}")
+        with _StopOnSignal() as stop:
+            while run.position.epoch < config.epochs and run.position.bad_epochs < config.patience:
+                tokens, loss_sum, seconds = train_epoch(run, data, config, out, progress, stop)
+                end_epoch(run, data, config, out, tokens, loss_sum, seconds, log)
+        if not keep_checkpoint:  # the run is complete: model.npz holds what it made
+            (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     return run.position.history
+
+
+def load_checkpoint(out):
+    path = out / CHECKPOINT_FILE
+    if not path.exists() and (out / MODEL_FILE).exists():
+        raise RnnkitError(
+            f"{path}: no checkpoint to resume from: the run in {out} is complete, and removed "
+            "it (--keep-checkpoint keeps it, to continue a run with more epochs)"
+        )
+    return checkpoint.load(path)
 
 
 def resumed_config(saved, config, path):
@@ -243,17 +380,21 @@ def build_featurizer(train_sentences, config):
     )
 
 
-def prepare_data(config, featurizer, train_sentences, train_path, dev_path):
+def prepare_data(config, featurizer, train_sentences, train_path, dev_path, log=print):
     task = TASKS[config.task]
     xs, ys = encode_labelled(train_sentences, train_path, task, featurizer)
+    check_labels(train_sentences, ys, train_path, task, log, required=True)
     dev = read_conll(dev_path)
-    encode_labelled(dev, dev_path, task, featurizer)  # check the dev tags before hours of training
+    # check the dev tags before hours of training
+    _, dev_ys = encode_labelled(dev, dev_path, task, featurizer)
+    check_labels(dev, dev_ys, dev_path, task, log, required=False)
     return Data(task, featurizer, xs, ys, word_drop_rates(xs, featurizer, config), dev)
 
 
 def start(config, data, saved=None):
     """A new run, or the run the checkpoint `saved` holds."""
     model_config = config.rnn_config(data.featurizer.n_x, data.task.n_y, data.task.output)
+    config.check_memory(model_config)
     model = RNN.from_config(model_config, seed=config.seed)
     opt = Adam(model.params, lr=config.lr)
     average = {k: p.copy() for k, p in model.params.items()} if config.average else None
@@ -266,8 +407,10 @@ def start(config, data, saved=None):
 
 
 def train_epoch(run, data, config, out, progress, stop):
-    """The rest of the current epoch, from run.position.step on; returns (tokens, the loss
-    summed over them, seconds). On a signal it saves the checkpoint and raises Interrupted."""
+    """The rest of the current epoch, from run.position.step on; returns the epoch's (tokens,
+    the loss summed over them, seconds), counted from its start also in a resumed run (the
+    position holds the sums so far). On a signal it saves the checkpoint and raises
+    Interrupted."""
     pos = run.position
     run.opt.lr = learning_rate(config, pos.epoch)
     batches = make_batches(
@@ -276,22 +419,29 @@ def train_epoch(run, data, config, out, progress, stop):
     bar = progress(len(batches), f"epoch {pos.epoch + 1}/{config.epochs}") if progress else None
     if bar and pos.step:
         bar.update(pos.step)
-    started, tokens, loss_sum = time.perf_counter(), 0, 0.0
+    started = time.perf_counter() - pos.seconds
     while pos.step < len(batches):
         batch = batches[pos.step]
         try:
             loss = train_batch(run, data, config, batch)
         except NonFiniteLoss:
+            last = out / CHECKPOINT_FILE
+            kept = (
+                f"the last good checkpoint is {last}"
+                if last.exists()
+                else "no checkpoint was saved yet (one is at the end of each epoch)"
+            )
             raise RnnkitError(
                 f"non-finite loss or gradient at epoch {pos.epoch + 1}, step {pos.step + 1}; "
-                f"the last good checkpoint is {out / CHECKPOINT_FILE}"
+                + kept
             ) from None
         pos.step += 1
         n = int(batch.mask.sum())
-        tokens, loss_sum = tokens + n, loss_sum + loss * n
+        pos.tokens, pos.loss_sum = pos.tokens + n, pos.loss_sum + loss * n
+        pos.seconds = time.perf_counter() - started
         if bar:
-            tok_s = tokens / (time.perf_counter() - started)
-            bar.update(1, loss=f"{loss_sum / tokens:.4f}", tok_s=f"{tok_s:,.0f}")
+            tok_s = pos.tokens / pos.seconds
+            bar.update(1, loss=f"{pos.loss_sum / pos.tokens:.4f}", tok_s=f"{tok_s:,.0f}")
         if stop.signum is not None:
             if bar:
                 bar.close()
@@ -302,7 +452,7 @@ def train_epoch(run, data, config, out, progress, stop):
             )
     if bar:
         bar.close()
-    return tokens, loss_sum, time.perf_counter() - started
+    return pos.tokens, pos.loss_sum, time.perf_counter() - started
 
 
 def learning_rate(config, epoch):
@@ -366,6 +516,7 @@ def end_epoch(run, data, config, out, tokens, loss_sum, seconds, log):
         f"{'  (best, saved)' if improved else ''}  {tokens / seconds:,.0f} tokens/s"
     )
     pos.epoch, pos.step = pos.epoch + 1, 0
+    pos.tokens, pos.loss_sum, pos.seconds = 0, 0.0, 0.0
     save_checkpoint(run, data, config, out)
     write_history(out, pos.history)
 
