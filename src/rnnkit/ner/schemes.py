@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from rnnkit.errors import DataError
 
 Span = tuple[str, int, int]  # (type, start, end), end exclusive
@@ -116,8 +118,6 @@ def transitions(scheme: str, tags: Sequence[str]):
     """The transitions a decoder may take between the tags (of `scheme`): allowed (n_y, n_y)
     bool, allowed[i, j] when tags[j] may follow tags[i], and the allowed first and last tags
     allowed_start, allowed_end (n_y,) bool."""
-    import numpy as np
-
     parsed = [parse_tag(t) for t in tags]
     allowed = np.array([[allows(scheme, a, b) for b in parsed] for a in parsed], dtype=bool)
     start = np.array([allows(scheme, OUTSIDE, b) for b in parsed], dtype=bool)

@@ -189,8 +189,8 @@ def for_training(config, train_tags, train_scheme, dev_tags, dev_path, log=print
         if not types:
             raise RnnkitError("the training data has no entities: nothing to learn to tag")
         tagset = TagSet(schemes.model_scheme(train_scheme), types)
-    task = replace(base, output="linear" if crf else "softmax", tagset=tagset, crf=crf)
-    task = replace(task, relabel=relabel)
+    output = "linear" if crf else "softmax"
+    task = replace(base, output=output, tagset=tagset, crf=crf, relabel=relabel)
     missing = sorted(set(types_of(relabel(t) for t in dev_tags)) - set(task.tagset.types))
     if missing and config.task == "tags":
         log(
