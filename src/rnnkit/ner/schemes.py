@@ -230,22 +230,30 @@ def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
     line. A file declared IOB1 may mix B- and I- as it likes: it is read by conlleval's rules,
     as files of inconsistent IOB tags always were. `sentences` have .tags and .line (the line
     of their first token)."""
-    candidates = [scheme_name(scheme)] if scheme else list(PREFERENCE)
-    lenient = candidates == ["iob1"]
+    candidates = (scheme_name(scheme),) if scheme else PREFERENCE
+    lenient = candidates == ("iob1",)
+    left_after = {}  # (candidates, tag before, tag) -> the candidates left: each pair once
     for s in sentences:
-        prev, prev_tag = OUTSIDE, "the sentence start"
+        prev_tag = "O"  # the sentence start reads as O
         for i, tag in enumerate(s.tags):
-            parts = parse_tag(tag)
-            left = [c for c in candidates if fits(c, parts) and (lenient or allows(c, prev, parts))]
+            left = left_after.get((candidates, prev_tag, tag))
+            if left is None:
+                prev, parts = parse_tag(prev_tag), parse_tag(tag)
+                left = tuple(
+                    c for c in candidates if fits(c, parts) and (lenient or allows(c, prev, parts))
+                )
+                left_after[candidates, prev_tag, tag] = left
             if not left:
-                raise DataError(path, _broken(candidates, prev, prev_tag, tag, scheme), s.line + i)
-            candidates, prev, prev_tag = left, parts, tag
-        left = [c for c in candidates if allows_end(c, prev)]
+                before = prev_tag if i else "the sentence start"
+                why = _broken(candidates, parse_tag(prev_tag), before, tag, scheme)
+                raise DataError(path, why, s.line + i)
+            candidates, prev_tag = left, tag
+        left = tuple(c for c in candidates if allows_end(c, parse_tag(prev_tag)))
         if not left:
             raise DataError(
                 path,
                 f"{prev_tag!r} ends the sentence: {NAMES[candidates[0]]} closes a chunk of "
-                f"several tokens with {'L' if candidates[0] == 'bilou' else 'E'}-{prev[1]}"
+                f"several tokens with {'L' if candidates[0] == 'bilou' else 'E'}-{prev_tag[2:]}"
                 + _how(candidates, scheme),
                 s.line + len(s.tags) - 1,
             )
