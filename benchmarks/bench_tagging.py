@@ -13,7 +13,9 @@ tokens/s, the ratio to one process, and whether every way wrote the same bytes:
 * Dask, 2 local workers: --dask local --workers 2 (a LocalCluster of 2 processes, 1 thread each).
 
 Each figure is end to end: reading, tagging, writing, and starting the workers and loading the
-model where the way needs it. A benchmark, not a test: its figures depend on the machine and on
+model where the way needs it. CPU seconds (of this process and its workers) tell what each way
+costs whatever else shares the machine: on an idle machine, wall-clock time falls to about CPU
+time over the number of workers. A benchmark, not a test: its figures depend on the machine and on
 what else runs on it (the target is 2 workers >= 1.7x one process on an otherwise idle 2-core
 machine).
 """
@@ -21,6 +23,7 @@ machine).
 import argparse
 import filecmp
 import os
+import resource
 import tempfile
 import textwrap
 import time
@@ -62,10 +65,21 @@ def write_corpus(directory, source, n_tokens, n_files):
     return count
 
 
+def cpu_seconds():
+    # This process and its children that have ended: the pool's and the cluster's workers.
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
 def timed_run(argv):
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), cpu_seconds()
     assert rnnkit(argv) == 0, argv
-    return time.perf_counter() - t
+    return time.perf_counter() - t, cpu_seconds() - cpu
 
 
 def main():
@@ -101,17 +115,20 @@ def main():
         }
         if args.skip_dask:
             del ways["Dask, 2 local workers"]
-        print(f"{'way':24} {'seconds':>8} {'tokens/s':>9} {'vs 1 process':>12}  same output")
+        print(
+            f"{'way':24} {'seconds':>8} {'tokens/s':>9} {'vs 1 process':>12} "
+            f"{'CPU s':>7} {'tokens/CPU s':>12}  same output"
+        )
         base, first = None, tmp / "out0"
         for k, (way, options) in enumerate(ways.items()):
             out = tmp / f"out{k}"
-            seconds = timed_run(["tag", "--input", str(corpus), "--out", f"{out}/", *options])
+            seconds, cpu = timed_run(["tag", "--input", str(corpus), "--out", f"{out}/", *options])
             base = base or seconds
             names = sorted(os.listdir(first))
             same = filecmp.cmpfiles(first, out, names, shallow=False)[0] == names
             print(
-                f"{way:24} {seconds:8.1f} {n / seconds:9,.0f} {base / seconds:11.2f}x  "
-                f"{'yes' if same else 'NO'}"
+                f"{way:24} {seconds:8.1f} {n / seconds:9,.0f} {base / seconds:11.2f}x "
+                f"{cpu:7.1f} {n / cpu:12,.0f}  {'yes' if same else 'NO'}"
             )
 
 
