@@ -57,8 +57,11 @@ def test_tag_bag_maps_the_tagger_over_texts_and_documents(cluster, corpus):
     tagger = Tagger.load()
     texts = [f"Teddy Roosevelt was here {i} times ." for i in range(50)] + ["", "Olaf\nScholz"]
     paths = sorted(str(p) for p in corpus.iterdir())
+    bag = db.from_sequence(texts, npartitions=4)
     with Client(cluster):
-        results = tag_bag(db.from_sequence(texts, npartitions=4)).compute()
+        results = tag_bag(bag, batch_size=8).compute()
         records = tag_bag(read_documents(paths), model="default").compute()
-    assert results == [tagger.tag(t) for t in texts]
+        partitions = bag.map_partitions(lambda texts: [list(texts)]).compute()
+    # A partition is tagged as Tagger.pipe tags it, in batches of the same texts.
+    assert results == [r for p in partitions for r in tagger.pipe(p, batch_size=8)]
     assert records == [r for path in paths for r in tagger.tag_file(path)]

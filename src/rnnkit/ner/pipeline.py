@@ -17,7 +17,8 @@ import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 
 from rnnkit.data.documents import Paragraph, read_paragraphs
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
@@ -29,21 +30,33 @@ MAX_LEN = 100  # tokens per sentence, as in Tagger.tag
 
 
 def pipe(tagger, texts, batch_size=BATCH_SIZE, workers=1):
-    """Yield ``tagger.tag(text)`` for each of ``texts`` (any iterable), lazily and in order."""
-    yield from _map_batches(tag_texts, texts, batch_size, workers, tagger)
+    """Yield ``tagger.tag(text)`` for each of ``texts`` (any iterable), lazily and in order.
+
+    A ŷ may differ from tag's in its last digit: the texts of a batch are tagged together, and
+    the products of a batch round a little differently from those of one text."""
+    yield from _map_batches(tag_texts, batched(texts, batch_size), workers, tagger)
 
 
 def tag_file(tagger, path, batch_size=BATCH_SIZE, workers=1):
     """Yield the tagged paragraphs of the document at ``path`` ("-": standard input), lazily,
     with offsets into the file's text (see rnnkit.data.documents and rnnkit.ner.formats)."""
-    yield from _map_batches(tag_paragraphs, read_paragraphs(path), batch_size, workers, tagger)
+    batches = batched(read_paragraphs(path), batch_size)
+    yield from _map_batches(tag_paragraphs, batches, workers, tagger)
 
 
 def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1):
     """Tag the documents at ``paths`` and yield (document number, piece of output in ``fmt``),
     in input order; ``model`` is a Tagger or what Tagger.load takes (each worker loads it once)."""
     paragraphs = ((i, p) for i, path in enumerate(paths) for p in read_paragraphs(path))
-    yield from _map_batches(_render_batch, paragraphs, batch_size, workers, model, fmt)
+    # A batch never spans two documents: the products of one batch round a little differently
+    # from another's, and a document's output must not depend on the documents tagged with it
+    # (nor on whether Dask, which tags each document on its own, tagged it).
+    batches = (
+        batch
+        for _, numbered in groupby(paragraphs, key=itemgetter(0))
+        for batch in batched(numbered, batch_size)
+    )
+    yield from _map_batches(_render_batch, batches, workers, model, fmt)
 
 
 def tag_texts(tagger, texts, max_len=MAX_LEN):
@@ -132,12 +145,11 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _map_batches(fn, items, batch_size, workers, model, *args):
-    """The results of fn(tagger, batch, *args), one per item, over the batches of ``items``, in
-    order. ``model``: a Tagger, or what Tagger.load takes."""
+def _map_batches(fn, batches, workers, model, *args):
+    """The results of fn(tagger, batch, *args), one per item of each batch, in order.
+    ``model``: a Tagger, or what Tagger.load takes."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    batches = batched(items, batch_size)
     if workers == 1:
         tagger = _as_tagger(model)
         results = (fn(tagger, batch, *args) for batch in batches)
