@@ -129,8 +129,13 @@ def test_a_10000_token_sentence_is_evaluated_and_predicted_whole(trained, tmp_pa
     x = tagger.featurizer.encode([w for w, _ in words])[None]
     y_ref = reference_forward(tagger.model, x)[0][0]
     pred = [r[2] for r in rows]
-    chosen = y_ref[np.arange(10_000), [tagger.task.tags.index(t) for t in pred]]
-    assert (chosen >= y_ref.max(axis=1) - 1e-4).all()  # argmax, up to float32 ties
+    # The most probable tag path that IOB2 allows (Viterbi), up to float32 ties.
+    log_y = np.log(y_ref)
+
+    def path_score(tags):
+        return log_y[np.arange(10_000), [tagger.task.tags.index(t) for t in tags]].sum()
+
+    assert path_score(pred) >= path_score(tagger.task.decode(y_ref)[0]) - 1e-2
     assert main(["eval", "--model", str(trained), "--data", str(data), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     gold = [[t for _, t in short], [t for _, t in words]]

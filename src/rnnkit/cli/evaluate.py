@@ -13,14 +13,27 @@ def add_parsers(sub):
     )
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    _scheme_option(p)
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(run=run_eval)
 
     p = sub.add_parser("predict", help="write `token gold pred` lines in conlleval's format")
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    _scheme_option(p)
     p.add_argument("--out", default=None, help="output file (default: standard output)")
     p.set_defaults(run=run_predict)
+
+
+def _scheme_option(p):
+    from rnnkit.ner.schemes import ALIASES, SCHEMES
+
+    p.add_argument(
+        "--scheme",
+        choices=SCHEMES + tuple(ALIASES),
+        default=None,
+        help="the tag scheme of --data (default: detected; iob1 reads any mix of B- and I-)",
+    )
 
 
 def format_scores(scores):
@@ -60,7 +73,7 @@ def run_eval(args):
     from rnnkit.ner.training import evaluate
 
     tagger = Tagger.load(args.model)
-    scores, _ = evaluate(tagger, read_conll(args.data))
+    scores, _ = evaluate(tagger, read_conll(args.data, scheme=args.scheme))
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
     return 0
 
@@ -71,7 +84,7 @@ def run_predict(args):
     from rnnkit.ner.training import evaluate
 
     tagger = Tagger.load(args.model)
-    sentences = read_conll(args.data)
+    sentences = read_conll(args.data, scheme=args.scheme)
     _, predictions = evaluate(tagger, sentences)
     rows = [
         (s.tokens, tagger.task.gold_tags(s.tags), p.tags) for s, p in zip(sentences, predictions)

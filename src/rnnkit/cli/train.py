@@ -7,6 +7,33 @@ from dataclasses import fields
 from rnnkit.cli.options import features, positive_int
 
 
+def tag_set_options(p):
+    """--scheme, --types, --map and --output: the tag set of bio and tags (rnnkit.ner.tasks)."""
+    from rnnkit.ner.schemes import ALIASES, SCHEMES
+
+    p.add_argument(
+        "--scheme",
+        choices=SCHEMES + tuple(ALIASES),
+        default=None,
+        help="the tag scheme of the CoNLL files (default: detected in each file)",
+    )
+    p.add_argument(
+        "--types", default=None, help="keep these entity types, e.g. PER,LOC; the rest become O"
+    )
+    p.add_argument(
+        "--map",
+        dest="type_map",
+        default=None,
+        help="rename entity types as they are read, e.g. PERSON=PER,person=PER",
+    )
+    p.add_argument(
+        "--output",
+        choices=["softmax", "crf"],
+        default=None,
+        help="the output layer of bio and tags: softmax (the default) or a linear-chain CRF",
+    )
+
+
 def scale_or_off(text):
     """A number; 0 means "not set" (None), as the command line has always taken it."""
     return float(text) or None
@@ -32,12 +59,26 @@ def _add_data_options(p, d):
 
     p.add_argument(
         "--task",
-        choices=["per", "bio"],
+        choices=["per", "bio", "tags"],
         default=d.task,
-        help="per: is word t part of a person's name (sigmoid); bio: 9 BIO tags (softmax)",
+        help="per: is word t part of a person's name (sigmoid); bio: CoNLL-2003's 9 BIO tags "
+        "(softmax); tags: the entity types and tag scheme of the training file (softmax)",
     )
-    p.add_argument("--train", required=True, help="CoNLL training file")
-    p.add_argument("--dev", required=True, help="CoNLL file for model selection and early stopping")
+    tag_set_options(p)
+    p.add_argument(
+        "--train",
+        required=True,
+        action="append",
+        help="CoNLL training file, with an optional weight (FILE:0.5 learns from a random "
+        "half of it, FILE:2 from every sentence twice); repeatable",
+    )
+    p.add_argument(
+        "--dev",
+        required=True,
+        action="append",
+        help="CoNLL file for model selection and early stopping; repeatable: models are chosen "
+        "on the mean F1 of the dev sets",
+    )
     p.add_argument(
         "--out",
         required=True,
@@ -207,7 +248,8 @@ def _progress_bar():
 def _resume_command(args):
     """The command that continues the run: --resume takes every setting from the checkpoint
     except --epochs, and checks --task, so both must be given again."""
-    files = ["--train", args.train, "--dev", args.dev, "--out", args.out]
+    files = [*(x for f in args.train for x in ("--train", f))]
+    files += [*(x for f in args.dev for x in ("--dev", f)), "--out", args.out]
     return [
         "rnnkit",
         "train",

@@ -1,9 +1,10 @@
 """Reading and writing CoNLL-format files (one token per line, a blank line between sentences).
 
 Columns are separated by whitespace; the token is the first column and the NER
-tag the last (CoNLL-2003 has ``token POS chunk NER``). Gold tags may be IOB2 or
-IOB1; they are converted to IOB2 on reading (`rnnkit.ner.schemes.to_iob2`), so the
-rest of rnnkit only sees IOB2.
+tag the last (CoNLL-2003 has ``token POS chunk NER``). Gold tags may be in any tag
+scheme (IOB1, IOB2, IO, BIOES, BILOU: `rnnkit.ner.schemes`), detected or given; they are
+converted to IOB2 on reading (`rnnkit.ner.schemes.file_to_iob2`), so the rest of rnnkit
+only sees IOB2.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import IO
 
 from rnnkit.errors import DataError
 from rnnkit.io.atomic import atomic_writer
-from rnnkit.ner.schemes import FILE_TAG, to_iob2
+from rnnkit.ner.schemes import FILE_TAG, file_to_iob2
 
 DOCSTART = "-DOCSTART-"
 
@@ -30,8 +31,17 @@ class Sentence:
     line: int
 
 
-def read_conll(path: str | os.PathLike) -> list[Sentence]:
+def read_conll(path: str | os.PathLike, scheme: str | None = None) -> list[Sentence]:
     """Read a CoNLL file into sentences; raise :class:`DataError` on anything malformed.
+    scheme: the file's tag scheme (None: detected); see `read_tagged`."""
+    return read_tagged(path, scheme)[0]
+
+
+def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[list[Sentence], str]:
+    """Read a CoNLL file into sentences, and its tag scheme.
+
+    Tags are read as `scheme`, or as the scheme they all fit (None); a tag that breaks it
+    is a DataError naming its line.
 
     ``-DOCSTART-`` lines are skipped (and end any sentence in progress); CRLF and CR
     line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
@@ -48,7 +58,7 @@ def read_conll(path: str | os.PathLike) -> list[Sentence]:
     def end_sentence() -> None:
         nonlocal tokens, tags
         if tokens:
-            sentences.append(Sentence(tokens, to_iob2(tags), first_line))
+            sentences.append(Sentence(tokens, tags, first_line))
             tokens, tags = [], []
 
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -74,7 +84,9 @@ def read_conll(path: str | os.PathLike) -> list[Sentence]:
         tag = fields[-1]
         if tag not in known_tags:
             if not FILE_TAG.fullmatch(tag):
-                raise DataError(path, f"unknown tag {tag!r} (expected O, B-TYPE or I-TYPE)", lineno)
+                raise DataError(
+                    path, f"unknown tag {tag!r} (expected O or B-TYPE, I-TYPE, ...)", lineno
+                )
             known_tags.add(tag)
         if not tokens:
             first_line = lineno
@@ -83,7 +95,7 @@ def read_conll(path: str | os.PathLike) -> list[Sentence]:
     end_sentence()
     if not sentences:
         raise DataError(path, "no sentences")
-    return sentences
+    return sentences, file_to_iob2(path, sentences, scheme)
 
 
 def write_conll(

@@ -17,7 +17,7 @@ from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
 from rnnkit.ner.metrics import spans_from_bio
-from rnnkit.ner.tasks import TASKS
+from rnnkit.ner.tasks import Task
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
 
@@ -57,11 +57,12 @@ class Tagger:
         file = resolve_model_path(path)
         arrays, meta = storage.load(file, expect_format=storage.MODEL_FORMAT)
         try:
-            task = TASKS[meta["task"]]
+            task = Task.from_meta(meta)
             config = RNNConfig.from_json(meta["model"]).replace(dtype="float32")
             featurizer = Featurizer.from_json(meta["featurizer"])
             _check_sizes(file, config, featurizer, task, arrays)
             model = RNN.from_config(config)
+            task.attach(model)  # a CRF's parameters
         except (KeyError, TypeError, ValueError) as e:
             raise storage.ModelFileError(
                 f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
@@ -100,7 +101,7 @@ class Tagger:
             arrays,
             {
                 **kept,
-                "task": self.task.name,
+                **self.task.to_meta(),
                 "model": self.model.config.to_json(),
                 "featurizer": self.featurizer.to_json(),
             },
@@ -113,8 +114,8 @@ class Tagger:
         out = [None] * len(xs)
         for batch in make_batches(xs, None, batch_size):
             y_hat, _ = self.model.forward(batch.x, batch.mask)
-            for row, i in enumerate(batch.index):
-                tags, probs = self.task.decode(y_hat[row, : len(xs[i])])
+            decoded = self.task.decode_batch(y_hat, batch.mask, self.model.params)
+            for i, (tags, probs) in zip(batch.index, decoded):
                 out[i] = Prediction(tags, probs)
         return out
 

@@ -27,17 +27,16 @@ import numpy as np
 
 from rnnkit import threads
 from rnnkit.data.batching import make_batches
-from rnnkit.data.conll import read_conll
 from rnnkit.data.features import GROUPS, Featurizer
 from rnnkit.errors import DataError, RnnkitError
-from rnnkit.ner import checkpoint
+from rnnkit.ner import checkpoint, corpora
 from rnnkit.ner.checkpoint import CHECKPOINT_FILE, Position
 from rnnkit.ner.history import CURVES_FILE, curves_unavailable, write_history
 from rnnkit.ner.metrics import score
 from rnnkit.ner.regularisers import drop_inputs, swapped, update_average, word_drop_rates
 from rnnkit.ner.run_directory import claim
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
-from rnnkit.ner.tasks import TASKS, Task
+from rnnkit.ner.tasks import Task, check_settings, for_training
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
 from rnnkit.nn.optim import Adam, NonFiniteLoss, train_step
@@ -86,12 +85,15 @@ class TrainConfig:
     clip: float = 5.0  # global gradient norm
     patience: int = 5  # epochs without a better dev F1 before stopping
     seed: int = 0
+    scheme: str | None = None  # the files' tag scheme (None: detected in each file)
+    types: str | None = None  # "PER,LOC": the entity types kept (the rest become O)
+    type_map: str | None = None  # "PERSON=PER,person=PER": types renamed as they are read
+    output: str | None = None  # "crf": a CRF on the RNN (bio, tags); None: the task's own
 
     def __post_init__(self):
         """Every setting is checked here, before any work: a bad one fails in an instant,
         not after an epoch (NaN and ±inf included)."""
-        if self.task not in TASKS:
-            raise RnnkitError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        check_settings(self)  # the task's: task, scheme, types, type_map, output
         self.features = tuple(self.features)
         groups = set(self.features)
         if not groups or len(groups) != len(self.features) or not groups <= set(GROUPS):
@@ -164,7 +166,7 @@ class TrainConfig:
         """The config a checkpoint stores. Checkpoints written before None meant "off" hold 0
         for off (where 0 is not a value, too: init_x, lower_vocab) and an unused "extra"."""
         data = {k: v for k, v in data.items() if k != "extra"}
-        for name in ("init_x", "lower_vocab"):
+        for name in ("init_x", "lower_vocab", "scheme", "types", "type_map", "output"):
             if data.get(name) == 0:
                 data[name] = None
         return cls(**data)
@@ -282,7 +284,8 @@ def evaluate(tagger, sentences):
 @dataclass
 class Data:
     """A run's data: the training sentences encoded, xs [(T, K)] and ys [(T,)], the chance
-    (n_x,) that each word id is shown as UNK (None: never), and the dev sentences as read."""
+    (n_x,) that each word id is shown as UNK (None: never), and the dev sets as read
+    (corpora.DevSet)."""
 
     task: Task
     featurizer: Featurizer
@@ -327,18 +330,20 @@ def train(
     """
     out = Path(out)
     with claim(out, resume, overwrite), threads.limited():
-        train_sentences = read_conll(train_path)
         saved = None
         if resume:
             saved = load_checkpoint(out)
             config = resumed_config(saved, config, out / CHECKPOINT_FILE)
             log(f"resuming {out} at epoch {saved.position.epoch + 1}, step {saved.position.step}")
+        # one file or several, with weights (rnnkit.ner.corpora); read as the run's config says
+        train_files, train_scheme = corpora.read_train(train_path, config.scheme, config.seed)
+        train_sentences = corpora.picked(train_files)
         featurizer = (
             Featurizer.from_json(saved.featurizer)
             if saved
             else build_featurizer(train_sentences, config)
         )
-        data = prepare_data(config, featurizer, train_sentences, train_path, dev_path, log)
+        data = prepare_data(config, featurizer, train_files, dev_path, log, train_scheme)
         run = start(config, data, saved)
         if reason := curves_unavailable():
             log(f"{CURVES_FILE} is not written: {reason}")
@@ -380,15 +385,22 @@ def build_featurizer(train_sentences, config):
     )
 
 
-def prepare_data(config, featurizer, train_sentences, train_path, dev_path, log=print):
-    task = TASKS[config.task]
-    xs, ys = encode_labelled(train_sentences, train_path, task, featurizer)
-    check_labels(train_sentences, ys, train_path, task, log, required=True)
-    dev = read_conll(dev_path)
-    # check the dev tags before hours of training
-    _, dev_ys = encode_labelled(dev, dev_path, task, featurizer)
-    check_labels(dev, dev_ys, dev_path, task, log, required=False)
-    return Data(task, featurizer, xs, ys, word_drop_rates(xs, featurizer, config), dev)
+def prepare_data(config, featurizer, train_files, dev_path, log=print, train_scheme="iob2"):
+    dev_sets = corpora.read_dev(dev_path, config.scheme)
+    train_sentences = corpora.picked(train_files)
+    dev = [s for d in dev_sets for s in d.sentences]
+    tags = [s.tags for s in train_sentences], [s.tags for s in dev]
+    task = for_training(config, tags[0], train_scheme, tags[1], corpora.names(dev_path), log)
+    # each file encoded once, its errors naming it; then its sentences as its weight picks them
+    pairs = corpora.picked(
+        train_files, lambda f: list(zip(*encode_labelled(f.sentences, f.path, task, featurizer)))
+    )
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    check_labels(train_sentences, ys, corpora.names(train_files), task, log, required=True)
+    for d in dev_sets:  # check the dev tags before hours of training
+        _, dev_ys = encode_labelled(d.sentences, d.name, task, featurizer)
+        check_labels(d.sentences, dev_ys, d.name, task, log, required=False)
+    return Data(task, featurizer, xs, ys, word_drop_rates(xs, featurizer, config), dev_sets)
 
 
 def start(config, data, saved=None):
@@ -396,6 +408,7 @@ def start(config, data, saved=None):
     model_config = config.rnn_config(data.featurizer.n_x, data.task.n_y, data.task.output)
     config.check_memory(model_config)
     model = RNN.from_config(model_config, seed=config.seed)
+    data.task.attach(model)  # a CRF's parameters, optimised with the RNN's
     opt = Adam(model.params, lr=config.lr)
     average = {k: p.copy() for k, p in model.params.items()} if config.average else None
     position = Position()
@@ -478,8 +491,17 @@ def train_batch(run, data, config, batch):
             batch.y != 0,
             config.entity_dropout,
         )
+    loss_fn = data.task.loss_fn(run.model.params)  # a CRF's, or None for the output's own
     loss, _ = train_step(
-        run.model, run.opt, x, batch.y, batch.mask, clip=config.clip, sparse=True, dropout_rng=rng
+        run.model,
+        run.opt,
+        x,
+        batch.y,
+        batch.mask,
+        clip=config.clip,
+        sparse=True,
+        dropout_rng=rng,
+        loss_fn=loss_fn,
     )
     if run.average is not None:
         update_average(run.average, run.model.params, config.average)
@@ -490,7 +512,7 @@ def end_epoch(run, data, config, out, tokens, loss_sum, seconds, log):
     """Score the epoch on dev, keep the model if it is the best so far, save the checkpoint."""
     pos = run.position
     with swapped(run.model.params, run.average):
-        scores, _ = evaluate(run.tagger, data.dev)
+        scores = corpora.dev_scores(evaluate, run.tagger, data.dev)  # the mean of several
     f1 = scores["f1"]
     pos.history.append(
         {
@@ -499,6 +521,7 @@ def end_epoch(run, data, config, out, tokens, loss_sum, seconds, log):
             "dev_precision": scores["precision"],
             "dev_recall": scores["recall"],
             "dev_f1": f1,
+            **corpora.history_columns(scores),  # each dev set's F1, when there are several
             "lr": run.opt.lr,
             "seconds": seconds,
             "tokens_per_s": tokens / seconds,

@@ -1,0 +1,108 @@
+"""Several corpora in one run: training files with weights, dev sets scored together.
+
+    --train data/a.txt --train data/b.txt:0.5 --dev data/a_dev.txt --dev data/b_dev.txt
+
+A training file's weight w (1 when not given) says how much of it a run learns from: its
+sentences floor(w) times, and a fraction w - floor(w) of them more, drawn once from the run's
+seed; so 0.5 is a random half and 2 is every sentence twice. A run with one file of weight 1
+reads exactly that file. Each file's tag scheme is its own (detected, or --scheme).
+
+Models are chosen on the mean of the dev sets' entity F1 (each set weighs the same however
+large); with several dev sets the history also has each set's F1 under "dev_f1:NAME", NAME
+being the file's path as given.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit.data.conll import read_conll, read_tagged
+from rnnkit.errors import RnnkitError
+
+
+def split_weight(spec):
+    """A training file and its weight: "a.txt:0.5" -> ("a.txt", 0.5), "a.txt" -> ("a.txt", 1.0).
+    A path that itself ends in ":<number>" cannot be given (rename it)."""
+    path, sep, tail = str(spec).rpartition(":")
+    if sep and path:
+        try:
+            weight = float(tail)
+        except ValueError:
+            return str(spec), 1.0
+        if not np.isfinite(weight) or weight < 0:
+            raise RnnkitError(f"{spec}: a training file's weight is a number >= 0, not {tail}")
+        return path, weight
+    return str(spec), 1.0
+
+
+def as_list(paths):
+    """One path (str or PathLike) or several -> a list."""
+    return list(paths) if isinstance(paths, list | tuple) else [paths]
+
+
+@dataclass
+class TrainFile:
+    path: str
+    sentences: list  # as read
+    picks: np.ndarray  # (n,) the indices of the sentences the run learns from, with repeats
+
+
+def read_train(specs, scheme, seed):
+    """The training files, each with the sentences its weight picks, and the first file's tag
+    scheme (the one the model learns)."""
+    files, first_scheme = [], None
+    rng = np.random.default_rng([seed, 1])  # the draws of fractional weights, file by file
+    for spec in as_list(specs):
+        path, weight = split_weight(spec)
+        sentences, found = read_tagged(path, scheme)
+        first_scheme = first_scheme or found
+        whole, part = divmod(weight, 1)
+        picks = np.tile(np.arange(len(sentences)), int(whole))
+        if part:
+            chosen = rng.choice(len(sentences), round(part * len(sentences)), replace=False)
+            picks = np.concatenate([picks, np.sort(chosen)])
+        files.append(TrainFile(path, sentences, picks))
+    if not any(len(f.picks) for f in files):
+        raise RnnkitError("the training files weigh 0: there is nothing to learn from")
+    return files, first_scheme
+
+
+def picked(files, per_file=None):
+    """The picked items of all files in order: their sentences, or per_file(file)'s list of
+    one item per sentence (e.g. the encoded sentences)."""
+    out = []
+    for f in files:
+        items = f.sentences if per_file is None else per_file(f)
+        out += [items[i] for i in f.picks]
+    return out
+
+
+@dataclass
+class DevSet:
+    name: str  # the path as given
+    sentences: list
+
+
+def read_dev(paths, scheme):
+    """The dev sets, in the order given."""
+    return [DevSet(str(p), read_conll(p, scheme=scheme)) for p in as_list(paths)]
+
+
+def dev_scores(evaluate, tagger, dev_sets):
+    """The scores of `evaluate(tagger, sentences)` on one dev set, or with several their mean
+    precision, recall and F1 and each set's scores under "per_dev"."""
+    scores = [evaluate(tagger, d.sentences)[0] for d in dev_sets]
+    if len(scores) == 1:
+        return scores[0]
+    mean = {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall", "f1")}
+    return {**mean, "per_dev": {d.name: s for d, s in zip(dev_sets, scores)}}
+
+
+def history_columns(scores):
+    """Each dev set's F1 for a history row (none with one dev set)."""
+    return {f"dev_f1:{name}": s["f1"] for name, s in scores.get("per_dev", {}).items()}
+
+
+def names(paths_or_files):
+    """The files' paths as one string, for messages."""
+    return ", ".join(getattr(p, "path", str(p)) for p in as_list(paths_or_files))

@@ -1,0 +1,194 @@
+"""A tag set of the user's own: made-up types (DRUG, DOSE) in BIOES train, evaluate and tag end
+to end, through the command line and through Python, and come back with their types."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import one_line_error
+from rnnkit.cli import main
+from rnnkit.data.conll import read_conll
+from rnnkit.io import storage
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.training import TrainConfig, train
+
+try:
+    from seqeval.metrics import classification_report
+except ImportError:  # in the test extra
+    classification_report = None
+
+DRUGS = [["aspirin"], ["ibuprofen"], ["vitamin", "C"], ["insulin"], ["folic", "acid"]]
+NUMBERS = ["5", "10", "50", "200"]
+UNITS = ["mg", "ml", "units"]
+FILLER = ["the", "patient", "was", "given", "daily", "then", "twice"]
+SMALL = ["--n-a", "16", "--features", "word,shape", "--bidirectional", "--batch", "8"]
+SMALL += ["--lr", "1e-2", "--epochs", "3", "--quiet"]
+
+
+def bioes(words, typ):
+    if len(words) == 1:
+        return [f"S-{typ}"]
+    return [f"B-{typ}"] + [f"I-{typ}"] * (len(words) - 2) + [f"E-{typ}"]
+
+
+def write_drug_corpus(path, n, seed):
+    """Sentences 'She took DRUG DOSE ...' tagged in BIOES."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        drug = DRUGS[rng.integers(len(DRUGS))]
+        dose = [NUMBERS[rng.integers(len(NUMBERS))], UNITS[rng.integers(len(UNITS))]]
+        filler = [FILLER[rng.integers(len(FILLER))] for _ in range(rng.integers(1, 3))]
+        words = ["She", "took", *drug, *dose, *filler, "."]
+        tags = ["O", "O", *bioes(drug, "DRUG"), *bioes(dose, "DOSE")] + ["O"] * (len(filler) + 1)
+        lines += [f"{w} {t}" for w, t in zip(words, tags)] + [""]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def drugs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("drugs")
+    return write_drug_corpus(d / "train.txt", 200, 0), write_drug_corpus(d / "dev.txt", 40, 1)
+
+
+@pytest.mark.parametrize("output", ["crf", "softmax"])
+def test_bioes_types_of_our_own_through_the_command_line(drugs, tmp_path, capsys, output):
+    out = tmp_path / "model"
+    argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
+    assert main([*argv, "--out", str(out), "--output", output, *SMALL]) == 0
+    tagger = Tagger.load(out)
+    assert tagger.task.tagset.scheme == "bioes" and tagger.task.tagset.types == ("DOSE", "DRUG")
+    assert tagger.task.crf == (output == "crf")
+    capsys.readouterr()
+
+    assert main(["eval", "--model", str(out), "--data", str(drugs[1]), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores["per_type"]) == {"DOSE", "DRUG"}
+    assert scores["f1"] > 0.8
+
+    assert main(["tag", "--model", str(out), "She took vitamin C 10 mg daily ."]) == 0
+    assert capsys.readouterr().out.strip() == "She took [vitamin C](DRUG) [10 mg](DOSE) daily ."
+
+    predicted = tmp_path / "predicted.txt"
+    argv = ["predict", "--model", str(out), "--data", str(drugs[1]), "--out", str(predicted)]
+    assert main(argv) == 0
+    rows = [line.split() for line in predicted.read_text().splitlines() if line]
+    assert {r[1][:2] for r in rows} <= {"O", "B-", "I-"}  # written as IOB2, as conlleval reads
+    if classification_report is not None:  # eval's scores are seqeval's on the same predictions
+        sentences = [(s.tags, read) for s, read in zip(read_conll(drugs[1]), _columns(predicted))]
+        report = classification_report(
+            [g for g, _ in sentences], [p for _, p in sentences], output_dict=True
+        )
+        for typ in ("DOSE", "DRUG"):
+            assert scores["per_type"][typ]["f1"] == pytest.approx(report[typ]["f1-score"])
+        assert scores["f1"] == pytest.approx(report["micro avg"]["f1-score"])
+
+
+def _columns(path):
+    """The predicted column of a `token gold pred` file, sentence by sentence."""
+    sentences, current = [], []
+    for line in Path(path).read_text().splitlines() + [""]:
+        if line.strip():
+            current.append(line.split()[-1])
+        elif current:
+            sentences.append(current)
+            current = []
+    return sentences
+
+
+def test_bioes_types_of_our_own_through_python(drugs, tmp_path):
+    config = TrainConfig(
+        task="tags", n_a=16, features=("word", "shape"), bidirectional=True, batch=8, lr=1e-2,
+        epochs=3, output="crf",
+    )  # fmt: skip
+    history = train(config, *drugs, tmp_path, log=lambda msg: None)
+    assert max(h["dev_f1"] for h in history) > 0.8
+    result = Tagger.load(tmp_path).tag("She took aspirin 50 mg.")
+    assert [(e["text"], e["type"]) for e in result["entities"]] == [
+        ("aspirin", "DRUG"),
+        ("50 mg", "DOSE"),
+    ]
+
+
+def write(path, sentences):
+    text = "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def people_corpus(tmp_path):
+    """Two spellings of the person type, and places."""
+    train = []
+    for i in range(60):
+        name = ["Anna", "Boris", "Maria"][i % 3]
+        place = ["Paris", "Berlin"][i % 2]
+        kind = ["PERSON", "person"][i % 2]
+        train.append([(name, f"B-{kind}"), ("visited", "O"), (place, "B-LOC"), (".", "O")])
+    dev = [[("Maria", "B-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")]] * 5
+    return write(tmp_path / "train.txt", train), write(tmp_path / "dev.txt", dev)
+
+
+def test_types_and_map_join_spellings_and_keep_a_subset(tmp_path, capsys):
+    train_file, dev_file = people_corpus(tmp_path)
+    out = tmp_path / "model"
+    argv = ["train", "--task", "tags", "--train", str(train_file), "--dev", str(dev_file)]
+    argv += ["--out", str(out), "--map", "PERSON=PER,person=PER", "--types", "PER", *SMALL]
+    assert main(argv) == 0
+    tagger = Tagger.load(out)
+    assert tagger.task.tagset.types == ("PER",) and tagger.task.tags == ("O", "B-PER", "I-PER")
+    capsys.readouterr()
+    assert main(["eval", "--model", str(out), "--data", str(train_file), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores["per_type"]) == {"PER"}  # mapped on reading; LOC is not kept
+    assert scores["n_gold"] == 60
+
+
+def test_without_types_every_type_of_the_data_is_learned(tmp_path, capsys):
+    train_file, dev_file = people_corpus(tmp_path)
+    out = tmp_path / "model"
+    argv = ["train", "--task", "tags", "--train", str(train_file), "--dev", str(dev_file)]
+    assert main([*argv, "--out", str(out), *SMALL]) == 0
+    assert Tagger.load(out).task.tagset.types == ("LOC", "PERSON", "person")
+    err = capsys.readouterr().err  # the dev set's PER is no type of the training data
+    assert "warning:" in err and str(dev_file) in err and "type PER not in the training data" in err
+
+
+def test_inconsistent_tags_are_one_error_naming_file_and_line(tmp_path, capsys):
+    bad = write(
+        tmp_path / "bad.txt", [[("EU", "B-ORG"), ("said", "O")], [("in", "O"), ("Paris", "I-LOC")]]
+    )
+    dev = write(tmp_path / "dev.txt", [[("Paris", "B-LOC")]])
+    argv = ["train", "--task", "tags", "--dev", str(dev), "--out", str(tmp_path / "m"), *SMALL]
+    assert main([*argv, "--train", str(bad)]) == 1
+    one_line_error(capsys.readouterr().err, f"{bad}:5:", "'I-LOC' follows O", "never opened")
+    bioes_file = write(
+        tmp_path / "bioes.txt", [[("took", "O"), ("folic", "B-DRUG"), ("acid", "E-DRUG")]]
+    )
+    assert main([*argv, "--train", str(bioes_file), "--scheme", "bio"]) == 1
+    one_line_error(capsys.readouterr().err, f"{bioes_file}:3:", "'E-DRUG'", "declared IOB2")
+
+
+def test_a_crf_run_resumes_bit_identically(drugs, tmp_path):
+    """The CRF's scores are parameters like the RNN's: checkpointed with their Adam moments."""
+    settings = dict(task="tags", n_a=8, batch=16, lr=1e-2, output="crf", seed=3)
+    quiet = dict(log=lambda msg: None, keep_checkpoint=True)
+    train(TrainConfig(**settings, epochs=2), *drugs, tmp_path / "straight", **quiet)
+    train(TrainConfig(**settings, epochs=1), *drugs, tmp_path / "resumed", **quiet)
+    train(TrainConfig(**settings, epochs=2), *drugs, tmp_path / "resumed", resume=True, **quiet)
+    a, b = (storage.load(tmp_path / d / "checkpoint.npz")[0] for d in ("straight", "resumed"))
+    assert {"param:crf.A", "opt.m:crf.A", "opt.v:crf.end"} <= set(a) and set(a) == set(b)
+    assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_eval_reads_a_mixed_file_when_told_it_is_iob1(drugs, tmp_path, capsys):
+    out = tmp_path / "model"
+    argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
+    assert main([*argv, "--out", str(out), "--n-a", "4", "--epochs", "1", "--quiet"]) == 0
+    mixed = write(tmp_path / "mixed.txt", [[("aspirin", "B-DRUG")], [("50", "I-DOSE")]])
+    capsys.readouterr()
+    assert main(["eval", "--model", str(out), "--data", str(mixed)]) == 1
+    one_line_error(capsys.readouterr().err, f"{mixed}:3:", "--scheme iob1")
+    assert main(["eval", "--model", str(out), "--data", str(mixed), "--scheme", "iob1"]) == 0

@@ -1,0 +1,59 @@
+"""Several corpora in one run: training files with weights, dev sets scored together."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import write_corpus
+from rnnkit.cli import main
+from rnnkit.data.conll import read_conll
+from rnnkit.errors import RnnkitError
+from rnnkit.ner.corpora import picked, read_train, split_weight
+
+
+def test_split_weight():
+    assert split_weight("a.txt") == ("a.txt", 1.0)
+    assert split_weight("dir/a.txt:0.5") == ("dir/a.txt", 0.5)
+    assert split_weight("a:b.txt") == ("a:b.txt", 1.0)  # not a number: part of the path
+    with pytest.raises(RnnkitError, match="weight"):
+        split_weight("a.txt:-1")
+
+
+@pytest.fixture(scope="module")
+def two_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("two")
+    return write_corpus(d / "a.txt", 40, 0), write_corpus(d / "b.txt", 30, 1)
+
+
+def test_weights_pick_sentences(two_files):
+    a, b = two_files
+    n_a, n_b = len(read_conll(a)), len(read_conll(b))
+    files, scheme = read_train([str(a), f"{b}:0.5"], None, seed=0)
+    assert scheme == "iob2" and [f.path for f in files] == [str(a), str(b)]
+    assert files[0].picks.tolist() == list(range(n_a))  # weight 1: the file as it is
+    half = files[1].picks
+    assert len(half) == round(n_b / 2) and len(set(half.tolist())) == len(half)
+    assert (np.diff(half) > 0).all()  # in the file's order
+    again, _ = read_train([str(a), f"{b}:0.5"], None, seed=0)
+    assert (again[1].picks == half).all()  # drawn from the seed
+    twice, _ = read_train([f"{a}:2.5"], None, seed=0)
+    assert len(twice[0].picks) == 2 * n_a + round(n_a / 2)
+    assert [s.tokens for s in picked(twice)][:n_a] == [s.tokens for s in read_conll(a)]
+    with pytest.raises(RnnkitError, match="weigh 0"):
+        read_train([f"{a}:0"], None, seed=0)
+
+
+def test_two_training_files_and_two_dev_sets(two_files, corpus, tmp_path):
+    a, b = two_files
+    train, dev = corpus
+    out = tmp_path / "run"
+    argv = ["train", "--task", "bio", "--train", str(train), "--train", f"{a}:0.5"]
+    argv += ["--dev", str(dev), "--dev", str(b), "--out", str(out), "--n-a", "8"]
+    assert main([*argv, "--epochs", "2", "--quiet"]) == 0
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    for row in rows:
+        each = float(row[f"dev_f1:{dev}"]), float(row[f"dev_f1:{b}"])
+        assert float(row["dev_f1"]) == pytest.approx(np.mean(each))
