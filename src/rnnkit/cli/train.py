@@ -56,6 +56,7 @@ def add_parser(sub):
 def _add_data_options(p, d):
     """The task, the files, and the input features with their vocabularies."""
     from rnnkit.data.features import GROUPS
+    from rnnkit.ner.presets import PRESETS
 
     p.add_argument(
         "--task",
@@ -65,6 +66,13 @@ def _add_data_options(p, d):
         "(softmax); tags: the entity types and tag scheme of the training file (softmax)",
     )
     tag_set_options(p)
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="train with the recipe of a shipped model (its settings, read from the model); "
+        "options given with other values than their defaults override it",
+    )
     p.add_argument(
         "--train",
         required=True,
@@ -284,9 +292,12 @@ def run(args):
     from rnnkit.ner.training import Interrupted, TrainConfig, train
 
     # every training option is named after its TrainConfig field; 0 is off, as None is
-    config = TrainConfig(
-        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    )
+    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    if args.preset is not None:  # a shipped model's recipe, under the options given
+        from rnnkit.ner.presets import with_preset
+
+        settings = with_preset(args.preset, settings)
+    config = TrainConfig(**settings)
     try:
         history = train(
             config,

@@ -1,0 +1,45 @@
+"""Presets: a shipped model's recipe, read from its header, under the options given."""
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.errors import RnnkitError
+from rnnkit.io import storage
+from rnnkit.ner.presets import recipe, with_preset
+
+
+def test_the_recipes_are_the_shipped_models_settings():
+    lecture = recipe("lecture")  # the lecture's model: one-hot words, one layer
+    assert (lecture.task, lecture.features, lecture.layers, lecture.bidirectional) == (
+        "per",
+        ("word",),
+        1,
+        False,
+    )
+    assert (lecture.init_x, lecture.word_dropout, lecture.patience) == (1.0, 0.3, 8)
+    default = recipe("default")
+    assert (default.layers, default.bidirectional, default.seed, default.average) == (
+        2,
+        True,
+        1,
+        0.999,
+    )
+    with pytest.raises(RnnkitError, match="no preset"):
+        recipe("conll2003")
+
+
+def test_options_given_override_the_preset():
+    settings = with_preset("default", {"task": "bio", "epochs": 3, "features": ("word",)})
+    assert settings["task"] == "bio" and settings["epochs"] == 3
+    assert settings["features"] == recipe("default").features  # ("word",) is the default
+    assert settings["layers"] == 2 and settings["dropout"] == 0.2
+
+
+def test_train_with_a_preset(corpus, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "lecture", "--train", str(corpus[0]), "--dev", str(corpus[1])]
+    assert main([*argv, "--out", str(out), "--epochs", "1", "--vocab", "50", "--quiet"]) == 0
+    _, meta = storage.load(out / "model.npz")
+    train = meta["train"]
+    assert (train["epochs"], train["vocab"]) == (1, 50)  # given
+    assert (train["init_x"], train["word_dropout"], train["patience"]) == (1.0, 0.3, 8)
