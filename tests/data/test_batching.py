@@ -97,3 +97,39 @@ def test_rejects_inconsistent_input():
 
 def test_empty_input():
     assert make_batches([], [], 4) == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 60), max_size=120),
+    st.integers(1, 16),
+    st.integers(1, 100),
+)
+def test_token_budget_bounds_every_batch(lengths, batch_size, max_tokens):
+    xs, ys = sentences(lengths)
+    batches = make_batches(xs, ys, batch_size, max_tokens=max_tokens)
+    seen = np.concatenate([b.index for b in batches]) if batches else np.array([], int)
+    assert sorted(seen.tolist()) == list(range(len(lengths)))
+    for b in batches:
+        B, T = b.mask.shape
+        assert 1 <= B <= batch_size
+        assert max(max_tokens, T) >= B * T  # over the budget only as one sentence alone
+        assert max_tokens >= B * T or B == 1
+        for row, i in enumerate(b.index):
+            assert np.array_equal(b.x[row, : lengths[i]], xs[i])
+
+
+def test_one_long_sentence_does_not_pad_its_batch():
+    """Issue 11, item 12: a 20,000-token sentence among 300 ordinary ones is batched alone."""
+    lengths = [20] * 150 + [20_000] + [20] * 150
+    xs, _ = sentences(lengths, k=1)
+    batches = make_batches(xs, None, 256, max_tokens=4096)
+    padded = sum(b.mask.size for b in batches)
+    assert padded == sum(lengths)  # no padding at all: the long one is alone
+    assert max(b.mask.size for b in batches) == 20_000
+    (alone,) = [b for b in batches if b.mask.shape[1] == 20_000]
+    assert alone.index.tolist() == [150]
+    with pytest.raises(ValueError):
+        make_batches(xs, None, 256, np.random.default_rng(0), max_tokens=4096)
+    with pytest.raises(ValueError):
+        make_batches(xs, None, 256, max_tokens=0)

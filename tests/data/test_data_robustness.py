@@ -38,6 +38,8 @@ def _data_path(name, tmp_path):
 def test_bad_data_file_is_one_clear_error_and_nothing_is_written(
     trained, corpus, tmp_path, capsys, command, name, line, words
 ):
+    if command == "predict" and name == "one_column.txt":
+        pytest.skip("predict reads a file of tokens only (test_first_contact.py)")
     path = _data_path(name, tmp_path)
     out = tmp_path / "out"
     if command == "eval":

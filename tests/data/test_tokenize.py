@@ -140,3 +140,19 @@ def test_retokenising_conll_text_gives_its_tokens():
     sentences = read_conll(CONLL / "valid.txt")
     same = sum(texts(" ".join(s.tokens)) == s.tokens for s in sentences)
     assert same / len(sentences) > 0.985  # the rest: "6-", "U.S" without its period, "10=" ...
+
+
+BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from(list(BIDI + "Anna Smith.,'\"-é\u0301 www.x.com/a"))))
+def test_bidi_controls_are_never_part_of_a_token(text):
+    """Issue 11, item 11: direction marks separate tokens, as spaces do."""
+    for tok in tokenize(text):
+        assert text[tok.start : tok.end] == tok.text
+        assert not set(tok.text) & set(BIDI), tok
+
+
+def test_bidi_controls_separate_words():
+    assert texts("\u202bJohn\u200eSmith\u202c www.x.com\u2069") == ["John", "Smith", "www.x.com"]

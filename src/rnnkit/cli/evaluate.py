@@ -3,7 +3,7 @@
 import json
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, THRESHOLD_HELP, load_tagger, threshold
 from rnnkit.errors import RnnkitError
 
 
@@ -14,14 +14,24 @@ def add_parsers(sub):
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument("--data", required=True, help="CoNLL file with gold tags")
     _scheme_option(p)
-    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the scores (and the model used) as JSON"
+    )
+    p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
     p.set_defaults(run=run_eval)
 
-    p = sub.add_parser("predict", help="write `token gold pred` lines in conlleval's format")
+    p = sub.add_parser(
+        "predict",
+        help="write `token gold pred` lines in conlleval's format (`token pred` for a file "
+        "of tokens only)",
+    )
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
-    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument(
+        "--data", required=True, help="CoNLL file with gold tags, or of one column: tokens"
+    )
     _scheme_option(p)
     p.add_argument("--out", default=None, help="output file (default: standard output)")
+    p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
     p.set_defaults(run=run_predict)
 
 
@@ -69,25 +79,29 @@ def format_scores(scores):
 
 def run_eval(args):
     from rnnkit.data.conll import read_conll
-    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.tagger import describe_model
     from rnnkit.ner.training import evaluate
 
-    tagger = Tagger.load(args.model)
+    tagger = load_tagger(args)
     scores, _ = evaluate(tagger, read_conll(args.data, scheme=args.scheme))
-    print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
+    model = describe_model(args.model)
+    if args.json:
+        print(json.dumps({"model": model, **scores}, indent=2))
+    else:
+        print(f"model {model}\n{format_scores(scores)}")
     return 0
 
 
 def run_predict(args):
     from rnnkit.data.conll import read_conll, write_conll
-    from rnnkit.ner.tagger import Tagger
-    from rnnkit.ner.training import evaluate
 
-    tagger = Tagger.load(args.model)
-    sentences = read_conll(args.data, scheme=args.scheme)
-    _, predictions = evaluate(tagger, sentences)
+    tagger = load_tagger(args)
+    sentences = read_conll(args.data, tokens_only=True, scheme=args.scheme)
+    predictions = tagger.predict([s.tokens for s in sentences])
+    # The gold column is the file's own tags (IOB2), whatever the model's task sees of them.
     rows = [
-        (s.tokens, tagger.task.gold_tags(s.tags), p.tags) for s, p in zip(sentences, predictions)
+        (s.tokens, p.tags) if s.tags is None else (s.tokens, s.tags, p.tags)
+        for s, p in zip(sentences, predictions)
     ]
     if not args.out:
         write_conll(sys.stdout, rows)

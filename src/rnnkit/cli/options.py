@@ -35,3 +35,41 @@ def blas_threads(n):
     threads.set_threads(n)
     with threads.limited():
         yield
+
+
+THRESHOLD_HELP = (
+    "per models: a word is part of a person's name when its P(person) is at least this "
+    "(default 0.5)"
+)
+
+
+def threshold(text):
+    value = float(text)
+    if not 0 < value < 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, not {text}")
+    return value
+
+
+def load_tagger(args):
+    """The tagger that --model names, with --threshold applied (per models only)."""
+    from rnnkit.errors import RnnkitError
+    from rnnkit.ner.tagger import Tagger, describe_model
+
+    tagger = Tagger.load(args.model)
+    if args.threshold is not None:
+        if tagger.task.name != "per":
+            raise RnnkitError(
+                f"--threshold is for per models; {describe_model(args.model)} is a "
+                f"{tagger.task.name} model"
+            )
+        tagger.threshold = args.threshold
+    return tagger
+
+
+def utf8_stdout():
+    """Write standard output as UTF-8 whatever the locale; a lone surrogate (an undecodable
+    byte of argv) is written as its escape, \\udcXX, so the output is always valid UTF-8."""
+    import sys
+
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")

@@ -1,10 +1,20 @@
 """`rnnkit tag`: mark the people (or entities) in raw text, or in documents (--input)."""
 
+import argparse
+import codecs
 import os
+import re
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
-from rnnkit.errors import RnnkitError
+from rnnkit.cli.options import (
+    DEFAULT_MODEL_HELP,
+    THRESHOLD_HELP,
+    load_tagger,
+    positive_int,
+    threshold,
+    utf8_stdout,
+)
+from rnnkit.errors import DataError, RnnkitError
 from rnnkit.io.atomic import atomic_writer
 from rnnkit.ner.formats import FORMATS, footer, header, json_line, part_name
 
@@ -23,7 +33,16 @@ def add_parser(sub):
     p.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per text (JSON Lines) with tokens, offsets, probabilities",
+        help="one JSON object per text (JSON Lines) with tokens, offsets, probabilities: a "
+        "token's prob is ŷ of its chosen label, an entity's score the mean ŷ of its tokens",
+    )
+    p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
+    p.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8",
+        help="how standard input and --input files are encoded (default utf-8, whatever the "
+        "locale); output is UTF-8",
     )
     docs = p.add_argument_group(
         "documents",
@@ -69,28 +88,68 @@ def add_parser(sub):
     p.set_defaults(run=run)
 
 
+def _encoding(name):
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {name!r}") from None
+
+
 def run(args):
+    utf8_stdout()
     if args.input is None:
         return _run_texts(args)
     return _run_documents(args)
 
 
 def _run_texts(args):
-    from rnnkit.ner.tagger import Tagger, mark
+    from rnnkit.ner.tagger import mark
 
     for option in ("format", "out", "workers", "dask"):
         if getattr(args, option) is not None:
             raise RnnkitError(f"--{option} goes with --input (documents); for texts use --json")
     if args.text is None and sys.stdin.isatty():
         raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
-    tagger = Tagger.load(args.model)
-    texts = (
-        [args.text] if args.text not in (None, "-") else (line.rstrip("\r\n") for line in sys.stdin)
-    )
+    tagger = load_tagger(args)
+    texts = [args.text] if args.text not in (None, "-") else stdin_lines(args.encoding)
     for text in texts:
         result = tagger.tag(text)
         print(json_line(result) if args.json else mark(result), flush=True)
     return 0
+
+
+def stdin_lines(encoding="utf-8"):
+    """The lines of standard input, decoded from its bytes as `encoding` whatever the locale
+    (Python's own stdin would turn bytes that are not UTF-8 into surrogates under the C
+    locale); bytes that are not `encoding` raise a DataError naming the line. Line ends are
+    those of text mode: \n, \r\n and \r."""
+    if not hasattr(sys.stdin, "buffer"):  # a text stream put in place of stdin
+        yield from (line.rstrip("\r\n") for line in sys.stdin)
+        return
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending, number = "", 0
+    for number, raw in enumerate(iter(sys.stdin.buffer.readline, b""), start=1):
+        pending += _decode(decoder, raw, encoding, number)
+        *lines, pending = _LINE_END.split(pending)
+        yield from lines
+    pending += _decode(decoder, b"", encoding, number, final=True)
+    if pending:
+        yield from _LINE_END.split(pending.removesuffix("\r"))
+
+
+_LINE_END = re.compile("\r\n|\r|\n")
+
+
+def _decode(decoder, raw, encoding, line, final=False):
+    try:
+        return decoder.decode(raw, final)
+    except UnicodeDecodeError as e:
+        raise DataError(
+            "<stdin>",
+            f"cannot read the text as {encoding} ({e.reason}); give --encoding if it is "
+            "in another encoding",
+            line,
+        ) from None
 
 
 def _run_documents(args):
@@ -108,6 +167,11 @@ def _run_documents(args):
         raise RnnkitError("--input - may be given once: standard input is read once")
     to_dir = args.out is not None and (args.out.endswith(("/", os.sep)) or os.path.isdir(args.out))
     if args.dask is not None:
+        if args.encoding != "utf-8" or args.threshold is not None:
+            raise RnnkitError(
+                "--dask tags UTF-8 files at the model's threshold: leave out "
+                "--encoding and --threshold"
+            )
         if args.out is None:
             raise RnnkitError("--dask writes one file per document: give --out DIR")
         if STDIN in paths:
@@ -122,13 +186,14 @@ def _run_documents(args):
         )
         return 0
     from rnnkit.ner.pipeline import render_documents
-    from rnnkit.ner.tagger import Tagger
 
     # A model that cannot load is reported before any worker starts or any file is written;
     # workers load it from its file, once each.
     workers = args.workers or 1
-    tagger = Tagger.load(args.model)
-    pieces = render_documents(tagger if workers == 1 else args.model, paths, fmt, workers=workers)
+    tagger = load_tagger(args)
+    # Workers load the model from its file, or from a copy of the tagger that has --threshold.
+    model = args.model if workers > 1 and args.threshold is None else tagger
+    pieces = render_documents(model, paths, fmt, workers=workers, encoding=args.encoding)
     if to_dir:
         _write_parts(pieces, args.out, len(paths), fmt)
     elif args.out is not None:

@@ -39,6 +39,7 @@ def make_batches(
     ys: Sequence[np.ndarray] | None,
     batch_size: int,
     rng: np.random.Generator | None = None,
+    max_tokens: int | None = None,
 ) -> list[Batch]:
     """Cut sentences into padded batches of at most ``batch_size`` sentences.
 
@@ -48,9 +49,15 @@ def make_batches(
     ``rng`` they are shuffled, sorted by length within pools of POOL_BATCHES
     batches, and the batches shuffled: random order, little padding; the same
     rng state gives the same batches. Every sentence is in exactly one batch.
+
+    ``max_tokens`` (without ``rng``) also bounds a batch's padded size B * T: a batch
+    holds at most max(max_tokens, its longest sentence) steps, so one very long
+    sentence is batched alone instead of padding a whole batch to its length.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    if max_tokens is not None and (rng is not None or max_tokens < 1):
+        raise ValueError(f"max_tokens must be at least 1 and go without rng, not {max_tokens}")
     if ys is not None and len(ys) != len(xs):
         raise ValueError(f"{len(xs)} inputs but {len(ys)} label sequences")
     xs = [x if x.ndim == 2 else x.reshape(-1, 1) for x in map(np.asarray, xs)]
@@ -65,7 +72,10 @@ def make_batches(
 
     if rng is None:
         order = np.argsort(lengths, kind="stable")
-        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if max_tokens is None:
+            chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        else:
+            chunks = _by_budget(order, lengths, batch_size, max_tokens)
     else:
         perm = rng.permutation(len(xs))
         pool = batch_size * POOL_BATCHES
@@ -78,6 +88,20 @@ def make_batches(
 
     k = widths.pop() if widths else 1
     return [_pad(xs, ys, lengths, idx, k) for idx in chunks]
+
+
+def _by_budget(order, lengths, batch_size, max_tokens):
+    # Sentences sorted by length: the one just added is a batch's longest, T, and the
+    # batch grows while B * T stays within the budget (or holds that one sentence alone).
+    chunks, start = [], 0
+    for end in range(1, len(order) + 1):
+        size = end - start
+        if size > batch_size or (size > 1 and size * lengths[order[end - 1]] > max_tokens):
+            chunks.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        chunks.append(order[start:])
+    return chunks
 
 
 def _pad(xs, ys, lengths, idx: np.ndarray, k: int) -> Batch:

@@ -31,21 +31,26 @@ class Sentence:
     line: int
 
 
-def read_conll(path: str | os.PathLike, scheme: str | None = None) -> list[Sentence]:
+def read_conll(
+    path: str | os.PathLike, tokens_only: bool = False, scheme: str | None = None
+) -> list[Sentence]:
     """Read a CoNLL file into sentences; raise :class:`DataError` on anything malformed.
     scheme: the file's tag scheme (None: detected); see `read_tagged`."""
-    return read_tagged(path, scheme)[0]
+    return read_tagged(path, scheme, tokens_only)[0]
 
 
-def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[list[Sentence], str]:
-    """Read a CoNLL file into sentences, and its tag scheme.
+def read_tagged(
+    path: str | os.PathLike, scheme: str | None = None, tokens_only: bool = False
+) -> tuple[list[Sentence], str | None]:
+    """Read a CoNLL file into sentences, and its tag scheme (None for a file of tokens only).
 
     Tags are read as `scheme`, or as the scheme they all fit (None); a tag that breaks it
     is a DataError naming its line.
 
     ``-DOCSTART-`` lines are skipped (and end any sentence in progress); CRLF and CR
     line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
-    Every line with a token must have the same number of columns (at least 2).
+    Every line with a token must have the same number of columns (at least 2; with
+    ``tokens_only``, a file of one column is read too, its sentences' tags None).
     """
     text = _read_text(path)
     sentences: list[Sentence] = []
@@ -58,7 +63,8 @@ def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[lis
     def end_sentence() -> None:
         nonlocal tokens, tags
         if tokens:
-            sentences.append(Sentence(tokens, tags, first_line))
+            gold = None if n_columns == 1 else tags
+            sentences.append(Sentence(tokens, gold, first_line))
             tokens, tags = [], []
 
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -70,7 +76,7 @@ def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[lis
             end_sentence()
             continue
         if n_columns is None:
-            if len(fields) < 2:
+            if len(fields) < 2 and not tokens_only:
                 raise DataError(
                     path, "expected at least 2 columns (token ... tag), found 1", lineno
                 )
@@ -82,7 +88,7 @@ def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[lis
                 lineno,
             )
         tag = fields[-1]
-        if tag not in known_tags:
+        if n_columns > 1 and tag not in known_tags:
             if not FILE_TAG.fullmatch(tag):
                 raise DataError(
                     path, f"unknown tag {tag!r} (expected O or B-TYPE, I-TYPE, ...)", lineno
@@ -95,6 +101,8 @@ def read_tagged(path: str | os.PathLike, scheme: str | None = None) -> tuple[lis
     end_sentence()
     if not sentences:
         raise DataError(path, "no sentences")
+    if n_columns == 1:
+        return sentences, None
     return sentences, file_to_iob2(path, sentences, scheme)
 
 

@@ -65,29 +65,33 @@ def expand_inputs(specs: Iterable[str]) -> list[str]:
     return paths
 
 
-def open_text(path: str) -> IO[str]:
-    """The document as text: UTF-8, line ends untranslated ("-" is standard input)."""
+def open_text(path: str, encoding: str = "utf-8") -> IO[str]:
+    """The document as text: UTF-8 (whatever the locale) unless told otherwise, line ends
+    untranslated ("-" is standard input)."""
     if path == STDIN:
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(sys.stdin.buffer, encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def read_text(path: str) -> str:
+def read_text(path: str, encoding: str = "utf-8") -> str:
     """The whole text that offsets index into (small files; see the module docstring)."""
-    with open_text(path) as f:
+    with open_text(path, encoding) as f:
         return f.read()
 
 
-def read_paragraphs(path: str, max_chars: int = MAX_CHARS) -> Iterator[Paragraph]:
-    """The paragraphs of the document at ``path``, lazily; text that is not UTF-8 raises a
-    DataError naming the file and line."""
-    stream = open_text(path)
+def read_paragraphs(
+    path: str, max_chars: int = MAX_CHARS, encoding: str = "utf-8"
+) -> Iterator[Paragraph]:
+    """The paragraphs of the document at ``path``, lazily; text that is not valid in
+    ``encoding`` raises a DataError naming the file and line."""
+    stream = open_text(path, encoding)
     try:
         yield from iter_paragraphs(stream, doc=path, max_chars=max_chars)
     except UnicodeDecodeError as e:
         # The decoder reads ahead, so the line is found by a second, byte-wise pass.
-        line = None if path == STDIN else _first_undecodable_line(path)
-        raise DataError(path, f"not UTF-8 text ({e.reason})", line=line) from None
+        line = None if path == STDIN else _first_undecodable_line(path, encoding)
+        name = "UTF-8" if encoding == "utf-8" else encoding
+        raise DataError(path, f"not {name} text ({e.reason})", line=line) from None
     finally:
         if path != STDIN:
             stream.close()
@@ -150,8 +154,8 @@ def _lines(stream: IO[str], limit: int) -> Iterator[str]:
             yield line
 
 
-def _first_undecodable_line(path: str) -> int | None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _first_undecodable_line(path: str, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(encoding)()
     number = 1
     with open(path, "rb") as f:
         while chunk := f.readline(2**20):

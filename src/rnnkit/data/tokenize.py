@@ -18,9 +18,10 @@ Conventions, taken from the training data:
 * currency prefixes (``US$``, ``HK$``, ``$``), ``S&P``-style names, e-mail
   addresses and URLs are one token each.
 
-Any input is accepted: tokens never contain whitespace, control characters are
-treated as spaces, combining marks stay attached to the character before them,
-and ``text[tok.start:tok.end] == tok.text`` always holds.
+Any input is accepted: tokens never contain whitespace, control characters and
+bidirectional-control characters (U+200E/F, U+202A-E, U+2066-9) are treated as
+spaces, combining marks stay attached to the character before them, and
+``text[tok.start:tok.end] == tok.text`` always holds.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def _mark_class() -> str:
 
 
 _M = _mark_class()
+# Bidirectional controls set the direction of the text around them; they are not part
+# of a word, so that names (entity spans) never hold one at an edge.
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _W = rf"\w[\w{_M}]*"  # a word-character run, marks included
 _CLITIC = r"(?i:['’](?:s|re|ve|ll|d|m)\b)"
 _ABBREVIATIONS = (  # noqa: SIM905 (a list of 60 quoted words would hide the comment's point)
@@ -75,7 +79,7 @@ _TOKEN = re.compile(
     "|".join(
         [
             # a URL, without its final punctuation
-            r"(?:https?://|www\.)[^\s\"<>()\[\]]*[^\s\"<>()\[\].,;:!?']",
+            rf"(?:https?://|www\.)[^\s\"<>()\[\]{_BIDI}]*[^\s\"<>()\[\].,;:!?'{_BIDI}]",
             rf"[\w.+-]{{1,64}}@{_W}(?:\.{_W})+",  # e-mail address (bounded: no quadratic rescans)
             rf"(?:[^\W\d_]\.){{2,}}(?:-{_W})*",  # U.S., a.m., F.B.I., U.S.-led
             r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\.",  # Mr., Inc., Aug.
@@ -90,7 +94,7 @@ _TOKEN = re.compile(
             rf"(?:(?<![\w{_M}])[+-](?=\.?\d))?"  # a sign that starts a number: +44, -0.2
             rf"(?:{_W}|\.(?=\d){_W})"  # a word, or a number like .500
             rf"(?:(?:(?<=\d)[.,/:](?=\d)|-(?=\w)|(?!{_CLITIC})['’](?=\w)){_W})*",  # joined parts
-            rf"([^\w\s\x00-\x1f\x7f-\x9f])\1*[{_M}]*",  # a run of one punctuation/symbol character
+            rf"([^\w\s\x00-\x1f\x7f-\x9f{_BIDI}])\1*[{_M}]*",  # a run of one punctuation character
         ]
     )
 )

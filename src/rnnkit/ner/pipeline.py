@@ -23,7 +23,7 @@ from operator import itemgetter
 from rnnkit.data.documents import Paragraph, read_paragraphs
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.ner import formats
-from rnnkit.ner.metrics import spans_from_bio
+from rnnkit.ner.tagger import Tagger, tagged_sentence
 
 BATCH_SIZE = 64  # texts (or paragraphs) per batch
 MAX_LEN = 100  # tokens per sentence, as in Tagger.tag
@@ -44,10 +44,12 @@ def tag_file(tagger, path, batch_size=BATCH_SIZE, workers=1):
     yield from _map_batches(tag_paragraphs, batches, workers, tagger)
 
 
-def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1):
+def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1, encoding="utf-8"):
     """Tag the documents at ``paths`` and yield (document number, piece of output in ``fmt``),
     in input order; ``model`` is a Tagger or what Tagger.load takes (each worker loads it once)."""
-    paragraphs = ((i, p) for i, path in enumerate(paths) for p in read_paragraphs(path))
+    paragraphs = (
+        (i, p) for i, path in enumerate(paths) for p in read_paragraphs(path, encoding=encoding)
+    )
     # A batch never spans two documents: the products of one batch round a little differently
     # from another's, and a document's output must not depend on the documents tagged with it
     # (nor on whether Dask, which tags each document on its own, tagged it).
@@ -113,20 +115,7 @@ def _result(text, sentences, predictions):
     # The object Tagger.tag builds; tests hold the two equal.
     tokens, entities = [], []
     for sentence in sentences:
-        pred = next(predictions)
-        for tok, tag, p in zip(sentence, pred.tags, pred.probs):
-            tokens.append(
-                {
-                    "text": tok.text,
-                    "start": tok.start,
-                    "end": tok.end,
-                    "label": tag,
-                    "prob": round(float(p), 4),
-                }
-            )
-        for kind, i, j in spans_from_bio(pred.tags):
-            start, end = sentence[i].start, sentence[j - 1].end
-            entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
+        tagged_sentence(text, sentence, next(predictions), tokens, entities)
     return {"text": text, "tokens": tokens, "entities": entities}
 
 
@@ -162,9 +151,11 @@ def _map_batches(fn, batches, workers, model, *args):
 def _pool_map(fn, batches, workers, model, args):
     # "spawn" starts clean interpreters: forking a process that holds BLAS or Numba threads
     # can deadlock. Each worker loads the model once, in _start_worker.
+    # A Tagger's threshold is not in its file: the workers are given it.
+    threshold = model.threshold if isinstance(model, Tagger) else 0.5
     with _model_file(model) as path:
         pool = ProcessPoolExecutor(
-            workers, multiprocessing.get_context("spawn"), _start_worker, (path,)
+            workers, multiprocessing.get_context("spawn"), _start_worker, (path, threshold)
         )
         pending = deque()
         try:
@@ -182,8 +173,6 @@ def _pool_map(fn, batches, workers, model, args):
 def _model_file(model):
     """What the workers load: a model's path or name as given; a Tagger in memory (which does
     not pickle) saved to a temporary file for the time the pool runs."""
-    from rnnkit.ner.tagger import Tagger
-
     if not isinstance(model, Tagger):
         yield model
         return
@@ -196,9 +185,10 @@ def _model_file(model):
 _worker_tagger = None  # the model of this worker process
 
 
-def _start_worker(model):
+def _start_worker(model, threshold):
     global _worker_tagger
     _worker_tagger = _as_tagger(model)
+    _worker_tagger.threshold = threshold
     # One BLAS thread per process: the processes are the parallelism. The limit is set after a
     # first prediction, which loads the compiled kernel and with it SciPy's BLAS: a limit set
     # before a library loads does not reach it.
@@ -216,6 +206,4 @@ def _in_worker(fn, batch, args):
 
 
 def _as_tagger(model):
-    from rnnkit.ner.tagger import Tagger
-
     return model if isinstance(model, Tagger) else Tagger.load(model)

@@ -3,26 +3,37 @@
 tagger = Tagger.load()                      # the default model shipped with rnnkit
 tagger.predict([["Teddy", "Roosevelt", "was", "here"]])   # tags and probabilities
 tagger.tag('He said, "Teddy Roosevelt was a great President."')   # spans with offsets
+
+A token's "prob" is ŷ of the label chosen for it (for a per model that is P(person) on
+a person's tokens and 1 - P(person) elsewhere); an entity's "score" is the mean of its
+tokens' ŷ (for a per model: the mean P(person) of its words).
 """
 
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from rnnkit import threads
 from rnnkit.data.batching import make_batches
 from rnnkit.data.features import Featurizer
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
-from rnnkit.ner.metrics import spans_from_bio
+from rnnkit.ner.schemes import spans_from_bio
 from rnnkit.ner.tasks import Task
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
 
 MODEL_FILE = "model.npz"
 SHIPPED = ("default", "lecture")
+# Padded steps per predict batch (B * T): about 70 MB of working memory for the shipped
+# default model (4.5 KB a step); a longer sentence is predicted alone (docs/guarantees.md).
+MAX_TOKENS = 16_384
+# Characters that set the direction of the text around them: never part of a name.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass
@@ -38,17 +49,32 @@ def shipped_model_path(name="default"):
 
 
 def resolve_model_path(path):
-    """None or a shipped name -> the shipped file; a directory -> DIR/model.npz; a file -> itself."""
-    if path is None or str(path) in SHIPPED:
-        return shipped_model_path("default" if path is None else str(path))
+    """None -> the shipped default; a path that exists -> itself (a directory: DIR/model.npz),
+    even when it is named like a shipped model; otherwise a shipped name -> the shipped file."""
+    if path is None:
+        return shipped_model_path("default")
+    if not Path(path).exists() and str(path) in SHIPPED:
+        return shipped_model_path(str(path))
     path = Path(path)
     return path / MODEL_FILE if path.is_dir() else path
 
 
+def describe_model(path):
+    """Which model `path` (what Tagger.load takes) names, in words: 'FILE' or 'NAME (shipped)'."""
+    file = resolve_model_path(path)
+    for name in SHIPPED:
+        if file == shipped_model_path(name):
+            return f"{name} (shipped)"
+    return str(file)
+
+
 class Tagger:
-    def __init__(self, model, featurizer, task, meta=None):
+    """threshold: a per model's tokens with P(person) >= threshold are a person's."""
+
+    def __init__(self, model, featurizer, task, meta=None, threshold=0.5):
         self.model, self.featurizer, self.task = model, featurizer, task
         self.meta = meta or {}
+        self.threshold = threshold
 
     # -- storage ---------------------------------------------------------------
     @classmethod
@@ -60,7 +86,7 @@ class Tagger:
             task = Task.from_meta(meta)
             config = RNNConfig.from_json(meta["model"]).replace(dtype="float32")
             featurizer = Featurizer.from_json(meta["featurizer"])
-            _check_sizes(file, config, featurizer, task, arrays)
+            _check_header(file, config, featurizer, task, arrays)
             model = RNN.from_config(config)
             task.attach(model)  # a CRF's parameters
         except (KeyError, TypeError, ValueError) as e:
@@ -108,19 +134,28 @@ class Tagger:
         )
 
     # -- tagging -----------------------------------------------------------------
-    def predict(self, sentences, batch_size=256):
-        """Token lists -> one Prediction per sentence, in order."""
-        xs = [self.featurizer.encode(tokens) for tokens in sentences]
+    def predict(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
+        """Token lists -> one Prediction per sentence, in order.
+
+        Tokens are looked up in their NFC form, so text composed either way tags alike.
+        Batches hold at most batch_size sentences and max(max_tokens, the longest
+        sentence) padded steps; they run with rnnkit's BLAS threads (rnnkit.threads).
+        """
+        xs = [self.featurizer.encode([_nfc(t) for t in tokens]) for tokens in sentences]
         out = [None] * len(xs)
-        for batch in make_batches(xs, None, batch_size):
-            y_hat, _ = self.model.forward(batch.x, batch.mask)
-            decoded = self.task.decode_batch(y_hat, batch.mask, self.model.params)
-            for i, (tags, probs) in zip(batch.index, decoded):
-                out[i] = Prediction(tags, probs)
+        with threads.limited():
+            for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
+                y_hat, _ = self.model.forward(batch.x, batch.mask)
+                decoded = self.task.decode_batch(
+                    y_hat, batch.mask, self.model.params, self.threshold
+                )
+                for i, (tags, probs) in zip(batch.index, decoded):
+                    out[i] = Prediction(tags, probs)
         return out
 
     def tag(self, text, max_len=100, chunk=256):
-        """Raw text -> {"text", "tokens": [{text, start, end, label, prob}], "entities": [{text, start, end, type}]}.
+        """Raw text -> {"text", "tokens": [{text, start, end, label, prob}],
+        "entities": [{text, start, end, type, score}]}.
 
         Offsets index into `text`. Long input is tagged in sentences of at most
         max_len tokens, `chunk` sentences at a time, so memory stays bounded.
@@ -141,19 +176,7 @@ class Tagger:
         for sentence, pred in zip(
             sentences, self.predict([[t.text for t in s] for s in sentences])
         ):
-            for tok, tag, p in zip(sentence, pred.tags, pred.probs):
-                tokens_out.append(
-                    {
-                        "text": tok.text,
-                        "start": tok.start,
-                        "end": tok.end,
-                        "label": tag,
-                        "prob": round(float(p), 4),
-                    }
-                )
-            for kind, i, j in spans_from_bio(pred.tags):
-                start, end = sentence[i].start, sentence[j - 1].end
-                entities.append({"text": text[start:end], "start": start, "end": end, "type": kind})
+            tagged_sentence(text, sentence, pred, tokens_out, entities)
 
     # -- many texts, whole files: rnnkit.ner.pipeline ------------------------------
     def pipe(self, texts, batch_size=64, workers=1):
@@ -170,15 +193,54 @@ class Tagger:
         return pipeline.tag_file(self, path, batch_size, workers)
 
 
-def _check_sizes(file, config, featurizer, task, arrays):
-    """Hold the sizes the settings claim against the vocabulary, the task and the stored arrays
-    before the model is built: a crafted header (n_a = 10**6) must be refused, not make
-    RNN() allocate terabytes first."""
+def tagged_sentence(text, sentence, pred, tokens_out, entities):
+    """Append a sentence's tokens (a list of Tokens of `text`) and its entities, with their
+    offsets into `text`, as Tagger.tag gives them. A bidirectional-control character between
+    two tokens of an entity cuts it in two: entities never hold one."""
+    for tok, tag, p in zip(sentence, pred.tags, pred.probs):
+        tokens_out.append(
+            {
+                "text": tok.text,
+                "start": tok.start,
+                "end": tok.end,
+                "label": tag,
+                "prob": round(float(p), 4),
+            }
+        )
+    for kind, i, j in spans_from_bio(pred.tags):
+        cuts = [
+            k for k in range(i + 1, j) if _has_bidi(text[sentence[k - 1].end : sentence[k].start])
+        ]
+        for a, b in zip([i, *cuts], [*cuts, j]):
+            start, end = sentence[a].start, sentence[b - 1].end
+            score = round(float(np.mean(pred.probs[a:b])), 4)
+            entities.append(
+                {"text": text[start:end], "start": start, "end": end, "type": kind, "score": score}
+            )
+
+
+def _has_bidi(gap):
+    return not BIDI_CONTROLS.isdisjoint(gap)
+
+
+def _nfc(token):
+    return token if unicodedata.is_normalized("NFC", token) else unicodedata.normalize("NFC", token)
+
+
+def _check_header(file, config, featurizer, task, arrays):
+    """Hold the settings against the task, the vocabulary and the stored arrays before the
+    model is built: a crafted header (n_a = 10**6) must be refused, not make RNN() allocate
+    terabytes first, and a model whose g2 is not its task's scores nonsense."""
     n_x, n_y, n_a, layers = config.n_x, config.n_y, config.n_a, config.layers
     if featurizer.n_x != n_x or task.n_y != n_y:
         raise storage.ModelFileError(
             f"{file}: the settings say n_x = {n_x}, n_y = {n_y}, "
             f"but the vocabulary and task give {featurizer.n_x} and {task.n_y}"
+        )
+    if config.output != task.output:
+        raise storage.ModelFileError(
+            f"{file}: corrupt or inconsistent model file: the {task.name} task has a "
+            f"{task.output} output, but the settings say {config.output}"
         )
     # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x): a lower
     # bound on what a file with these settings holds.
