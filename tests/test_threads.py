@@ -1,5 +1,8 @@
 """rnnkit's BLAS thread setting: applied to its own work, given back afterwards (issue 11)."""
 
+import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -96,3 +99,34 @@ def test_overlapping_blocks_in_threads_restore_the_original_once_all_are_done(mo
     b_leave.set()
     b.join(10)
     assert fake.setting == 2 and fake.log == [("limit", 1), ("restore", 2)]
+
+
+def test_a_blas_library_loaded_inside_a_block_is_limited_too_and_given_back():
+    """The compiled kernel loads SciPy's own OpenBLAS after a block has begun: it must run with
+    rnnkit's threads as well, and get its own setting back when the block ends. In a fresh
+    process, so that SciPy's BLAS is not loaded before the block."""
+    pytest.importorskip("scipy.linalg")
+    probe = """
+import json
+from threadpoolctl import threadpool_info, threadpool_limits
+from rnnkit import threads
+
+def counts():
+    return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+threads.set_threads(1)
+with threadpool_limits(2, user_api="blas"):
+    with threads.limited():
+        before = set(counts())
+        import scipy.linalg  # noqa: F401
+        new = [f for f in counts() if f not in before]
+        threads.libraries_loaded()
+        inside = counts()
+    print(json.dumps({"new": new, "inside": inside, "after": counts()}))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    seen = json.loads(out.stdout)
+    if not seen["new"]:
+        pytest.skip("SciPy shares NumPy's BLAS here: no second library to limit")
+    assert all(seen["inside"][f] == 1 for f in seen["new"])
+    assert set(seen["inside"].values()) == {1}

@@ -20,7 +20,7 @@ import threading
 _threads: int | None = 1
 _lock = threading.Lock()
 _active = 0  # blocks running under the limit now, in any thread
-_restore = None  # the limit context of the first of them, exited by the last
+_restore = []  # limits set by the first of them (and for libraries loaded since): the last undoes
 _controller = None
 
 
@@ -51,10 +51,8 @@ def limited():
     with _lock:
         if _active == 0:
             if _controller is None:  # finding the loaded BLAS libraries takes about 1 ms: once
-                from threadpoolctl import ThreadpoolController
-
-                _controller = ThreadpoolController()
-            _restore = _controller.limit(limits=_threads, user_api="blas")
+                _controller = _find_libraries()
+            _restore.append(_controller.limit(limits=_threads, user_api="blas"))
         _active += 1
     try:
         yield
@@ -62,5 +60,27 @@ def limited():
         with _lock:
             _active -= 1
             if _active == 0:
-                _restore.restore_original_limits()
-                _restore = None
+                while _restore:
+                    _restore.pop().restore_original_limits()
+
+
+def libraries_loaded():
+    """Tell rnnkit that a BLAS library may have been loaded since it last looked (the compiled
+    kernel brings SciPy's own OpenBLAS): it is limited from now on, within running blocks too."""
+    global _controller
+    with _lock:
+        if _controller is None:
+            return
+        known = {lib.filepath for lib in _controller.lib_controllers}
+        _controller = _find_libraries()
+        if _active and _threads is not None:
+            new = _controller.select(user_api="blas")
+            new.lib_controllers = [c for c in new.lib_controllers if c.filepath not in known]
+            if new.lib_controllers:
+                _restore.append(new.limit(limits=_threads, user_api="blas"))
+
+
+def _find_libraries():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()

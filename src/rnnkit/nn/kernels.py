@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from rnnkit import threads
+
 available = not os.environ.get("RNNKIT_NO_NUMBA") and all(
     importlib.util.find_spec(name) is not None for name in ("numba", "scipy")
 )
@@ -110,6 +112,7 @@ def _loop():
             )
             raise KernelFailed from e
         _compiled = loop
+        threads.libraries_loaded()  # Numba brings SciPy's own BLAS: hold it to rnnkit's threads too
     return _compiled
 
 
