@@ -20,7 +20,8 @@ from rnnkit.ner import schemes
 
 
 def parse_types(text: str | None) -> tuple[str, ...] | None:
-    """ "PER,LOC" -> ("PER", "LOC"); None -> None; a name that is not a type is a ValueError."""
+    """The types of --types: "PER,LOC" -> ("PER", "LOC"), None -> None; a name that is not a
+    type is a ValueError."""
     if text is None:
         return None
     types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
@@ -32,7 +33,8 @@ def parse_types(text: str | None) -> tuple[str, ...] | None:
 
 
 def parse_map(text: str | None) -> tuple[tuple[str, str], ...]:
-    """ "PERSON=PER,person=PER" -> (("PERSON", "PER"), ("person", "PER")); None -> ()."""
+    """The renames of --map: "PERSON=PER,person=PER" -> (("PERSON", "PER"), ("person", "PER")),
+    None -> ()."""
     if text is None:
         return ()
     pairs = {}
@@ -42,7 +44,8 @@ def parse_map(text: str | None) -> tuple[tuple[str, str], ...]:
         old, sep, new = (s.strip() for s in item.partition("="))
         if not sep:
             raise ValueError(f"--map takes OLD=NEW pairs, e.g. PERSON=PER; not {item!r}")
-        _check_type(old), _check_type(new)
+        _check_type(old)
+        _check_type(new)
         if pairs.get(old, new) != new:
             raise ValueError(f"--map renames {old} twice: to {pairs[old]} and to {new}")
         pairs[old] = new
