@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import one_line_error, synthetic_sentences
 from rnnkit.cli import build_parser, main
 from rnnkit.data import conll
 from rnnkit.data.tokenize import tokenize
 from rnnkit.io import storage
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.training import TrainConfig
+from support import one_line_error, synthetic_sentences
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import one_line_error, synthetic_sentences
 from rnnkit.cli import main
 from rnnkit.data.features import Featurizer
 from rnnkit.ner.tagger import Tagger, shipped_model_path
 from rnnkit.ner.tasks import TASKS
 from rnnkit.nn.model import RNN
+from support import one_line_error, synthetic_sentences
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BAD_CONLL, FIXTURES
-from conftest import SHARED_DATA as CONLL
 from rnnkit.data.conll import Sentence, read_conll, write_conll
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.io.atomic import atomic_write_bytes, atomic_write_text, atomic_writer
 from rnnkit.ner.schemes import spans_from_bio
+from support import BAD_CONLL, FIXTURES
+from support import SHARED_DATA as CONLL
 
 FIXTURES = FIXTURES / "conll"
 

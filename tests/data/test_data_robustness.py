@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import BAD_CONLL, FIXTURES, one_line_error, synthetic_sentences
 from rnnkit.cli import main
 from rnnkit.ner.metrics import score
 from rnnkit.ner.tagger import Tagger
 from rnnkit.nn.reference import reference_forward
+from support import BAD_CONLL, FIXTURES, one_line_error, synthetic_sentences
 
 CONLL = FIXTURES / "conll"
 

@@ -2,9 +2,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED_DATA as CONLL
 from rnnkit.data.conll import read_conll
 from rnnkit.data.tokenize import Token, iter_sentences, iter_tokens, tokenize
+from support import SHARED_DATA as CONLL
 
 
 def texts(s):

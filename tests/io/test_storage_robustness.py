@@ -11,11 +11,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import one_line_error
 from rnnkit.cli import main
 from rnnkit.io import storage
 from rnnkit.io.storage import ModelFileError
 from rnnkit.ner.tagger import Tagger
+from support import one_line_error
 
 
 def _rewrite(src, dst, change):

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from rnnkit.ner.metrics import score
+from support import FIXTURES
 
 try:
     from seqeval.metrics import (

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import synthetic_sentences
 from rnnkit.cli import main
 from rnnkit.cli.tag import json_line
 from rnnkit.data.batching import make_batches
@@ -21,6 +20,7 @@ from rnnkit.io import storage
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.tasks import TASKS
 from rnnkit.nn.model import RNN
+from support import synthetic_sentences
 
 
 @pytest.fixture(scope="module")

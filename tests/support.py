@@ -1,0 +1,107 @@
+"""What tests share besides fixtures: the synthetic corpus, the bad-file fixtures, paths, and
+the check of a one-line CLI error. (A module of its own, not conftest.py: tests/serve has a
+conftest of its own, and two modules named conftest cannot both be imported by name.)"""
+
+from pathlib import Path
+
+import numpy as np
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
+
+# Bad CoNLL fixtures under tests/fixtures/conll:
+# (file, line the error names (None: the whole file), words in it)
+BAD_CONLL = [
+    ("empty.txt", None, "no sentences"),
+    ("docstart_only.txt", None, "no sentences"),
+    ("bad_columns.txt", 4, "expected 4 columns"),
+    ("one_column.txt", 1, "at least 2 columns"),
+    ("bad_tag.txt", 5, "'E-PER'"),
+    ("non_utf8.txt", 3, "UTF-8"),
+]
+
+FIRST = ["Teddy", "Harry", "Hermione", "Peter", "Anna", "Boris", "Maria", "John", "Ivan", "Lena"]
+LAST = [
+    "Roosevelt",
+    "Potter",
+    "Granger",
+    "Blackburn",
+    "Smith",
+    "Jones",
+    "Ivanov",
+    "Garcia",
+    "Brown",
+]
+PLACES = ["Paris", "London", "Berlin", "Moscow", "Madrid", "Tokyo"]
+ORGS = ["Reuters", "Ajax", "Siemens", "Fiat"]
+WORDS = [
+    "the",
+    "a",
+    "said",
+    "was",
+    "great",
+    "bears",
+    "on",
+    "sale",
+    "in",
+    "visited",
+    "team",
+    "today",
+]
+
+
+def synthetic_sentences(n, seed):
+    """Sentences with people, places and organisations in a few templates, IOB2-tagged."""
+    rng = np.random.default_rng(seed)
+
+    def pick(xs):
+        return xs[rng.integers(len(xs))]
+
+    out = []
+    for _ in range(n):
+        kind = rng.integers(4)
+        person = [(pick(FIRST), "B-PER"), (pick(LAST), "I-PER")]
+        filler = [(pick(WORDS), "O") for _ in range(rng.integers(1, 4))]
+        if kind == 0:
+            s = person + [("said", "O")] + filler + [(".", "O")]
+        elif kind == 1:
+            s = (
+                [("He", "O"), ("said", "O"), (",", "O"), ('"', "O")]
+                + person
+                + filler
+                + [(".", "O"), ('"', "O")]
+            )
+        elif kind == 2:
+            s = (
+                [(pick(FIRST), "O"), ("bears", "O")]
+                + filler
+                + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            )
+        else:
+            s = (
+                [(pick(ORGS), "B-ORG")]
+                + filler
+                + [("in", "O"), (pick(PLACES), "B-LOC"), (".", "O")]
+            )
+        out.append(s)
+    return out
+
+
+def write_corpus(path, n, seed):
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for s in synthetic_sentences(n, seed):
+        lines += [f"{w} NN O {t}" for w, t in s] + [""]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def one_line_error(err, *words):
+    """The CLI's promise for a user error: one line on stderr, no traceback, saying what's wrong."""
+    err = err.strip()
+    assert err.startswith("rnnkit: error: ") and "\n" not in err, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+    return err
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
