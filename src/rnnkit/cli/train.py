@@ -88,6 +88,12 @@ def _add_data_options(p, d):
         "on the mean F1 of the dev sets",
     )
     p.add_argument(
+        "--select",
+        metavar="DEV",
+        default=None,
+        help="choose the model on the F1 of this --dev file alone (default: the mean)",
+    )
+    p.add_argument(
         "--out",
         required=True,
         help="directory for model.npz, checkpoint.npz, history.csv, curves.png; one that "

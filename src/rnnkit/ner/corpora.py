@@ -8,8 +8,8 @@ seed; so 0.5 is a random half and 2 is every sentence twice. A run with one file
 reads exactly that file. Each file's tag scheme is its own (detected, or --scheme).
 
 Models are chosen on the mean of the dev sets' entity F1 (each set weighs the same however
-large); with several dev sets the history also has each set's F1 under "dev_f1:NAME", NAME
-being the file's path as given.
+large), or on one set's (--select FILE); with several dev sets the history also has each set's
+F1 under "dev_f1:NAME", NAME being the file's path as given.
 """
 
 from dataclasses import dataclass
@@ -83,19 +83,26 @@ class DevSet:
     sentences: list
 
 
-def read_dev(paths, scheme):
-    """The dev sets, in the order given."""
-    return [DevSet(str(p), read_conll(p, scheme=scheme)) for p in as_list(paths)]
+def read_dev(paths, scheme, select=None):
+    """The dev sets, in the order given; `select`, if given, must name one of them."""
+    names = [str(p) for p in as_list(paths)]
+    if select is not None and select not in names:
+        raise RnnkitError(f"--select {select}: not one of the dev files ({', '.join(names)})")
+    return [DevSet(name, read_conll(name, scheme=scheme)) for name in names]
 
 
-def dev_scores(evaluate, tagger, dev_sets):
-    """The scores of `evaluate(tagger, sentences)` on one dev set, or with several their mean
-    precision, recall and F1 and each set's scores under "per_dev"."""
+def dev_scores(evaluate, tagger, dev_sets, select=None):
+    """The scores of `evaluate(tagger, sentences)` on one dev set; with several, their mean
+    precision, recall and F1 (or those of the set named `select`) and each set's scores under
+    "per_dev"."""
     scores = [evaluate(tagger, d.sentences)[0] for d in dev_sets]
     if len(scores) == 1:
         return scores[0]
-    mean = {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall", "f1")}
-    return {**mean, "per_dev": {d.name: s for d, s in zip(dev_sets, scores)}}
+    per_dev = {d.name: s for d, s in zip(dev_sets, scores)}
+    keys = ("precision", "recall", "f1")
+    if select is not None:
+        return {**{k: per_dev[select][k] for k in keys}, "per_dev": per_dev}
+    return {**{k: float(np.mean([s[k] for s in scores])) for k in keys}, "per_dev": per_dev}
 
 
 def history_columns(scores):

@@ -89,6 +89,7 @@ class TrainConfig:
     types: str | None = None  # "PER,LOC": the entity types kept (the rest become O)
     type_map: str | None = None  # "PERSON=PER,person=PER": types renamed as they are read
     output: str | None = None  # "crf": a CRF on the RNN (bio, tags); None: the task's own
+    select: str | None = None  # the dev file (as given) that chooses the model; None: the mean
 
     def __post_init__(self):
         """Every setting is checked here, before any work: a bad one fails in an instant,
@@ -166,7 +167,7 @@ class TrainConfig:
         """The config a checkpoint stores. Checkpoints written before None meant "off" hold 0
         for off (where 0 is not a value, too: init_x, lower_vocab) and an unused "extra"."""
         data = {k: v for k, v in data.items() if k != "extra"}
-        for name in ("init_x", "lower_vocab", "scheme", "types", "type_map", "output"):
+        for name in ("init_x", "lower_vocab", "scheme", "types", "type_map", "output", "select"):
             if data.get(name) == 0:
                 data[name] = None
         return cls(**data)
@@ -386,7 +387,7 @@ def build_featurizer(train_sentences, config):
 
 
 def prepare_data(config, featurizer, train_files, dev_path, log=print, train_scheme="iob2"):
-    dev_sets = corpora.read_dev(dev_path, config.scheme)
+    dev_sets = corpora.read_dev(dev_path, config.scheme, config.select)
     train_sentences = corpora.picked(train_files)
     dev = [s for d in dev_sets for s in d.sentences]
     tags = [s.tags for s in train_sentences], [s.tags for s in dev]
@@ -512,7 +513,7 @@ def end_epoch(run, data, config, out, tokens, loss_sum, seconds, log):
     """Score the epoch on dev, keep the model if it is the best so far, save the checkpoint."""
     pos = run.position
     with swapped(run.model.params, run.average):
-        scores = corpora.dev_scores(evaluate, run.tagger, data.dev)  # the mean of several
+        scores = corpora.dev_scores(evaluate, run.tagger, data.dev, config.select)
     f1 = scores["f1"]
     pos.history.append(
         {
