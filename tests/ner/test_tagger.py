@@ -299,3 +299,10 @@ def test_predict_runs_with_one_blas_thread(random_tagger, monkeypatch):
         random_tagger.predict([["Anna", "Smith"]])
         random_tagger.tag("Anna Smith said .")
     assert seen and all(n == [1] * len(n) for n in seen), seen
+
+
+@pytest.mark.parametrize("given", ["John Smith", ["John", "Smith"]])
+def test_predict_refuses_a_text_or_a_flat_token_list_instead_of_tagging_characters(given):
+    tagger = Tagger.load()
+    with pytest.raises(TypeError, match=r"tag\(\)"):
+        tagger.predict(given)

@@ -141,6 +141,12 @@ class Tagger:
         Batches hold at most batch_size sentences and max(max_tokens, the longest
         sentence) padded steps; they run with rnnkit's BLAS threads (rnnkit.threads).
         """
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+        if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens
+            raise TypeError(
+                "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
+                "for a text use tag()"
+            )
         xs = [self.featurizer.encode([_nfc(t) for t in tokens]) for tokens in sentences]
         out = [None] * len(xs)
         with threads.limited():
