@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import one_line_error
 from rnnkit.cli import main
 from rnnkit.data.conll import read_conll
 from rnnkit.io import storage
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.training import TrainConfig, train
+from support import one_line_error
 
 try:
     from seqeval.metrics import classification_report

@@ -5,11 +5,11 @@ import csv
 import numpy as np
 import pytest
 
-from conftest import write_corpus
 from rnnkit.cli import main
 from rnnkit.data.conll import read_conll
 from rnnkit.errors import RnnkitError
 from rnnkit.ner.corpora import picked, read_train, split_weight
+from support import one_line_error, write_corpus
 
 
 def test_split_weight():
@@ -57,3 +57,17 @@ def test_two_training_files_and_two_dev_sets(two_files, corpus, tmp_path):
     for row in rows:
         each = float(row[f"dev_f1:{dev}"]), float(row[f"dev_f1:{b}"])
         assert float(row["dev_f1"]) == pytest.approx(np.mean(each))
+
+
+def test_select_chooses_on_one_dev_set(two_files, corpus, tmp_path, capsys):
+    a, b = two_files
+    train, dev = corpus
+    argv = ["train", "--task", "bio", "--train", str(train), "--dev", str(dev), "--dev", str(b)]
+    argv += ["--n-a", "8", "--epochs", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--select", str(b)]) == 0
+    with open(tmp_path / "run" / "history.csv") as f:
+        (row,) = csv.DictReader(f)
+    assert row["dev_f1"] == row[f"dev_f1:{b}"]
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "other"), "--select", str(a)]) == 1
+    one_line_error(capsys.readouterr().err, f"--select {a}: not one of the dev files")
