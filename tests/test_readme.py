@@ -36,6 +36,10 @@ NOT_RUN = {
     "python experiments/quality.py": "trains several models, minutes each",
     "rnnkit train --train ../shared/data": "trains the shipped default model (minutes)",
     "python benchmarks/compare_torch.py": "the full benchmark against PyTorch (minutes)",
+    "dask scheduler": "starts a cluster's scheduler and workers on several machines; "
+    "tests/test_dask.py runs the same command on a real local cluster",
+    "pip install 'rnnkit[serve]'": "starts a server that runs until stopped; tests/serve runs it",
+    "curl -s localhost:8000": "needs a running server; tests/serve sends the same requests",
 }
 # `pip install ... && ` before a shell block's command is not run: the package under test is
 # installed already, and installing needs the network. The rest of the line is run.
@@ -75,7 +79,8 @@ def fenced_blocks(markdown):
         closing = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
         body, j = [], i + 1
         while j < len(lines) and not closing.match(lines[j]):
-            body.append(lines[j][indent:] if lines[j][:indent].isspace() else lines[j].lstrip())
+            # the fence's own indent goes; a line indented less loses what it has
+            body.append(lines[j][indent:] if not lines[j][:indent].strip() else lines[j].lstrip())
             j += 1
         blocks.append(Block(i + 1, lang, "\n".join(body) + "\n"))
         i = j + 1
@@ -144,7 +149,8 @@ def test_the_parser_finds_fences_of_any_kind():
         Text.
 
         ```python
-        print(1)  # -> 1
+        for i in [1]:
+            print(i)  # -> 1
         ```
         - a list item
 
@@ -157,11 +163,11 @@ def test_the_parser_finds_fences_of_any_kind():
         """)
     blocks = fenced_blocks(text)
     assert [(b.line, b.lang, b.text) for b in blocks] == [
-        (3, "python", "print(1)  # -> 1\n"),
-        (8, "bash", "echo ```\n"),
-        (11, "", "bare\n"),
+        (3, "python", "for i in [1]:\n    print(i)  # -> 1\n"),
+        (9, "bash", "echo ```\n"),
+        (12, "", "bare\n"),
     ]
-    assert "_readme_shows(1, '1')" in python_script(blocks[0])
+    assert "    _readme_shows(i, '1')" in python_script(blocks[0])
 
 
 def test_a_python_block_that_shows_the_wrong_output_fails(tmp_path):
