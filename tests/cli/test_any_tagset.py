@@ -192,3 +192,17 @@ def test_eval_reads_a_mixed_file_when_told_it_is_iob1(drugs, tmp_path, capsys):
     assert main(["eval", "--model", str(out), "--data", str(mixed)]) == 1
     one_line_error(capsys.readouterr().err, f"{mixed}:3:", "--scheme iob1")
     assert main(["eval", "--model", str(out), "--data", str(mixed), "--scheme", "iob1"]) == 0
+
+
+def test_decode_argmax_is_each_tokens_best_tag_and_viterbi_keeps_iob2(trained, corpus, tmp_path):
+    tagger = Tagger.load(trained)
+    argmax = []  # each sentence alone, each token's most probable tag
+    for s in read_conll(corpus[1]):
+        y_hat, _ = tagger.model.forward(tagger.featurizer.encode(s.tokens)[None])
+        argmax.append([tagger.task.tags[i] for i in y_hat[0].argmax(-1)])
+    for decode, out in (("argmax", tmp_path / "a.txt"), ("viterbi", tmp_path / "v.txt")):
+        argv = ["predict", "--model", str(trained), "--data", str(corpus[1]), "--out", str(out)]
+        assert main([*argv, "--decode", decode]) == 0
+    assert _columns(tmp_path / "a.txt") == argmax
+    for tags in _columns(tmp_path / "v.txt"):  # IOB2: an I- continues a chunk of its type
+        assert all(t[0] != "I" or p[2:] == t[2:] for p, t in zip(["O", *tags], tags))

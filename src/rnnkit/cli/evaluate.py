@@ -2,6 +2,7 @@
 
 import json
 import sys
+from dataclasses import replace
 
 from rnnkit.cli.options import DEFAULT_MODEL_HELP, THRESHOLD_HELP, load_tagger, threshold
 from rnnkit.errors import RnnkitError
@@ -13,7 +14,7 @@ def add_parsers(sub):
     )
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument("--data", required=True, help="CoNLL file with gold tags")
-    _scheme_option(p)
+    _tag_options(p)
     p.add_argument(
         "--json", action="store_true", help="print the scores (and the model used) as JSON"
     )
@@ -29,14 +30,16 @@ def add_parsers(sub):
     p.add_argument(
         "--data", required=True, help="CoNLL file with gold tags, or of one column: tokens"
     )
-    _scheme_option(p)
+    _tag_options(p)
     p.add_argument("--out", default=None, help="output file (default: standard output)")
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
     p.set_defaults(run=run_predict)
 
 
-def _scheme_option(p):
+def _tag_options(p):
+    """--scheme of the data, and --decode of a softmax tagger (rnnkit.ner.tasks)."""
     from rnnkit.ner.schemes import ALIASES, SCHEMES
+    from rnnkit.ner.tasks import DECODINGS
 
     p.add_argument(
         "--scheme",
@@ -44,6 +47,20 @@ def _scheme_option(p):
         default=None,
         help="the tag scheme of --data (default: detected; iob1 reads any mix of B- and I-)",
     )
+    p.add_argument(
+        "--decode",
+        choices=DECODINGS,
+        default=None,
+        help="how a softmax tagger picks its tags: viterbi (the default), the most probable "
+        "sequence that the tag scheme allows, or argmax, each token's most probable tag",
+    )
+
+
+def _decoding(tagger, args):
+    """The tagger, decoding as --decode says."""
+    if args.decode is not None:
+        tagger.task = replace(tagger.task, decoding=args.decode)
+    return tagger
 
 
 def format_scores(scores):
@@ -82,7 +99,7 @@ def run_eval(args):
     from rnnkit.ner.tagger import describe_model
     from rnnkit.ner.training import evaluate
 
-    tagger = load_tagger(args)
+    tagger = _decoding(load_tagger(args), args)
     scores, _ = evaluate(tagger, read_conll(args.data, scheme=args.scheme))
     model = describe_model(args.model)
     if args.json:
@@ -95,7 +112,7 @@ def run_eval(args):
 def run_predict(args):
     from rnnkit.data.conll import read_conll, write_conll
 
-    tagger = load_tagger(args)
+    tagger = _decoding(load_tagger(args), args)
     sentences = read_conll(args.data, tokens_only=True, scheme=args.scheme)
     predictions = tagger.predict([s.tokens for s in sentences])
     # The gold column is the file's own tags (IOB2), whatever the model's task sees of them.
