@@ -189,6 +189,15 @@ def _add_regularisation_options(p, d):
         "with this chance, so that names are learned from context and shape (default 0: off)",
     )
     p.add_argument(
+        "--case-augment",
+        type=float,
+        default=d.case_augment,
+        metavar="P",
+        help="show a share P of the training sentences lowercased, uppercased or title-cased "
+        "(one chosen per sentence), so that names are found in chat and headlines too "
+        "(default 0: off)",
+    )
+    p.add_argument(
         "--average",
         type=float,
         default=d.average,

@@ -1,6 +1,7 @@
-"""What training shows the model besides the data: inputs dropped out, and averaged weights.
+"""What training shows the model besides the data: sentences recased, inputs dropped out,
+and averaged weights.
 
-Both are regularisers: they change what the model learns, never how a trained model
+All are regularisers: they change what the model learns, never how a trained model
 tags. Every random draw comes from the rng a training step passes in.
 """
 
@@ -54,6 +55,33 @@ def drop_inputs(x, featurizer, word_rate, feature_rate, rng, mask, entity=None, 
         if hit is None:
             continue
         ids[hit & mask] = offset + UNK_ID
+    return x
+
+
+# The casings a recased sentence is shown in, one chosen per sentence: lowercase (chat),
+# capitals (headlines), and each word capitalised (title case: first letter up, the rest down).
+CASINGS = (str.lower, str.upper, str.capitalize)
+
+
+def recase(x, index, tokens, featurizer, share, rng):
+    """x (m, T) or (m, T, K) with each sentence, with probability `share`, shown in one of
+    CASINGS, all equally likely: its ids encoded again from its recased tokens. index (m,):
+    the sentences' positions in `tokens`, the training sentences' token lists.
+
+    A model trained on edited text learns that names are capitalised; users write chat in
+    lowercase and headlines in capitals (Mayhew et al. 2019: mixing cased and uncased training
+    text keeps the cased score and recovers most of the uncased one). Both draws are made for
+    every sentence, so the stream's use does not depend on the data.
+    """
+    shown = rng.random(len(index)) < share
+    casing = rng.integers(len(CASINGS), size=len(index))
+    if not shown.any():
+        return x
+    x = x.copy()
+    for row in np.flatnonzero(shown):
+        words = [CASINGS[casing[row]](w) for w in tokens[index[row]]]
+        ids = featurizer.encode(words)  # (T_i, K)
+        x[row, : len(words)] = ids if x.ndim == 3 else ids[:, 0]
     return x
 
 

@@ -33,7 +33,7 @@ from rnnkit.ner import checkpoint, corpora
 from rnnkit.ner.checkpoint import CHECKPOINT_FILE, Position
 from rnnkit.ner.history import CURVES_FILE, curves_unavailable, write_history
 from rnnkit.ner.metrics import score
-from rnnkit.ner.regularisers import drop_inputs, swapped, update_average, word_drop_rates
+from rnnkit.ner.regularisers import drop_inputs, recase, swapped, update_average, word_drop_rates
 from rnnkit.ner.run_directory import claim
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
 from rnnkit.ner.tasks import Task, check_settings, for_training
@@ -50,6 +50,7 @@ OFF_AT_ZERO = (
     "unk_alpha",
     "feature_dropout",
     "entity_dropout",
+    "case_augment",
     "average",
     "lr_decay",
 )
@@ -77,6 +78,7 @@ class TrainConfig:
     unk_alpha: float | None = None  # and, on top, α / (α + count(word)): rare words more often
     feature_dropout: float | None = None  # chance that each other group's id is its UNK
     entity_dropout: float | None = None  # chance that a word inside a gold entity is UNK
+    case_augment: float | None = None  # share of sentences shown lower-, upper- or title-cased
     average: float | None = None  # β of an exponential moving average of the weights
     epochs: int = 30
     batch: int = 32
@@ -116,6 +118,8 @@ class TrainConfig:
                 raise RnnkitError(
                     f"--{name.replace('_', '-')} must lie in [0, 1), not {getattr(self, name)}"
                 )
+        if self.case_augment is not None and not 0 <= self.case_augment <= 1:
+            raise RnnkitError(f"--case-augment must lie in [0, 1], not {self.case_augment}")
         _check_number("lr", self.lr, positive=True)
         _check_number("clip", self.clip, positive=True)
         _check_number("lr_decay", self.lr_decay, positive=False)  # < 0: the lr would turn
@@ -285,8 +289,8 @@ def evaluate(tagger, sentences):
 @dataclass
 class Data:
     """A run's data: the training sentences encoded, xs [(T, K)] and ys [(T,)], the chance
-    (n_x,) that each word id is shown as UNK (None: never), and the dev sets as read
-    (corpora.DevSet)."""
+    (n_x,) that each word id is shown as UNK (None: never), the dev sets as read
+    (corpora.DevSet), and the training sentences' tokens, in the order of xs (to recase)."""
 
     task: Task
     featurizer: Featurizer
@@ -294,6 +298,7 @@ class Data:
     ys: list
     word_rate: np.ndarray | None
     dev: list
+    tokens: list
 
 
 @dataclass
@@ -401,7 +406,8 @@ def prepare_data(config, featurizer, train_files, dev_path, log=print, train_sch
     for d in dev_sets:  # check the dev tags before hours of training
         _, dev_ys = encode_labelled(d.sentences, d.name, task, featurizer)
         check_labels(d.sentences, dev_ys, d.name, task, log, required=False)
-    return Data(task, featurizer, xs, ys, word_drop_rates(xs, featurizer, config), dev_sets)
+    rates = word_drop_rates(xs, featurizer, config)
+    return Data(task, featurizer, xs, ys, rates, dev_sets, [s.tokens for s in train_sentences])
 
 
 def start(config, data, saved=None):
@@ -475,12 +481,16 @@ def learning_rate(config, epoch):
 
 
 def train_batch(run, data, config, batch):
-    """One step on one batch, its inputs dropped out as configured; returns the loss.
+    """One step on one batch, its sentences recased and inputs dropped out as configured;
+    returns the loss.
 
-    Its random draws (input dropout, then dropout on a[l]) come from (seed, epoch, step)."""
+    Its random draws (casings, input dropout, then dropout on a[l]) come from (seed, epoch,
+    step)."""
     pos = run.position
     rng = np.random.default_rng([config.seed, pos.epoch, pos.step])
     x = batch.x
+    if config.case_augment:
+        x = recase(x, batch.index, data.tokens, data.featurizer, config.case_augment, rng)
     if data.word_rate is not None or config.feature_dropout or config.entity_dropout:
         x = drop_inputs(
             x,
