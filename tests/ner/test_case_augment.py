@@ -134,7 +134,7 @@ def test_on_recases_its_share_of_the_training_sentences(corpus, tmp_path, monkey
     train(TrainConfig(**SMALL), *corpus, tmp_path / "off", log=quiet)
     assert sum(shown) == 3 * 300  # every sentence of every epoch was offered, once
     # a recased sentence can read as before (a lowercase one, lowercased): somewhat under 0.5
-    assert 0.3 < sum(recased) / sum(shown) < 0.55
+    assert 0.4 < sum(recased) / sum(shown) < 0.55  # 0.484 here; 4 sd of a binomial: 0.067
     on, off = _params(tmp_path / "on"), _params(tmp_path / "off")
     assert any(not np.array_equal(on[k], off[k]) for k in on)
 
