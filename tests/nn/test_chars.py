@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
+from rnnkit.nn import kernels
 from rnnkit.nn.chars import CharEncoder, CharVocab
 from rnnkit.nn.gradcheck import gradcheck
 
@@ -100,6 +101,22 @@ def test_encode_tokens_scatters_each_words_vector_and_zeroes_padding():
         assert not spelling[s, len(sentence) :].any()
     with pytest.raises(ValueError, match="more than T"):
         encoder.encode_tokens(vocab, SENTENCES, T=3)
+
+
+@pytest.mark.skipif(not kernels.available, reason="numba is not installed")
+def test_compiled_encode_equals_numpy(monkeypatch):
+    """At inference the loops may be the word-level model's compiled kernel (float32)."""
+    vocab = CharVocab.build(TRAIN_WORDS)
+    encoder = CharEncoder(len(vocab), 6, seed=2)
+    assert kernels.load()
+    calls = []
+    kernel = kernels.rnn_forward
+    monkeypatch.setattr(kernels, "rnn_forward", lambda *a: calls.append(1) or kernel(*a))
+    for sentences in (SENTENCES, [["Teddy", "bears"]], [["sale", "sale"]]):  # padded or not
+        got, _ = encoder.encode_tokens(vocab, sentences, compiled=True)
+        want, _ = encoder.encode_tokens(vocab, sentences)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert len(calls) == 6  # both chains, each batch, took the kernel
 
 
 def test_bad_inputs_are_refused():

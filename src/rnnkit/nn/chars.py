@@ -24,6 +24,8 @@ Speed: a batch's words are encoded once each however often they occur
 (`encode_tokens`), and sorted longest first so that at character s the words
 still running are the first rows, the case where the loop over time works on
 those rows alone (recurrence.running_rows): padding then costs nothing in the loop.
+At inference (compiled=True) the loop may be kernels.rnn_forward, the word-level
+model's compiled loop, under the same conditions (float32, Numba, once it pays).
 """
 
 import unicodedata
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.nn import kernels
 from rnnkit.nn.activations import G
-from rnnkit.nn.recurrence import rnn_backward, rnn_forward
+from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
 from rnnkit.nn.sparse import ColumnGrad, group_ids, segment_sum
 
 DIRECTIONS = ("fwd", "bwd")
@@ -139,11 +142,13 @@ class CharEncoder:
         return p[f"W_aa.char.{d}"], p[f"W_ax.char.{d}"], p[f"b_a.char.{d}"]
 
     # -- forward ---------------------------------------------------------------
-    def encode(self, words):
+    def encode(self, words, compiled=False):
         """The spelling vectors of words given as character ids (CharVocab.ids: markers
         included), each word computed as if alone.
 
         words: sequence of n_words non-empty int arrays in [0, n_chars).
+        compiled: let the loops take the Numba kernel where it applies (inference only, so that
+        training never loads Numba; see kernels).
         Returns spelling (n_words, 2 n_c) = [a→ at the last id; a← at the first id], and a
         CharCache for `backward`.
         """
@@ -164,12 +169,21 @@ class CharEncoder:
                 raise ValueError(f"character ids must lie in [0, n_chars = {self.n_chars})")
         ids = np.ascontiguousarray(ids_mt.T)  # (S, n_words)
         mask_tm = None if mask_mt.all() else np.ascontiguousarray(mask_mt.T)
+        rows = self._kernel_rows(S, m, mask_tm) if compiled else None
         states = []
         for d in DIRECTIONS:
             W_aa, W_ax, b_a = self._chain(d)
-            z = np.take(W_ax.T, ids, axis=0)  # W_ax c<s>: column gather, (S, n_words, n_c)
-            z += b_a
-            states.append(rnn_forward(z, W_aa, self.activation, mask_tm, reverse=d == "bwd"))
+            a = None
+            if rows is not None:
+                try:
+                    a = kernels.rnn_forward(ids, W_ax, b_a, W_aa, self.activation, rows, d == "bwd")
+                except kernels.KernelFailed:  # the optional kernel broke: NumPy gives the same
+                    rows = None
+            if a is None:
+                a = np.take(W_ax.T, ids, axis=0)  # W_ax c<s>: column gather, (S, n_words, n_c)
+                a += b_a
+                a = rnn_forward(a, W_aa, self.activation, mask_tm, reverse=d == "bwd")
+            states.append(a)
         a_fwd, a_bwd = states
         spelling = np.empty((m, 2 * self.n_c), self.dtype)
         if m:
@@ -177,11 +191,19 @@ class CharEncoder:
             spelling[order, self.n_c :] = a_bwd[0]  # a← after the first id
         return spelling, CharCache(order, lengths, ids, mask_tm, states)
 
-    def encode_tokens(self, vocab, sentences, T=None):
+    def _kernel_rows(self, S, m, mask_tm):
+        """n<s> (S,) for kernels.rnn_forward if it can take these words (float32, Numba) and
+        loading it pays, else None. Sorted longest first, the running words are the first rows."""
+        if not kernels.available or self.dtype != np.float32 or not kernels.wanted(S):
+            return None
+        return np.array([m] * S if mask_tm is None else running_rows(mask_tm), np.intp)
+
+    def encode_tokens(self, vocab, sentences, T=None, compiled=False):
         """The spelling of every token of a batch of sentences, each distinct word encoded once.
 
         vocab: the CharVocab of this encoder (len(vocab) == n_chars).
         sentences: m lists of token strings; T: the padded length (default: the longest).
+        compiled: as for `encode`.
         Returns spelling (m, T, 2 n_c), 0 at padded steps, and a TokensCache for
         `backward_tokens`.
         """
@@ -194,7 +216,7 @@ class CharEncoder:
         which = np.fromiter(
             (index.setdefault(w, len(index)) for s in sentences for w in s), np.intp
         )
-        spelling_u, cache = self.encode([vocab.ids(w) for w in index])
+        spelling_u, cache = self.encode([vocab.ids(w) for w in index], compiled)
         mask = np.arange(T) < lengths[:, None]  # (m, T)
         spelling = np.zeros((m, T, 2 * self.n_c), self.dtype)
         spelling[mask] = spelling_u[which]  # scatter: each token gets its word's vector
