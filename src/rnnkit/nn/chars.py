@@ -226,29 +226,29 @@ class CharEncoder:
     def backward(self, cache, d_spelling):
         """dL/dθ for every parameter (the keys and shapes of params) from dL/d spelling
         (n_words, 2 n_c), the words in `encode`'s order."""
-        m = len(cache.order)
-        d = np.asarray(d_spelling, self.dtype)[cache.order]  # longest first, as the cache
+        m, n_c = len(cache.order), self.n_c
+        d_sorted = np.asarray(d_spelling, self.dtype)[cache.order]  # longest first, as the cache
+        real = (slice(None), slice(None)) if cache.mask_tm is None else cache.mask_tm
+        ids = cache.ids[real].reshape(-1)  # the real characters' ids, and their runs by id
+        groups = group_ids(ids)  # for dW_ax of both chains
         grads = {}
-        for chain_i, (dir_, a) in enumerate(zip(DIRECTIONS, cache.states)):
-            W_aa, W_ax, _ = self._chain(dir_)
-            da = np.zeros_like(a)  # dL/da<s>: only the final state of each word is read
-            d_final = d[:, chain_i * self.n_c : (chain_i + 1) * self.n_c]
-            if dir_ == "fwd":
-                da[cache.lengths - 1, np.arange(m)] = d_final
+        for i, (direction, a) in enumerate(zip(DIRECTIONS, cache.states)):
+            W_aa, W_ax, _ = self._chain(direction)
+            da = np.zeros_like(a)  # dL/da<s>: only the state after the whole word is read
+            d_final = d_sorted[:, i * n_c : (i + 1) * n_c]
+            if direction == "fwd":
+                da[cache.lengths - 1, np.arange(m)] = d_final  # a→ after the last id
             elif m:
-                da[0] = d_final
-            dz, grads[f"W_aa.char.{dir_}"], _ = rnn_backward(
-                da, a, W_aa, self.activation, cache.mask_tm, reverse=dir_ == "bwd"
+                da[0] = d_final  # a← after the first id
+            dz, grads[f"W_aa.char.{direction}"], _ = rnn_backward(
+                da, a, W_aa, self.activation, cache.mask_tm, reverse=direction == "bwd"
             )
-            grads[f"b_a.char.{dir_}"] = dz.reshape(-1, self.n_c).sum(axis=0)
+            grads[f"b_a.char.{direction}"] = dz.reshape(-1, n_c).sum(axis=0)
             # dW_ax = sum_s dz<s> c<s>^T: each real character's dz added to its column
-            if cache.mask_tm is None:
-                ids, rows = cache.ids.reshape(-1), dz.reshape(-1, self.n_c)
-            else:
-                ids, rows = cache.ids[cache.mask_tm], dz[cache.mask_tm]
-            grads[f"W_ax.char.{dir_}"] = (
-                ColumnGrad.from_contributions(ids, rows, W_ax.shape).to_dense().astype(self.dtype)
+            dW_ax = ColumnGrad.from_contributions(
+                None, dz[real].reshape(-1, n_c), W_ax.shape, groups
             )
+            grads[f"W_ax.char.{direction}"] = dW_ax.to_dense().astype(self.dtype, copy=False)
         return {k: grads[k] for k in self.params}
 
     def backward_tokens(self, cache, d_spelling):
