@@ -28,3 +28,8 @@ class DataError(RnnkitError):
         if self.line is None:
             return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}: {self.message}"
+
+
+class DataWarning(UserWarning):
+    """Data that rnnkit can use but that the user should know about, e.g. tags read more
+    leniently than their file's scheme allows. The CLI prints it as one line."""

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.errors import DataError
+from rnnkit.errors import DataError, DataWarning
 from rnnkit.ner.schemes import (
     SCHEMES,
     allows,
@@ -175,8 +175,6 @@ def test_detection(tags, scheme):
 @pytest.mark.parametrize(
     "lines, declared, line, words",
     [
-        # an I- tag of a type never opened, in IOB2 data
-        ([["B-ORG", "O"], ["O", "I-LOC"]], None, 5, ["'I-LOC' follows O", "never opened"]),
         ([["O", "I-LOC"]], "iob2", 2, ["'I-LOC' follows O", "declared IOB2"]),
         # BIOES tags in a file declared BIO
         ([["B-PER", "E-PER"]], "bio", 2, ["'E-PER' is not a tag of IOB2", "declared IOB2"]),
@@ -232,3 +230,15 @@ def test_transitions_of_bioes_by_hand():
     allowed, start, _ = transitions("iob2", ["O", "B-X", "I-X", "I-Y"])
     assert not allowed[0, 2] and allowed[1, 2] and allowed[2, 2] and not allowed[1, 3]
     assert start.tolist() == [True, True, False, False]
+
+
+def test_b_and_i_tags_that_fit_no_scheme_strictly_are_read_as_iob1_with_a_warning():
+    """An I- tag opening a chunk in a file that opens others with B- (the Broad Twitter Corpus
+    has such lines): read by conlleval's rules, as before, and said once, with the line."""
+    sentences = [
+        SimpleNamespace(tags=["B-ORG", "O"], line=1),
+        SimpleNamespace(tags=["O", "I-LOC"], line=4),
+    ]
+    with pytest.warns(DataWarning, match=r"data.txt:5: 'I-LOC' follows O.*--scheme iob2"):
+        assert file_to_iob2("data.txt", sentences) == "iob1"
+    assert sentences[1].tags == ["O", "B-LOC"]

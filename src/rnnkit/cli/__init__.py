@@ -8,11 +8,12 @@ before the command and after it alike.
 
 import argparse
 import sys
+import warnings
 
 from rnnkit import __version__
 from rnnkit.cli import bench, evaluate, serve, tag, train
 from rnnkit.cli.options import blas_threads, positive_int
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataWarning, RnnkitError
 
 
 def build_parser():
@@ -47,11 +48,23 @@ def _add_global_options(parser, top):
     )
 
 
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """rnnkit's own warnings as one line, like its errors; others as Python shows them."""
+    if issubclass(category, DataWarning):
+        print(f"rnnkit: warning: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv=None):
     parser = build_parser()
     args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
     if unknown:  # argparse hands them up to the top level, whose usage does not list them
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    warnings.showwarning = _one_line_warning
     try:
         with blas_threads(args.threads):
             return args.run(args)

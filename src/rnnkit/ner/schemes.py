@@ -24,11 +24,12 @@ ends where the next chunk starts, at ``O``, or after ``E-X`` and ``S-X``.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from rnnkit.errors import DataError
+from rnnkit.errors import DataError, DataWarning
 
 Span = tuple[str, int, int]  # (type, start, end), end exclusive
 Tag = tuple[str, str]  # (prefix, type) of a tag: ("B", "PER"), ("I", "PER"), ("O", "")
@@ -225,12 +226,31 @@ def binary_to_bio(labels: Sequence[int]) -> list[str]:
 # -- files --------------------------------------------------------------------------------------
 def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
     """Check the tags of a file's sentences against `scheme` (None: the schemes that every tag
-    so far obeys, the first that fits all in PREFERENCE order), and rewrite them as IOB2 in
-    place. Returns the file's scheme. A tag that breaks the scheme is a DataError naming its
-    line. A file declared IOB1 may mix B- and I- as it likes: it is read by conlleval's rules,
+    so far obeys, the first that fits all in PREFERENCE order; B-/I- tags that fit none of
+    them strictly are read as IOB1, with a DataWarning), and rewrite them as IOB2 in place.
+    Returns the file's scheme. A tag that breaks the scheme is a DataError naming its line.
+    A file declared IOB1 may mix B- and I- as it likes: it is read by conlleval's rules,
     as files of inconsistent IOB tags always were. `sentences` have .tags and .line (the line
     of their first token)."""
-    candidates = (scheme_name(scheme),) if scheme else PREFERENCE
+    if scheme is None:
+        try:
+            return file_to_iob2(path, sentences, PREFERENCE)
+        except DataError as e:
+            # B-/I- tags that fit no scheme strictly (an I- opening a chunk in a file that
+            # elsewhere opens with B-: the Broad Twitter Corpus has such lines) are read as
+            # conlleval and rnnkit always read them, with a word; a file declared IOB2 is held
+            if not all(parse_tag(tag)[0] in "BIO" for s in sentences for tag in s.tags):
+                raise
+            warnings.warn(
+                DataWarning(
+                    f"{e.path}:{e.line}: {e.message.split(' (')[0]}; the file is read by "
+                    "conlleval's rules for B-/I- tags (IOB1); --scheme iob2 refuses it instead"
+                ),
+                stacklevel=2,
+            )
+            return file_to_iob2(path, sentences, "iob1")
+    declared = scheme if isinstance(scheme, str) else None
+    candidates = (scheme_name(scheme),) if declared else scheme
     lenient = candidates == ("iob1",)
     left_after = {}  # (candidates, tag before, tag) -> the candidates left: each pair once
     for s in sentences:
@@ -245,7 +265,7 @@ def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
                 left_after[candidates, prev_tag, tag] = left
             if not left:
                 before = prev_tag if i else "the sentence start"
-                why = _broken(candidates, parse_tag(prev_tag), before, tag, scheme)
+                why = _broken(candidates, parse_tag(prev_tag), before, tag, declared)
                 raise DataError(path, why, s.line + i)
             candidates, prev_tag = left, tag
         left = tuple(c for c in candidates if allows_end(c, parse_tag(prev_tag)))
@@ -254,7 +274,7 @@ def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
                 path,
                 f"{prev_tag!r} ends the sentence: {NAMES[candidates[0]]} closes a chunk of "
                 f"several tokens with {'L' if candidates[0] == 'bilou' else 'E'}-{prev_tag[2:]}"
-                + _how(candidates, scheme),
+                + _how(candidates, declared),
                 s.line + len(s.tags) - 1,
             )
         candidates = left
