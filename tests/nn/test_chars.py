@@ -119,6 +119,27 @@ def test_compiled_encode_equals_numpy(monkeypatch):
     assert len(calls) == 6  # both chains, each batch, took the kernel
 
 
+def test_float32_and_a_rebuilt_encoder_agree_with_float64():
+    """The training dtype gives float32 gradients of the parameters' shapes, close to float64's;
+    config and params rebuild the encoder (as a model file would store them)."""
+    vocab, encoder = make(seed=6)
+    rebuilt = CharEncoder(**{**json.loads(json.dumps(encoder.config)), "dtype": "float32"})
+    for name, theta in encoder.params.items():
+        rebuilt.params[name][...] = theta
+    mask = batch_mask(SENTENCES, 5)
+    d = np.random.default_rng(3).normal(size=(*mask.shape, 2 * encoder.n_c)) * mask[..., None]
+    results = []
+    for e in (encoder, rebuilt):
+        spelling, cache = e.encode_tokens(vocab, SENTENCES, T=5)
+        results.append((spelling, e.backward_tokens(cache, d)))
+    (s64, g64), (s32, g32) = results
+    assert s32.dtype == np.float32
+    np.testing.assert_allclose(s32, s64, rtol=1e-5, atol=1e-6)
+    for name, theta in rebuilt.params.items():
+        assert g32[name].dtype == np.float32 and g32[name].shape == theta.shape
+        np.testing.assert_allclose(g32[name], g64[name], rtol=1e-4, atol=1e-5)
+
+
 def test_bad_inputs_are_refused():
     vocab, encoder = make()
     with pytest.raises(ValueError, match="n_chars"):
