@@ -98,8 +98,8 @@ def settings(args):
 
 def settle():
     """Run every code path once at a tiny size, so that compiled kernels (and the libraries they
-    load) are in place before the thread limits are set and the clocks start. The compiled loop
-    is loaded at once, as a long-running process would have it, not after PAYS_AFTER steps."""
+    load) are in place before the thread limits are set and the clocks start; the compiled loop
+    is loaded (kernels.load()), as a program that tags much would do."""
     kernels.load()
     model = rnnkit.RNN(12, 4, 1, bidirectional=True)
     opt = rnnkit.Adam(model.params)

@@ -12,15 +12,16 @@ Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
 tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 
-Numba is loaded only where it pays. Importing it and loading the compiled loop from
-its on-disk cache costs a process 0.5 to 3 s and some 80 MB; the loop then saves NumPy's
-cost per call, some 5 to 10 µs a time step (tagging one 12-token sentence: about 100 µs
-of 250). A command that tags a text or evaluates a test set (a few thousand steps) never
-earns that back, so a process takes the kernel only once it has run PAYS_AFTER time steps
-of inference through NumPy, or when load() is called (a server's warm-up, a benchmark).
-Training (all in NumPy) never loads it. The product is np.dot, which Numba hands to
-SciPy's BLAS. rnnkit works without Numba or SciPy (`available` is then False); set
-RNNKIT_NO_NUMBA=1 to use NumPy everywhere even where both are installed.
+Numba is loaded only when a process asks for it with load() (rnnkit bench, the benchmark
+against PyTorch, a user's long-running program). Importing it and loading the compiled loop
+from its on-disk cache costs a process 0.5 to 3 s and some 80 MB; the loop then saves NumPy's
+cost per call, some 5 to 10 µs a time step (tagging one 12-token sentence: about 100 µs of
+250), which a command that tags a text or a test set never earns back. And it is never taken
+on its own: the loop sums in another order than BLAS, so a ŷ may differ in its last bits,
+and what a process writes must not depend on how much it tagged before (one process, worker
+processes, a Dask cluster and the server all give the same bytes). Training never loads it.
+The product is np.dot, which Numba hands to SciPy's BLAS. rnnkit works without Numba or
+SciPy (`available` is then False); RNNKIT_NO_NUMBA=1 keeps NumPy even where both are there.
 """
 
 import importlib.util
@@ -61,11 +62,7 @@ Q = tuple(
 )
 ZERO = np.float32(0)
 
-# Time steps of inference after which loading the kernel has paid for itself (see above).
-PAYS_AFTER = 100_000
-
 _compiled = None  # numba_loop.loop, once loaded
-_steps = 0  # time steps of inference this process has run without the kernel
 
 
 class KernelFailed(RuntimeError):
@@ -73,22 +70,13 @@ class KernelFailed(RuntimeError):
 
 
 def wanted(T):
-    """Whether a forward pass of T time steps should take the kernel: always once it is loaded,
-    never where it is unavailable, and otherwise once this process's inference has reached
-    PAYS_AFTER steps (this pass counted)."""
-    global _steps
-    if not available:
-        return False
-    if _compiled is None:
-        _steps += T
-        if _steps < PAYS_AFTER:
-            return False
-    return True
+    """Whether a forward pass of T time steps takes the kernel: once load() has loaded it."""
+    return available and _compiled is not None
 
 
 def load():
-    """Import Numba and load (or, the first time on a machine, compile) the loop now, for a
-    process that will tag much; False if Numba is unavailable or fails."""
+    """Import Numba and load (or, the first time on a machine, compile) the loop, which every
+    later inference of this process then takes; False if Numba is unavailable or fails."""
     try:
         _loop()
     except KernelFailed:

@@ -44,13 +44,8 @@ class Models:
 
 
 def _load(model):
-    from rnnkit.nn import kernels
-
     tagger = Tagger.load(model)
-    # A server tags enough for the compiled loop (the fast extra) to pay for loading it; load it
-    # now, so that no request waits for that, then make one call to settle the rest.
-    kernels.load()
-    tagger.tag("Warm up.")
+    tagger.tag("Warm up.")  # the first call's one-time costs, before any request waits for them
     return tagger
 
 
