@@ -34,6 +34,8 @@ NOT_RUN = {
         "the same commands on real files, and tests/cli runs each command"
     ),
     "python experiments/quality.py": "trains several models, minutes each",
+    "python experiments/robustness.py": "scores both shipped models on four corpora (a minute "
+    "of CPU); tests/ner/test_people_write.py runs its scoring on the fixture",
     "rnnkit train --train ../shared/data": "trains the shipped default model (minutes)",
     "python benchmarks/compare_torch.py": "the full benchmark against PyTorch (minutes)",
     "dask scheduler": "starts a cluster's scheduler and workers on several machines; "
