@@ -351,9 +351,9 @@ def _train_argv(corpus, out, *more):
 def test_every_bad_option_is_one_line_before_any_work(
     corpus, tmp_path, capsys, monkeypatch, option, value
 ):
-    from rnnkit.ner import training
+    from rnnkit.ner import train_config
 
-    monkeypatch.setattr(training, "physical_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr(train_config, "physical_memory", lambda: 16 * 2**30)
     out = tmp_path / "out"
     assert main(_train_argv(corpus, out, option, value)) == 1  # the last --n-a counts
     err = one_line_error(capsys.readouterr().err, option)

@@ -14,7 +14,7 @@ from rnnkit.data.features import Featurizer
 from rnnkit.data.vocab import UNK_ID
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.io import storage
-from rnnkit.ner import training
+from rnnkit.ner import train_config
 from rnnkit.ner.checkpoint import CHECKPOINT_FILE
 from rnnkit.ner.regularisers import drop_inputs
 from rnnkit.ner.run_directory import LOCK_FILE, claim
@@ -236,7 +236,7 @@ def test_every_setting_is_checked_when_the_config_is_made(bad, option):
 
 
 def test_a_model_that_does_not_fit_in_memory_is_refused_before_any_work(monkeypatch):
-    monkeypatch.setattr(training, "physical_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr(train_config, "physical_memory", lambda: 16 * 2**30)
     with pytest.raises(RnnkitError, match=r"--n-a 100000 .* need 149\.0 GiB; .* has 16\.0 GiB"):
         TrainConfig(n_a=100_000)  # 10^10 W_aa entries, 4 arrays of float32
     TrainConfig(n_a=20_000)  # 6 GiB: fits
