@@ -5,6 +5,7 @@ import pytest
 
 import rnnkit
 from rnnkit.nn.model import param_name
+from rnnkit.nn.optim import train_step
 
 
 @pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, False), (2, True), (3, True)])
@@ -102,11 +103,8 @@ def train(model, x, y, epochs, rng, lr=0.02):
     opt = rnnkit.Adam(model.params, lr=lr)
     for _ in range(epochs):
         for i in rng.permutation(len(x) // 32):
-            grads = model.loss_and_grads(
-                x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32], sparse=True
-            )[1]
-            rnnkit.clip_grad_norm(grads, 5.0)
-            opt.step(grads)
+            batch = slice(i * 32, (i + 1) * 32)
+            train_step(model, opt, x[batch], y[batch], clip=5.0, sparse=True)
     y_hat, _ = model.forward(x[:256])
     return ((y_hat[..., 0] >= 0.5) == y[:256]).mean()
 
