@@ -44,8 +44,14 @@ def test_training_learns_and_saves_everything(corpus, tmp_path):
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert max(h["dev_f1"] for h in history) > 0.4
-    for name in ("model.npz", "checkpoint.npz", "history.csv", "curves.png"):
+    for name in ("model.npz", "checkpoint.npz", "history.csv"):
         assert (tmp_path / name).exists()
+    try:  # the plot needs the train extra; without it the run says so and goes on
+        import matplotlib  # noqa: F401
+
+        assert (tmp_path / "curves.png").exists()
+    except ImportError:
+        assert not (tmp_path / "curves.png").exists()
     tagger = Tagger.load(tmp_path)
     assert tagger.meta["dev"]["f1"] == max(h["dev_f1"] for h in history)
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 5
