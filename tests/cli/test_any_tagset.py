@@ -162,7 +162,7 @@ def test_inconsistent_tags_are_one_error_naming_file_and_line(tmp_path, capsys):
     )
     dev = write(tmp_path / "dev.txt", [[("Paris", "B-LOC")]])
     argv = ["train", "--task", "tags", "--dev", str(dev), "--out", str(tmp_path / "m"), *SMALL]
-    assert main([*argv, "--train", str(bad)]) == 1
+    assert main([*argv, "--train", str(bad), "--scheme", "iob2"]) == 1
     one_line_error(capsys.readouterr().err, f"{bad}:5:", "'I-LOC' follows O", "never opened")
     bioes_file = write(
         tmp_path / "bioes.txt", [[("took", "O"), ("folic", "B-DRUG"), ("acid", "E-DRUG")]]
@@ -183,15 +183,19 @@ def test_a_crf_run_resumes_bit_identically(drugs, tmp_path):
     assert all((a[k] == b[k]).all() for k in a)
 
 
-def test_eval_reads_a_mixed_file_when_told_it_is_iob1(drugs, tmp_path, capsys):
+def test_a_mixed_file_is_read_as_iob1_with_a_warning_unless_declared(drugs, tmp_path, capsys):
     out = tmp_path / "model"
     argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
     assert main([*argv, "--out", str(out), "--n-a", "4", "--epochs", "1", "--quiet"]) == 0
     mixed = write(tmp_path / "mixed.txt", [[("aspirin", "B-DRUG")], [("50", "I-DOSE")]])
     capsys.readouterr()
-    assert main(["eval", "--model", str(out), "--data", str(mixed)]) == 1
-    one_line_error(capsys.readouterr().err, f"{mixed}:3:", "--scheme iob1")
+    assert main(["eval", "--model", str(out), "--data", str(mixed), "--scheme", "iob2"]) == 1
+    one_line_error(capsys.readouterr().err, f"{mixed}:3:", "declared IOB2")
     assert main(["eval", "--model", str(out), "--data", str(mixed), "--scheme", "iob1"]) == 0
+    assert "warning" not in capsys.readouterr().err  # declared: read as told, without a word
+    assert main(["eval", "--model", str(out), "--data", str(mixed)]) == 0  # undeclared
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning.startswith(f"rnnkit: warning: {mixed}:3: 'I-DOSE' follows the sentence start")
 
 
 def test_decode_argmax_is_each_tokens_best_tag_and_viterbi_keeps_iob2(trained, corpus, tmp_path):

@@ -207,5 +207,25 @@ def test_two_workers_give_what_one_gives(tagger, messy, tmp_path, capsys):
         (tmp_path / f"doc{i:02d}.txt").write_text(f"Teddy Roosevelt spoke {i} times.\n\n" * 30)
     one = run(["tag", "-i", f"{tmp_path}/doc*.txt", "-i", str(messy), "--workers", "1"], capsys)
     two = run(["tag", "-i", f"{tmp_path}/doc*.txt", "-i", str(messy), "--workers", "2"], capsys)
-    assert one == two
-    assert len(one.splitlines()) == 20 * 30 + 3
+    assert len(one.splitlines()) == len(two.splitlines()) == 20 * 30 + 3
+    for a, b in zip(one.splitlines(), two.splitlines()):
+        assert_same_record(json.loads(a), json.loads(b))
+
+
+def assert_same_record(a, b):
+    """The same record but for ŷ, which may differ in its last printed digit: BLAS's float32
+    sums for a sentence depend on how many rows share the product (a worker batches the
+    paragraphs it gets), so the fourth decimal of a rounded ŷ may flip."""
+    scores = {"prob", "score"}
+
+    def strip(items):
+        return [{k: v for k, v in x.items() if k not in scores} for x in items]
+
+    assert {k: v for k, v in a.items() if k not in ("tokens", "entities")} == {
+        k: v for k, v in b.items() if k not in ("tokens", "entities")
+    }
+    for key in ("tokens", "entities"):
+        assert strip(a[key]) == strip(b[key])
+        for x, y in zip(a[key], b[key]):
+            for k in scores & x.keys():
+                assert abs(x[k] - y[k]) <= 1.5e-4, (x, y)
