@@ -66,6 +66,11 @@ CONFIGS = {
     "bi2-per-init": [*BI2_INIT, *FEATURES],
     "bi-bio": ["--task", "bio", "--bidirectional", *FEATURES],
     "bi2-bio": ["--task", "bio", "--bidirectional", "--layers", "2", "--dropout", "0.2", *FEATURES],
+    # all four types with a CRF output layer: transitions learned with the RNN, Viterbi decoding
+    "bi2-bio-crf": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES],
+    ],
 }
 # What each part of the recipe adds (not run unless named in --configs).
 ABLATIONS = {
@@ -87,20 +92,31 @@ def run(cmd):
     return done.stdout
 
 
-def score_run(model, data):
-    """dev and test scores of a trained run directory, and the seconds its epochs took."""
+def softmax_of_several_types(flags):
+    """Whether a configuration trains a softmax tagger of several types (Viterbi-decoded)."""
+    task = flags[flags.index("--task") + 1] if "--task" in flags else "per"
+    return task in ("bio", "tags") and "crf" not in flags
+
+
+def score_run(model, data, argmax=False):
+    """dev and test scores of a trained run directory, and the seconds its epochs took;
+    argmax: also test F1 with each step's most probable tag (the decoding before Viterbi)."""
     dev = json.loads(
         run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "valid.txt"), "--json"])
     )
     test = json.loads(
         run(["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt"), "--json"])
     )
+    if argmax:  # the ablation of the decoding: each step's argmax, as before Viterbi
+        command = ["rnnkit", "eval", "--model", str(model), "--data", str(data / "test.txt")]
+        argmax = json.loads(run([*command, "--json", "--decode", "argmax"]))["f1"]
     with open(model / "history.csv") as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
     return {
         "dev_f1": dev["f1"],
         "test_f1": test["f1"],
         "test_per_f1": test["per_type"].get("PER", {}).get("f1", 0.0),
+        "test_f1_argmax": argmax or None,
         "train_seconds": seconds,
     }
 
@@ -160,15 +176,17 @@ def main(argv=None):
         for model in sorted(folder.glob("*-seed*")):
             name, seed = model.name.rsplit("-seed", 1)
             if name in names:
-                results.append(
-                    {"config": name, "seed": int(seed), "dir": str(model), **score_run(model, data)}
-                )
+                scores = score_run(model, data, softmax_of_several_types(known[name]))
+                results.append({"config": name, "seed": int(seed), "dir": str(model), **scores})
                 dev, test = results[-1]["dev_f1"], results[-1]["test_f1"]
                 print(f"  {model}: dev F1 {dev:.4f}  test F1 {test:.4f}", flush=True)
     if args.report is None:
         (out / "results.json").write_text(json.dumps(results, indent=2))
-    print("\n| configuration | seeds | dev F1 | test F1 | test PER F1 | time in training epochs |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| configuration | seeds | dev F1 | test F1 | test PER F1 | test F1, argmax decoding "
+        "| time in training epochs |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name in names:
         rs = [r for r in results if r["config"] == name]
         if not rs:
@@ -176,8 +194,10 @@ def main(argv=None):
         dev, test, per = (
             mean_sd([r[key] for r in rs]) for key in ("dev_f1", "test_f1", "test_per_f1")
         )
+        argmax = [r.get("test_f1_argmax") for r in rs]
+        argmax = mean_sd(argmax) if None not in argmax else ""
         secs = statistics.mean(r["train_seconds"] for r in rs)
-        print(f"| {name} | {len(rs)} | {dev} | {test} | {per} | {secs:.0f} s |")
+        print(f"| {name} | {len(rs)} | {dev} | {test} | {per} | {argmax} | {secs:.0f} s |")
 
 
 def mean_sd(values):
