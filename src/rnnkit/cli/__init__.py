@@ -1,4 +1,4 @@
-"""The command line: `rnnkit train | eval | predict | tag | bench`.
+"""The command line: `rnnkit train | eval | predict | tag | serve | bench`.
 
 A thin layer over rnnkit.ner.training and rnnkit.ner.tagger. Errors a user can cause
 (bad paths, bad files, bad options) print one line and exit non-zero; --debug
