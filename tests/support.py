@@ -2,6 +2,8 @@
 the check of a one-line CLI error. (A module of its own, not conftest.py: tests/serve has a
 conftest of its own, and two modules named conftest cannot both be imported by name.)"""
 
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,21 @@ def one_line_error(err, *words):
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+class InterruptAt:
+    """A progress bar that sends the process SIGINT once, after a given number of batches."""
+
+    def __init__(self, after):
+        self.after, self.seen = after, 0
+
+    def __call__(self, total, desc):
+        return self
+
+    def update(self, n, **postfix):
+        self.seen += n
+        if self.seen == self.after:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def close(self):
+        pass

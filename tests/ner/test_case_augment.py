@@ -2,8 +2,6 @@
 uppercased or title-cased, their ids encoded again from the recased words."""
 
 import math
-import os
-import signal
 from dataclasses import fields
 
 import numpy as np
@@ -17,6 +15,7 @@ from rnnkit.ner import training
 from rnnkit.ner.checkpoint import CHECKPOINT_FILE
 from rnnkit.ner.regularisers import CASINGS, recase
 from rnnkit.ner.training import Interrupted, TrainConfig, train
+from support import InterruptAt
 
 SENTENCES = [
     ["Ann", "Lee", "said", "so"],
@@ -137,24 +136,6 @@ def test_on_recases_its_share_of_the_training_sentences(corpus, tmp_path, monkey
     assert 0.4 < sum(recased) / sum(shown) < 0.55  # 0.484 here; 4 sd of a binomial: 0.067
     on, off = _params(tmp_path / "on"), _params(tmp_path / "off")
     assert any(not np.array_equal(on[k], off[k]) for k in on)
-
-
-class InterruptAt:
-    """A progress bar that sends the process SIGINT once, after a given number of batches."""
-
-    def __init__(self, after):
-        self.after, self.seen = after, 0
-
-    def __call__(self, total, desc):
-        return self
-
-    def update(self, n, **postfix):
-        self.seen += n
-        if self.seen == self.after:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def close(self):
-        pass
 
 
 def test_a_resumed_run_with_case_augmentation_is_bit_identical(corpus, tmp_path):

@@ -2,7 +2,6 @@
 
 import os
 import re
-import signal
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from rnnkit.ner.regularisers import drop_inputs
 from rnnkit.ner.run_directory import LOCK_FILE, claim
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.training import Interrupted, TrainConfig, train
+from support import InterruptAt
 
 SMALL = dict(n_a=16, vocab=200, epochs=4, patience=10, batch=8, lr=1e-2, word_dropout=0.1, seed=3)
 FULL = {  # every option on
@@ -55,24 +55,6 @@ def test_training_learns_and_saves_everything(corpus, tmp_path):
     tagger = Tagger.load(tmp_path)
     assert tagger.meta["dev"]["f1"] == max(h["dev_f1"] for h in history)
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 5
-
-
-class InterruptAt:
-    """A progress bar that sends the process SIGINT once, after a given number of batches."""
-
-    def __init__(self, after):
-        self.after, self.seen = after, 0
-
-    def __call__(self, total, desc):
-        return self
-
-    def update(self, n, **postfix):
-        self.seen += n
-        if self.seen == self.after:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def close(self):
-        pass
 
 
 @pytest.mark.parametrize("config", [SMALL, FULL])
