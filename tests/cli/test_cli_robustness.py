@@ -392,3 +392,16 @@ def test_a_full_disk_while_saving_the_model_names_the_file(corpus, tmp_path, cap
     assert main(_train_argv(corpus, out)) == 1
     one_line_error(capsys.readouterr().err, f"rnnkit: error: {out / 'model.npz'}: No space left")
     assert not out.exists()  # no temporary left, nor the lock, nor the directory the run made
+
+
+@pytest.mark.parametrize("command", ["predict", "tag"])
+def test_out_dash_is_standard_output_not_a_file_named_dash(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("Angela B-PER\nMerkel I-PER\nspoke O\n\n", encoding="utf-8")
+    if command == "predict":
+        argv = ["predict", "--data", "in.txt", "--out", "-"]
+    else:
+        argv = ["tag", "--input", "in.txt", "--out", "-"]
+    assert main(argv) == 0
+    assert "Merkel" in capsys.readouterr().out
+    assert not (tmp_path / "-").exists()

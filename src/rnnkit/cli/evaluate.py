@@ -4,7 +4,13 @@ import json
 import sys
 from dataclasses import replace
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, THRESHOLD_HELP, load_tagger, threshold
+from rnnkit.cli.options import (
+    DEFAULT_MODEL_HELP,
+    THRESHOLD_HELP,
+    load_tagger,
+    output_path,
+    threshold,
+)
 from rnnkit.errors import RnnkitError
 
 
@@ -31,7 +37,9 @@ def add_parsers(sub):
         "--data", required=True, help="CoNLL file with gold tags, or of one column: tokens"
     )
     _tag_options(p)
-    p.add_argument("--out", default=None, help="output file (default: standard output)")
+    p.add_argument(
+        "--out", type=output_path, default=None, help="output file; - or none: standard output"
+    )
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
     p.set_defaults(run=run_predict)
 

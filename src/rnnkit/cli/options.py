@@ -73,3 +73,8 @@ def utf8_stdout():
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+
+
+def output_path(text):
+    """--out: a path, or "-" for standard output (as no --out at all)."""
+    return None if text == "-" else text

@@ -10,6 +10,7 @@ from rnnkit.cli.options import (
     DEFAULT_MODEL_HELP,
     THRESHOLD_HELP,
     load_tagger,
+    output_path,
     positive_int,
     threshold,
     utf8_stdout,
@@ -67,9 +68,10 @@ def add_parser(sub):
     docs.add_argument(
         "--out",
         metavar="DIR|FILE",
+        type=output_path,
         default=None,
         help="write to FILE, or to DIR/part-00000.jsonl, ... one file per input document "
-        "(a DIR is an existing directory or a path ending in '/'); default: standard output",
+        "(a DIR is an existing directory or a path ending in '/'); - or none: standard output",
     )
     docs.add_argument(
         "--workers",
