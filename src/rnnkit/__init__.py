@@ -18,24 +18,30 @@ __all__ = [
     "ColumnGrad",
     "RNNConfig",
     "Tagger",
+    "TrainConfig",
     "clip_grad_norm",
     "from_torch",
     "global_norm",
     "gradcheck",
     "to_torch",
+    "train",
 ]
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # rnnkit.Tagger is imported on first use: it brings the text, storage and task modules,
-    # which the model alone (`import rnnkit`) does not need.
+    # rnnkit.Tagger, rnnkit.train and rnnkit.TrainConfig are imported on first use: they bring
+    # the text, storage and task modules, which the model alone (`import rnnkit`) does not need.
     if name == "Tagger":
         from rnnkit.ner.tagger import Tagger
 
         return Tagger
+    if name in ("train", "TrainConfig"):  # training from Python: the CLI is a layer over it
+        from rnnkit.ner import training
+
+        return training.train_tagger if name == "train" else training.TrainConfig
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), "Tagger"])
+    return sorted([*globals(), "Tagger", "TrainConfig", "train"])

@@ -470,3 +470,24 @@ def test_training_runs_with_one_blas_thread(corpus, tmp_path):
         )
         assert seen == {1}
         assert blas_threads() == {2}
+
+
+def test_rnnkit_train_from_python_returns_the_tagger_the_command_line_would_save(corpus, tmp_path):
+    import rnnkit
+    from rnnkit.cli import main
+
+    settings = dict(task="bio", bidirectional=True, n_a=8, vocab=200, epochs=2, batch=8, lr=1e-2)
+    tagger = rnnkit.train(
+        train=[str(corpus[0])], dev=str(corpus[1]), out=tmp_path / "py", **settings
+    )
+    assert isinstance(tagger, rnnkit.Tagger) and tagger.task.name == "bio"
+    argv = ["train", "--train", str(corpus[0]), "--dev", str(corpus[1]), "--quiet"]
+    argv += ["--task", "bio", "--bidirectional", "--n-a", "8", "--vocab", "200", "--epochs", "2"]
+    assert main([*argv, "--batch", "8", "--lr", "1e-2", "--out", str(tmp_path / "cli")]) == 0
+    cli = Tagger.load(tmp_path / "cli")
+    assert all(np.array_equal(tagger.model.params[k], p) for k, p in cli.model.params.items())
+    config = rnnkit.TrainConfig(**settings)
+    again = rnnkit.train(config, train=str(corpus[0]), dev=str(corpus[1]), out=tmp_path / "cfg")
+    assert all(np.array_equal(again.model.params[k], p) for k, p in cli.model.params.items())
+    with pytest.raises(TypeError, match="not both"):
+        rnnkit.train(config, train=str(corpus[0]), dev=str(corpus[1]), out=tmp_path / "x", n_a=4)

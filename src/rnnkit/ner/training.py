@@ -349,3 +349,31 @@ def save_checkpoint(run, data, config, out):
         run.average,
         run.position,
     )
+
+
+_train_run = train  # train_tagger's keyword `train` names the files, as on the command line
+
+
+def train_tagger(config=None, *, train, dev, out, log=None, **options):
+    """Train a tagger and return it, as `rnnkit train` does: the Python entry point.
+
+        tagger = rnnkit.train(train=["train.txt", "tweets.txt:0.5"], dev="valid.txt",
+                              out="runs/mine", task="tags", output="crf", bidirectional=True)
+
+    config: a TrainConfig, or None for TrainConfig(**options) (options name its fields, as
+    the command line's options do); train and dev: a file or a list of them (train files may
+    carry a weight, FILE:W); out: the run's directory. Other keywords go to `train` (resume,
+    overwrite, keep_checkpoint, progress). Returns the best model by dev F1, loaded from
+    out/model.npz. log: a function of one string for the per-epoch lines (default: silent).
+    """
+    run_options = {
+        k: options.pop(k)
+        for k in ("resume", "overwrite", "keep_checkpoint", "progress")
+        if k in options
+    }
+    if config is None:
+        config = TrainConfig(**options)
+    elif options:
+        raise TypeError(f"give a TrainConfig or its fields, not both ({', '.join(options)})")
+    _train_run(config, train, dev, out, log=log or (lambda msg: None), **run_options)
+    return Tagger.load(Path(out) / MODEL_FILE)
