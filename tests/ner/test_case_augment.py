@@ -49,8 +49,12 @@ def test_each_chosen_sentence_is_encoded_again_in_one_casing(groups):
     sentences = SENTENCES * 12
     batch = batch_of(f, sentences)
     before = batch.x.copy()
-    x = recase(batch.x, batch.index, sentences, f, 1.0, np.random.default_rng(0))
+    x, words_shown = recase(batch.x, batch.index, sentences, f, 1.0, np.random.default_rng(0))
     assert np.array_equal(batch.x, before), "the batch's own array is not changed"
+    for row, words in enumerate(words_shown):  # the tokens as shown are what x encodes
+        assert [w.lower() for w in words] == [w.lower() for w in sentences[batch.index[row]]]
+        got = x[row, : len(words)].reshape(len(words), -1)
+        assert np.array_equal(got, f.encode(words).reshape(len(words), -1))
     seen = set()
     for row, i in enumerate(batch.index):
         words = sentences[i]
@@ -71,7 +75,7 @@ def test_a_share_of_the_sentences_is_recased():
     f = featurizer()
     sentences = [["Ann", "said"]] * 4000  # every casing changes it
     batch = batch_of(f, sentences)
-    x = recase(batch.x, batch.index, sentences, f, 0.3, np.random.default_rng(1))
+    x, _ = recase(batch.x, batch.index, sentences, f, 0.3, np.random.default_rng(1))
     changed = (x != batch.x).any(axis=(1, 2)).mean()
     assert abs(changed - 0.3) < 0.03  # 4 standard deviations of the binomial share
 
@@ -82,7 +86,7 @@ def test_share_0_changes_nothing_and_the_stream_is_used_alike():
     f = featurizer()
     batch = batch_of(f, SENTENCES)
     r0, r1 = np.random.default_rng(2), np.random.default_rng(2)
-    assert recase(batch.x, batch.index, SENTENCES, f, 0.0, r0) is batch.x
+    assert recase(batch.x, batch.index, SENTENCES, f, 0.0, r0)[0] is batch.x
     recase(batch.x, batch.index, SENTENCES, f, 0.7, r1)
     assert r0.random() == r1.random()
 
@@ -123,10 +127,10 @@ def test_on_recases_its_share_of_the_training_sentences(corpus, tmp_path, monkey
     shown, recased = [], []
 
     def counting(x, index, tokens, featurizer, share, rng):
-        out = recase(x, index, tokens, featurizer, share, rng)
+        out, words = recase(x, index, tokens, featurizer, share, rng)
         shown.append(len(index))
         recased.append(int((out != x).any(axis=tuple(range(1, x.ndim))).sum()))
-        return out
+        return out, words
 
     monkeypatch.setattr(training, "recase", counting)
     train(TrainConfig(**SMALL, case_augment=0.5), *corpus, tmp_path / "on", log=quiet)

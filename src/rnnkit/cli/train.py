@@ -158,6 +158,14 @@ def _add_model_options(p, d):
         default=d.dropout,
         help="dropout on each layer's output in training (default 0: off)",
     )
+    p.add_argument(
+        "--char-hidden",
+        type=int,
+        default=d.char_hidden,
+        metavar="N_C",
+        help="also read each word's spelling: a bidirectional character RNN of N_C hidden "
+        "units a direction runs over its letters (default 0: off)",
+    )
 
 
 def _add_regularisation_options(p, d):

@@ -50,10 +50,12 @@ class Checkpoint:
     params: dict
     opt_state: dict
     average: dict | None
+    chars: dict | None = None  # the CharVocab's dict of a run with --char-hidden
 
 
-def save(path, config, featurizer, model, opt, average, position):
-    """Write the run's checkpoint atomically (average: None when the run keeps none)."""
+def save(path, config, featurizer, model, opt, average, position, chars=None):
+    """Write the run's checkpoint atomically (average: None when the run keeps none; chars: the
+    CharVocab of a run that spells, None otherwise)."""
     state = opt.state()
     arrays = {f"param:{k}": v for k, v in model.params.items()}
     for key, v in state.items():
@@ -67,6 +69,7 @@ def save(path, config, featurizer, model, opt, average, position):
         "featurizer": featurizer.to_json(),
         **asdict(position),
         "opt_t": state["t"],
+        **({} if chars is None else {"chars": chars.to_dict()}),
     }
     storage.save(path, arrays, meta, format_name=CHECKPOINT_FORMAT)
 
@@ -97,6 +100,7 @@ def load(path):
         parts["param"],
         opt_state,
         parts["average"] or None,
+        meta.get("chars"),
     )
 
 

@@ -65,8 +65,9 @@ CASINGS = (str.lower, str.upper, str.capitalize)
 
 def recase(x, index, tokens, featurizer, share, rng):
     """x (m, T) or (m, T, K) with each sentence, with probability `share`, shown in one of
-    CASINGS, all equally likely: its ids encoded again from its recased tokens. index (m,):
-    the sentences' positions in `tokens`, the training sentences' token lists.
+    CASINGS, all equally likely: its ids encoded again from its recased tokens; and the m
+    sentences' tokens as shown (for the spelling). index (m,): the sentences' positions in
+    `tokens`, the training sentences' token lists.
 
     A model trained on edited text learns that names are capitalised; users write chat in
     lowercase and headlines in capitals (Mayhew et al. 2019: mixing cased and uncased training
@@ -75,14 +76,15 @@ def recase(x, index, tokens, featurizer, share, rng):
     """
     shown = rng.random(len(index)) < share
     casing = rng.integers(len(CASINGS), size=len(index))
+    words = [tokens[i] for i in index]
     if not shown.any():
-        return x
+        return x, words
     x = x.copy()
     for row in np.flatnonzero(shown):
-        words = [CASINGS[casing[row]](w) for w in tokens[index[row]]]
-        ids = featurizer.encode(words)  # (T_i, K)
-        x[row, : len(words)] = ids if x.ndim == 3 else ids[:, 0]
-    return x
+        words[row] = [CASINGS[casing[row]](w) for w in words[row]]
+        ids = featurizer.encode(words[row])  # (T_i, K)
+        x[row, : len(words[row])] = ids if x.ndim == 3 else ids[:, 0]
+    return x, words
 
 
 def update_average(average, params, beta):

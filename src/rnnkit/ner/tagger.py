@@ -26,6 +26,7 @@ from rnnkit.ner.schemes import spans_from_bio
 from rnnkit.ner.tasks import Task
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.model import RNN
+from rnnkit.nn.spelling import SpellingRNN
 
 MODEL_FILE = "model.npz"
 SHIPPED = ("default", "lecture")
@@ -86,10 +87,13 @@ class Tagger:
             task = Task.from_meta(meta)
             config = RNNConfig.from_json(meta["model"]).replace(dtype="float32")
             featurizer = Featurizer.from_json(meta["featurizer"])
-            _check_header(file, config, featurizer, task, arrays)
-            model = RNN.from_config(config)
+            _check_header(file, config, featurizer, task, arrays, meta.get("chars"))
+            if "chars" in meta:
+                model = SpellingRNN.from_meta(config, meta["chars"])
+            else:
+                model = RNN.from_config(config)
             task.attach(model)  # a CRF's parameters
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise storage.ModelFileError(
                 f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
             ) from None
@@ -130,8 +134,14 @@ class Tagger:
                 **self.task.to_meta(),
                 "model": self.model.config.to_json(),
                 "featurizer": self.featurizer.to_json(),
+                **({"chars": self.model.to_meta()} if self.spells else {}),
             },
         )
+
+    @property
+    def spells(self):
+        """Whether the model reads each word's spelling (nn.spelling) as well as its features."""
+        return isinstance(self.model, SpellingRNN)
 
     # -- tagging -----------------------------------------------------------------
     def predict(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
@@ -147,11 +157,13 @@ class Tagger:
                 "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
                 "for a text use tag()"
             )
-        xs = [self.featurizer.encode([_nfc(t) for t in tokens]) for tokens in sentences]
+        sentences = [[_nfc(t) for t in tokens] for tokens in sentences]
+        xs = [self.featurizer.encode(tokens) for tokens in sentences]
         out = [None] * len(xs)
         with threads.limited():
             for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
-                y_hat, _ = self.model.forward(batch.x, batch.mask)
+                spelled = {"words": [sentences[i] for i in batch.index]} if self.spells else {}
+                y_hat, _ = self.model.forward(batch.x, batch.mask, **spelled)
                 decoded = self.task.decode_batch(
                     y_hat, batch.mask, self.model.params, self.threshold
                 )
@@ -233,7 +245,7 @@ def _nfc(token):
     return token if unicodedata.is_normalized("NFC", token) else unicodedata.normalize("NFC", token)
 
 
-def _check_header(file, config, featurizer, task, arrays):
+def _check_header(file, config, featurizer, task, arrays, chars=None):
     """Hold the settings against the task, the vocabulary and the stored arrays before the
     model is built: a crafted header (n_a = 10**6) must be refused, not make RNN() allocate
     terabytes first, and a model whose g2 is not its task's scores nonsense."""
@@ -251,6 +263,17 @@ def _check_header(file, config, featurizer, task, arrays):
     # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x): a lower
     # bound on what a file with these settings holds.
     needed = len(config.directions) * n_a * (layers * n_a + n_x)
+    if chars is not None:  # and the character RNN its W_aa.char and W_ax.char
+        n_c = chars["n_c"]
+        if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 1 or config.n_s != 2 * n_c:
+            raise storage.ModelFileError(
+                f"{file}: the settings say n_s = {config.n_s}, but the spelling has n_c = {n_c!r}"
+            )
+        needed += 2 * n_c * (n_c + len(chars["chars"]))
+    elif config.n_s is not None:
+        raise storage.ModelFileError(
+            f"{file}: the settings say n_s = {config.n_s}, but the file has no spelling (chars)"
+        )
     stored = sum(a.size for a in arrays.values())
     if needed > stored:
         raise storage.ModelFileError(

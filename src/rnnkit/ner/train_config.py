@@ -49,6 +49,7 @@ class TrainConfig:
     layers: int = 1
     bidirectional: bool = False
     dropout: float | None = None  # on each layer's output a[l] in training
+    char_hidden: int | None = None  # n_c of the character RNN (nn.spelling); None: no spelling
     word_dropout: float | None = None  # chance that a training word is shown as UNK
     unk_alpha: float | None = None  # and, on top, α / (α + count(word)): rare words more often
     feature_dropout: float | None = None  # chance that each other group's id is its UNK
@@ -79,6 +80,14 @@ class TrainConfig:
                 f"--features must be distinct names from {', '.join(GROUPS)}, "
                 f"not {','.join(self.features) or 'none'}"
             )
+        if self.char_hidden is not None and (
+            isinstance(self.char_hidden, bool)
+            or not isinstance(self.char_hidden, int | np.integer)
+            or self.char_hidden < 0
+        ):
+            raise RnnkitError(f"--char-hidden must be a whole number, not {self.char_hidden!r}")
+        if self.char_hidden is not None:
+            self.char_hidden = int(self.char_hidden) or None  # 0 is off
         for name in ("vocab", "affix_vocab", "epochs", "batch", "patience"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
@@ -127,11 +136,14 @@ class TrainConfig:
         per_chain = [model.n_a * (model.n_a + n + 1) for n in n_in]  # W_aa, W_ax, b_a
         n_params = sum(per_chain) * len(model.directions)
         n_params += model.n_y * (model.n_a * len(model.directions) + 1)  # W_ya, b_y
+        if n_c := self.char_hidden:  # the character RNN (its characters counted as 1,000)
+            n_params += 2 * n_c * (n_c + 1000 + 1) + len(model.directions) * model.n_a * 2 * n_c
         needed = n_params * np.dtype(model.dtype).itemsize * (COPIES + bool(self.average))
         available = physical_memory()
         if available is not None and needed > available:
             raise RnnkitError(
                 f"--n-a {model.n_a} with --layers {model.layers}"
+                + (f", --char-hidden {self.char_hidden}" if self.char_hidden else "")
                 + (f" and {model.n_x:,} inputs makes " if inputs_known else " makes at least ")
                 + f"{n_params:,} parameters, which with their gradients and the "
                 f"optimiser's state need {needed / 2**30:,.1f} GiB; this machine has "

@@ -37,8 +37,14 @@ from rnnkit.ner.run_directory import claim
 from rnnkit.ner.tagger import MODEL_FILE, Tagger
 from rnnkit.ner.tasks import Task, for_training
 from rnnkit.ner.train_config import TrainConfig
+from rnnkit.nn.chars import CharVocab
 from rnnkit.nn.model import RNN
 from rnnkit.nn.optim import Adam, NonFiniteLoss, train_step
+from rnnkit.nn.spelling import SpellingRNN
+
+# A character seen fewer times in training is read as the unknown character: one met once is
+# more likely noise (an emoji, a stray symbol) than something to learn.
+CHAR_MIN_COUNT = 2
 
 
 class Interrupted(RnnkitError):
@@ -74,7 +80,8 @@ def evaluate(tagger, sentences):
 class Data:
     """A run's data: the training sentences encoded, xs [(T, K)] and ys [(T,)], the chance
     (n_x,) that each word id is shown as UNK (None: never), the dev sets as read
-    (corpora.DevSet), and the training sentences' tokens, in the order of xs (to recase)."""
+    (corpora.DevSet), the training sentences' tokens, in the order of xs (to recase and
+    spell), and the characters the spelling knows (None without --char-hidden)."""
 
     task: Task
     featurizer: Featurizer
@@ -83,6 +90,7 @@ class Data:
     word_rate: np.ndarray | None
     dev: list
     tokens: list
+    chars: CharVocab | None = None
 
 
 @dataclass
@@ -134,6 +142,12 @@ def train(
             else build_featurizer(train_sentences, config)
         )
         data = prepare_data(config, featurizer, train_files, dev_path, log, train_scheme)
+        if config.char_hidden:
+            data.chars = (
+                CharVocab.from_dict(saved.chars)
+                if saved
+                else CharVocab.build((w for s in train_sentences for w in s.tokens), CHAR_MIN_COUNT)
+            )
         run = start(config, data, saved)
         if reason := curves_unavailable():
             log(f"{CURVES_FILE} is not written: {reason}")
@@ -198,7 +212,10 @@ def start(config, data, saved=None):
     """A new run, or the run the checkpoint `saved` holds."""
     model_config = config.rnn_config(data.featurizer.n_x, data.task.n_y, data.task.output)
     config.check_memory(model_config)
-    model = RNN.from_config(model_config, seed=config.seed)
+    if config.char_hidden:
+        model = SpellingRNN.build(model_config, data.chars, config.char_hidden, seed=config.seed)
+    else:
+        model = RNN.from_config(model_config, seed=config.seed)
     data.task.attach(model)  # a CRF's parameters, optimised with the RNN's
     opt = Adam(model.params, lr=config.lr)
     average = {k: p.copy() for k, p in model.params.items()} if config.average else None
@@ -272,9 +289,11 @@ def train_batch(run, data, config, batch):
     step)."""
     pos = run.position
     rng = np.random.default_rng([config.seed, pos.epoch, pos.step])
-    x = batch.x
+    x, words = batch.x, None
     if config.case_augment:
-        x = recase(x, batch.index, data.tokens, data.featurizer, config.case_augment, rng)
+        x, words = recase(x, batch.index, data.tokens, data.featurizer, config.case_augment, rng)
+    if data.chars is not None and words is None:
+        words = [data.tokens[i] for i in batch.index]
     if data.word_rate is not None or config.feature_dropout or config.entity_dropout:
         x = drop_inputs(
             x,
@@ -297,6 +316,7 @@ def train_batch(run, data, config, batch):
         sparse=True,
         dropout_rng=rng,
         loss_fn=loss_fn,
+        words=words if data.chars is not None else None,
     )
     if run.average is not None:
         update_average(run.average, run.model.params, config.average)
@@ -348,6 +368,7 @@ def save_checkpoint(run, data, config, out):
         run.opt,
         run.average,
         run.position,
+        data.chars,
     )
 
 

@@ -55,6 +55,9 @@ class CharVocab:
         if len(set(self.chars)) != len(self.chars) or any(len(c) != 1 for c in self.chars):
             raise ValueError("a CharVocab's chars must be distinct single characters")
         self.index = {c: i + self.SPECIALS for i, c in enumerate(self.chars)}
+        self._ids = {}  # word -> its ids: words repeat, and the vocabulary never changes
+
+    IDS_KEPT = 1 << 17  # words whose ids are remembered; beyond them, the memo starts anew
 
     @classmethod
     def build(cls, words, min_count=1):
@@ -69,9 +72,16 @@ class CharVocab:
 
     def ids(self, word):
         """[BOW, c<1>, ..., c<L>, EOW]: (L + 2,) int ids of one word."""
-        get, unk = self.index.get, self.UNK
-        chars = [get(c, unk) for c in unicodedata.normalize("NFC", word)]
-        return np.array([self.BOW, *chars, self.EOW], np.intp)
+        ids = self._ids.get(word)
+        if ids is None:
+            get, unk = self.index.get, self.UNK
+            chars = [get(c, unk) for c in unicodedata.normalize("NFC", word)]
+            ids = np.array([self.BOW, *chars, self.EOW], np.intp)
+            ids.flags.writeable = False  # shared by every call for the word
+            if len(self._ids) >= self.IDS_KEPT:
+                self._ids.clear()
+            self._ids[word] = ids
+        return ids
 
     def to_dict(self):
         """JSON-able: {"chars": "..."} (the known characters in id order, as one string)."""

@@ -27,13 +27,18 @@ class RNNConfig:
     dropout: float | None = None  # on each layer's output a[l] in training
     init_x: float | None = None  # W_ax of layer 1 ~ U(-init_x, init_x); None: U(-1/√n_a, 1/√n_a)
     dtype: str = "float32"
+    # n_s dense inputs s<t> joined to layer 1's x<t> (a word's spelling, nn.spelling): each
+    # layer-1 chain adds W_as s<t> to W_ax x<t>. None: the lecture's x<t> alone.
+    n_s: int | None = None
 
     def __post_init__(self):
         def set_(name, value):  # normalise a field of this frozen instance
             object.__setattr__(self, name, value)
 
-        for name in ("n_x", "n_a", "n_y", "layers"):
+        for name in ("n_x", "n_a", "n_y", "layers", "n_s"):
             value = getattr(self, name)
+            if name == "n_s" and value is None:
+                continue
             if isinstance(value, bool) or not _is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
             set_(name, int(value))

@@ -104,7 +104,9 @@ def _loop():
     return _compiled
 
 
-def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None, logits=None):
+def rnn_forward(
+    inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None, logits=None, extra=None
+):
     """a (T, m, n_a) of one float32 chain on its input, compiled: recurrence.rnn_forward of
     W_ax x<t> + b_a, for a batch whose running rows are the first n<t> = rows[t] (unpadded, or
     right-padded longest first), without a0.
@@ -112,14 +114,19 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
     inp: (T, m) or (T, m, K) word ids (gathered in the loop), or (T, m, n_in) floats.
     W_ya (n_y, n_a), logits (T, m, n_y): for a chain of the top layer, logits<t> += W_ya a<t> at the
     running rows, while a<t> is in cache (W_ya: the chain's columns of the output layer's).
+    extra: (T, m, n_a) another term of z<t>, added to W_ax x<t> + b_a (W_as s<t>, nn.model);
+    the kernel may write into it.
     """
     global available
     loop = _loop()
     T, m = inp.shape[:2]
     if inp.dtype.kind in "iu":
-        a, x = np.empty((T, m, len(b_a)), b_a.dtype), inp if inp.ndim == 3 else inp[..., None]
+        a = np.empty((T, m, len(b_a)), b_a.dtype) if extra is None else extra
+        x = inp if inp.ndim == 3 else inp[..., None]
     else:
         a, x = inp @ W_ax.T + b_a, None  # z<t> for every step at once
+        if extra is not None:
+            a += extra
     # g is chosen by a flag, not passed as a function: Numba cannot write a function-typed
     # argument into its on-disk cache, and the cache is what spares each process the compile.
     args = (
@@ -133,6 +140,7 @@ def rnn_forward(inp, W_ax, b_a, W_aa, activation, rows, reverse=False, W_ya=None
         b_a,
         W_ya,
         logits,
+        extra is not None and x is not None,
     )
     try:
         return loop(*args)

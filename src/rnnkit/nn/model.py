@@ -19,9 +19,13 @@ A bidirectional layer runs a forward chain a→ over t = 1..T and a backward cha
 a← over t = T..1 and passes [a→<t>; a←<t>] up; a deep model feeds a[l-1]<t> to
 layer l as its input x<t>. The output layer reads the top layer: ŷ<t> =
 g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
+
+With config.n_s set, layer 1 also reads a dense s<t> (m, T, n_s) beside x<t>, a word's
+spelling (rnnkit.nn.spelling): x<t> is then [x<t>; s<t>] and each layer-1 chain computes
+W_ax x<t> + W_as s<t>, W_as (n_a, n_s) being the columns of its W_ax for s.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,6 +54,7 @@ class Chain:
     W_aa: str  # "W_aa", "W_aa[2].bwd", ...
     W_ax: str
     b_a: str
+    W_as: str | None = None  # layer 1 with n_s set: the columns of W_ax for s<t>
 
     @property
     def reverse(self):
@@ -64,6 +69,7 @@ class ForwardCache:
     mask_tm: np.ndarray | None  # (T, m) the same, time-major and contiguous
     a0: np.ndarray | None  # (m, n_a) or None (zeros)
     inputs: list = field(default_factory=list)  # layer l's input: x (T, m, ...), then a[l-1]
+    s: np.ndarray | None = None  # (T, m, n_s) layer 1's dense s<t>, or None
     states: list = field(default_factory=list)  # layer l's a (T, m, n_a), one per chain
     drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
     top: np.ndarray | None = None  # (T, m, n_a * directions) the top layer's a, after dropout
@@ -88,7 +94,7 @@ class RNN:
     n_x, n_a, n_y = _setting("n_x"), _setting("n_a"), _setting("n_y")
     activation, output = _setting("activation"), _setting("output")
     layers, bidirectional = _setting("layers"), _setting("bidirectional")
-    dropout, init_x = _setting("dropout"), _setting("init_x")
+    dropout, init_x, n_s = _setting("dropout"), _setting("init_x"), _setting("n_s")
 
     def __init__(
         self,
@@ -102,11 +108,12 @@ class RNN:
         bidirectional=False,
         dropout=None,
         init_x=None,
+        n_s=None,
         seed=0,
         dtype=np.float32,
     ):
         config = RNNConfig(
-            n_x, n_a, n_y, activation, output, layers, bidirectional, dropout, init_x, dtype
+            n_x, n_a, n_y, activation, output, layers, bidirectional, dropout, init_x, dtype, n_s
         )
         self._initialise(config, seed)
 
@@ -134,6 +141,11 @@ class RNN:
             self.dtype
         )
         self.params["b_y"] = np.zeros(config.n_y, self.dtype)
+        if config.n_s is not None:  # drawn last, so that the other draws stay as they were
+            for i, chain in enumerate(self.chains[:n_dirs]):
+                name = param_name("W_as", 1, chain.direction, config.layers, config.bidirectional)
+                self.params[name] = rng.uniform(-k, k, (config.n_a, config.n_s)).astype(self.dtype)
+                self.chains[i] = replace(chain, W_as=name)
 
     def _initial_chain(self, rng, layer, direction, n_in):
         """A new chain, its W_aa, W_ax and b_a ~ U(-1/√n_a, 1/√n_a) (PyTorch's nn.RNN
@@ -174,18 +186,19 @@ class RNN:
         return [chain for chain in self.chains if chain.layer == layer]
 
     # -- forward propagation -------------------------------------------------
-    def forward(self, x, mask=None, a0=None):
-        """ŷ (m, T, n_y) and the top layer's a (m, T, n_a * directions); both 0 at padded steps."""
+    def forward(self, x, mask=None, a0=None, s=None):
+        """ŷ (m, T, n_y) and the top layer's a (m, T, n_a * directions); both 0 at padded steps.
+        s: (m, T, n_s) floats, layer 1's dense input beside x, for a model with n_s set."""
         try:
-            cache = self._forward(x, mask, a0, compiled=True)
+            cache = self._forward(x, mask, a0, compiled=True, s=s)
         except kernels.KernelFailed:  # the optional kernel broke: NumPy gives the same answer
-            cache = self._forward(x, mask, a0)
+            cache = self._forward(x, mask, a0, s=s)
         y_hat = G2[self.output](cache.logits)
         if cache.mask is not None:
             y_hat *= cache.mask[..., None]
         return y_hat, cache.top.transpose(1, 0, 2)
 
-    def _check_inputs(self, x, mask, a0):
+    def _check_inputs(self, x, mask, a0, s=None):
         x = np.asarray(x)
         if x.dtype.kind in "iu":
             if x.ndim not in (2, 3):
@@ -213,7 +226,21 @@ class RNN:
                 raise ValueError(
                     f"a0 must have shape (batch, n_a) = {(m, self.n_a)}, not {a0.shape}"
                 )
-        return x, mask, a0
+        if (s is None) != (self.n_s is None):
+            raise ValueError(
+                "this model has no dense input s (n_s is None)"
+                if s is not None
+                else f"this model reads a dense s<t> (n_s = {self.n_s}) beside x: give s"
+            )
+        if s is not None:
+            s = np.asarray(s)
+            if s.dtype.kind != "f" or s.shape != (m, T, self.n_s):
+                raise ValueError(
+                    f"s must hold floats of shape (batch, T, n_s) = {(m, T, self.n_s)}, "
+                    f"not {s.dtype} {s.shape}"
+                )
+            s = np.swapaxes(s.astype(self.dtype, copy=False), 0, 1)  # (T, m, n_s)
+        return x, mask, a0, s
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
@@ -226,15 +253,15 @@ class RNN:
         z += b_a
         return z
 
-    def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False):
+    def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False, s=None):
         """The ForwardCache of one pass: every layer's states, the logits (m, T, n_y), the mask.
 
         compiled: let the loops over time take the Numba kernel where it applies (inference
         only, so that training never loads Numba)."""
-        x, mask, a0 = self._check_inputs(x, mask, a0)
+        x, mask, a0, s_tm = self._check_inputs(x, mask, a0, s)
         x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
-        cache = ForwardCache(mask, mask_tm, a0)
+        cache = ForwardCache(mask, mask_tm, a0, s=s_tm)
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
         W_ya, b_y = self.params["W_ya"], self.params["b_y"]
@@ -266,15 +293,19 @@ class RNN:
         compiled kernel, or None for NumPy; logits (T, m, n_y): the kernel adds this chain's part
         of W_ya a<t> to them (the top layer only)."""
         W_aa, W_ax, b_a = self.params[chain.W_aa], self.params[chain.W_ax], self.params[chain.b_a]
+        # + W_as s<t>: the columns of W_ax for s<t>, in one product for every step
+        s_term = None if chain.W_as is None else cache.s @ self.params[chain.W_as].T
         if rows is None:
             z = self._input_term(W_ax, b_a, inp)
+            if s_term is not None:
+                z += s_term
             return rnn_forward(z, W_aa, self.activation, cache.mask_tm, cache.a0, chain.reverse)
         W_ya = None
         if logits is not None:  # the chain's columns of W_ya = [W_ya→ | W_ya←]
             cols = slice(self.n_a, None) if chain.reverse else slice(0, self.n_a)
             W_ya = self.params["W_ya"][:, cols]
         return kernels.rnn_forward(
-            inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits
+            inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits, s_term
         )
 
     def _dropout(self, shape, dropout_rng):
@@ -296,16 +327,21 @@ class RNN:
         return np.array(rows, np.intp)
 
     # -- backpropagation through time ----------------------------------------
-    def loss_and_grads(self, x, y, mask=None, *, sparse=False, dropout_rng=None, loss_fn=None):
+    def loss_and_grads(
+        self, x, y, mask=None, *, sparse=False, dropout_rng=None, loss_fn=None, s=None
+    ):
         """The mean per-step loss over real steps and its gradient for every parameter.
 
         grads has the keys and shapes of params. With sparse=True and id inputs, the
         first layer's W_ax gradients are `ColumnGrad`s holding only the columns used.
         dropout_rng: a numpy Generator to train with dropout; None evaluates without.
         loss_fn(logits (m, T, n_y), y, mask (m, T) bool or None) -> (loss, dL/dlogits, grads of
-        the parameters it adds to params, e.g. a CRF's) replaces the output's own loss.
+        the parameters it adds to params, e.g. a CRF's) replaces the output's own loss; those
+        gradients are returned with the model's own.
+        s: layer 1's dense input (m, T, n_s) for a model with n_s set; then a third value is
+        returned, dL/ds (m, T, n_s), to carry backpropagation on into what made s.
         """
-        cache = self._forward(x, mask, dropout_rng=dropout_rng)
+        cache = self._forward(x, mask, dropout_rng=dropout_rng, s=s)
         m, T = cache.logits.shape[:2]
         mask = cache.mask
         if loss_fn is None:
@@ -319,7 +355,10 @@ class RNN:
         memo = {}  # the grouping of the word ids, shared by both directions
         for layer in range(self.layers, 0, -1):
             d_out = self._layer_backward(layer, d_out, cache, grads, sparse, memo)
-        return loss, {k: grads[k] for k in self.params}
+        grads = {**{k: grads[k] for k in self.params}, **head_grads}
+        if s is None:
+            return loss, grads
+        return loss, grads, d_out.transpose(1, 0, 2)  # layer 1 returned dL/ds<t>
 
     def _output_backward(self, dlogits, top):
         """From dL/dlogits (m, T, n_y) and the top layer's a (T, m, n_top): the gradients of
@@ -340,7 +379,7 @@ class RNN:
     def _layer_backward(self, layer, d_out, cache, grads, sparse, memo):
         """Backpropagation through time for the chains of one layer, from dL/d a[l] (T, m,
         n_a * directions): their gradients go into grads; returns dL/d a[l-1], the gradient of
-        the layer's input (None for layer 1, whose input is x)."""
+        the layer's input (for layer 1, whose input is x: dL/ds (T, m, n_s), or None without s)."""
         drop = cache.drop[layer - 1]
         if drop is not None:
             d_out = d_out * drop
@@ -357,7 +396,11 @@ class RNN:
             )
             grads[chain.b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
             grads[chain.W_ax] = self._input_grad(inp, dz, cache.mask_tm, W_ax, sparse, memo)
-            if layer > 1:  # dL/d a[l-1]<t> = W_ax^T dz<t>, summed over the chains
+            if chain.W_as is not None:  # dL/dW_as = sum_t dz<t> s<t>^T; dL/ds<t> = W_as^T dz<t>
+                dz_2d, s_2d = dz.reshape(-1, self.n_a), cache.s.reshape(-1, self.n_s)
+                grads[chain.W_as] = dz_2d.T @ s_2d
+                W_ax = self.params[chain.W_as]  # what dL/d(input) goes through below
+            if layer > 1 or chain.W_as is not None:  # dL/d input<t> = W_ax^T dz<t>, summed
                 d_chain = (dz.reshape(-1, self.n_a) @ W_ax).reshape(*dz.shape[:2], -1)
                 d_inp = d_chain if d_inp is None else d_inp + d_chain
         return d_inp

@@ -37,8 +37,9 @@ def relu(v):
 
 
 @jit
-def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits):
-    """a (T, m, n_a) in place: see kernels.rnn_forward."""
+def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits, add):
+    """a (T, m, n_a) in place: see kernels.rnn_forward. add: a holds a term of z<t> already
+    (W_as s<t>), to which the gathered columns and b_a are added."""
     T, m, n_a = a.shape
     prod = np.empty((m, n_a), a.dtype)
     for s in range(T):
@@ -52,8 +53,12 @@ def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits):
         if x is not None:  # z<t> = W_ax x<t> + b_a: the columns of
             for i in range(n):  # x<t>'s ids (else a<t> holds z<t>), all
                 z, w = a[t, i], W_ax_T[x[t, i, 0]]  # fetched before they are used
-                for j in range(n_a):
-                    z[j] = w[j] + b_a[j]
+                if add:
+                    for j in range(n_a):
+                        z[j] += w[j] + b_a[j]
+                else:
+                    for j in range(n_a):
+                        z[j] = w[j] + b_a[j]
                 for word in x[t, i, 1:]:
                     w = W_ax_T[word]
                     for j in range(n_a):

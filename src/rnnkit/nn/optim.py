@@ -150,14 +150,26 @@ class NonFiniteLoss(FloatingPointError):
 
 
 def train_step(
-    model, opt, x, y, mask=None, *, clip=None, sparse=True, dropout_rng=None, loss_fn=None
+    model,
+    opt,
+    x,
+    y,
+    mask=None,
+    *,
+    clip=None,
+    sparse=True,
+    dropout_rng=None,
+    loss_fn=None,
+    words=None,
 ):
     """One step of gradient descent on one batch: forward propagation, the loss, backpropagation
     through time, clipping by global norm, the optimiser's update. Returns (loss, norm before
     clipping). A non-finite loss or gradient raises NonFiniteLoss before anything changes.
-    loss_fn: another loss for the model's logits (see RNN.loss_and_grads), e.g. a CRF's."""
+    loss_fn: another loss for the model's logits (see RNN.loss_and_grads), e.g. a CRF's.
+    words: the batch's tokens, for a model that reads their spelling (nn.spelling)."""
+    spelled = {} if words is None else {"words": words}
     loss, grads = model.loss_and_grads(
-        x, y, mask, sparse=sparse, dropout_rng=dropout_rng, loss_fn=loss_fn
+        x, y, mask, sparse=sparse, dropout_rng=dropout_rng, loss_fn=loss_fn, **spelled
     )
     norm = clip_grad_norm(grads, clip)  # clip=None measures the norm and clips nothing
     if not (np.isfinite(loss) and np.isfinite(norm)):

@@ -1,0 +1,87 @@
+"""Tagging speed of several models side by side, in one run, on one core.
+
+    python benchmarks/bench_models.py MODEL [MODEL ...] [--data test.txt] [--repeats 5]
+
+MODEL: a shipped name (default, lecture, ...) or a model file. To set the shipped default
+against the one it replaced:
+
+    git show 6f0e1a2:src/rnnkit/models/default.npz > /tmp/previous.npz
+    python benchmarks/bench_models.py default /tmp/previous.npz
+
+For each model, as `rnnkit bench` measures one: tokens/s of Tagger.predict over the sentences
+of --data (CoNLL; default <repo>/../shared/data/conll2003/test.txt, or synthetic sentences
+without it) in batches of 256, and the latency of one 12-token sentence; both medians, with
+the compiled loop loaded if Numba is installed, one BLAS thread. The models take turns pass by
+pass, so that a change in the machine's load falls on all of them alike. The last columns are
+the ratios to the first model.
+"""
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit import threads
+from rnnkit.data.conll import read_conll
+from rnnkit.ner import speed
+from rnnkit.ner.tagger import Tagger, describe_model
+from rnnkit.nn import kernels
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003" / "test.txt"
+
+
+def sentences_of(path):
+    if path.exists():
+        return [s.tokens for s in read_conll(path)], str(path)
+    rng = np.random.default_rng(0)
+    words = [
+        "".join(rng.choice(list("abcdefghij"), rng.integers(2, 9))).title() for _ in range(500)
+    ]
+    return [list(rng.choice(words, rng.integers(3, 30))) for _ in range(3000)], "synthetic"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("models", nargs="+")
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--calls", type=int, default=1000)
+    args = p.parse_args(argv)
+    sentences, source = sentences_of(args.data)
+    n_tokens = sum(map(len, sentences))
+    taggers = [Tagger.load(m) for m in args.models]
+    kernels.load()
+    one = speed.sentence_of_length(sentences)
+    seconds = {m: [] for m in args.models}
+    latency = {}
+    with threads.limited():  # one BLAS thread: rnnkit's default
+        for tagger in taggers:  # warm up (and compile) before any clock runs
+            tagger.predict(sentences[:512])
+        for _ in range(args.repeats):
+            for m, tagger in zip(args.models, taggers):
+                start = time.perf_counter()
+                tagger.predict(sentences, batch_size=256)
+                seconds[m].append(time.perf_counter() - start)
+        for m, tagger in zip(args.models, taggers):
+            latency[m] = speed.latency(tagger, one, args.calls)
+    print(f"data: {source}: {len(sentences):,} sentences, {n_tokens:,} tokens; one BLAS thread")
+    print(f"numba kernel: {'loaded' if kernels.available else 'not installed (NumPy loops)'}\n")
+    print(
+        "| model | spelling | tokens/s | 12-token latency | tokens/s vs first | latency vs first |"
+    )
+    print("|---|---|---|---|---|---|")
+    first = args.models[0]
+    base_rate, base_latency = n_tokens / statistics.median(seconds[first]), latency[first]
+    for m, tagger in zip(args.models, taggers):
+        rate = n_tokens / statistics.median(seconds[m])
+        print(
+            f"| {describe_model(m)} | {'yes' if tagger.spells else 'no'} | {rate:,.0f} | "
+            f"{latency[m] * 1e6:,.1f} µs | {rate / base_rate:.2f}x | "
+            f"{latency[m] / base_latency:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

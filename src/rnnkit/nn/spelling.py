@@ -1,0 +1,81 @@
+"""The word-level RNN reading each word's spelling as well as its features.
+
+For word t of a sentence, the character RNN (rnnkit.nn.chars) runs over its
+characters and gives its spelling s<t> = [a→; a←] (2 n_c); the word-level RNN
+(rnnkit.nn.model, built with n_s = 2 n_c) reads it beside x<t> in layer 1:
+
+    s<t> = CharEncoder(the characters of word t)
+    a<t> = g(W_aa a<t-1> + W_ax x<t> + W_as s<t> + b_a)
+
+A word the vocabulary has never seen still has its letters: that is what a
+name outside the 10,000 words is left with, in any casing.
+
+Backpropagation through time runs in the word-level RNN down to dL/ds<t>, then
+on through the characters of each distinct word of the batch, once.
+"""
+
+import numpy as np
+
+from rnnkit.nn.chars import CharEncoder, CharVocab
+from rnnkit.nn.model import RNN
+
+
+class SpellingRNN:
+    """An RNN (config.n_s = 2 n_c) and the CharEncoder and CharVocab that give its s<t>.
+
+    params: one dict of the live arrays of both (the word-level RNN's names, then the
+    encoder's `*.char.*`), what optimisers, checkpoints and model files hold; other names a
+    task adds (a CRF's) live here too. `forward` and `loss_and_grads` take the batch's tokens
+    as `words` (m lists of strings, row i the tokens of x's row i).
+    """
+
+    def __init__(self, rnn, encoder, vocab):
+        if rnn.n_s != 2 * encoder.n_c:
+            raise ValueError(
+                f"the RNN reads n_s = {rnn.n_s} inputs, the spelling has {2 * encoder.n_c}"
+            )
+        if len(vocab) != encoder.n_chars:
+            raise ValueError(
+                f"{len(vocab)} characters in the vocabulary, {encoder.n_chars} in the encoder"
+            )
+        self.rnn, self.encoder, self.vocab = rnn, encoder, vocab
+        self.params = {**rnn.params, **encoder.params}
+
+    @classmethod
+    def build(cls, config, vocab, n_c, seed=0):
+        """A new model: RNN.from_config(config with n_s = 2 n_c) and a CharEncoder over vocab,
+        both drawn from seed."""
+        rnn = RNN.from_config(config.replace(n_s=2 * n_c), seed=seed)
+        encoder = CharEncoder(len(vocab), n_c, config.activation, seed=seed, dtype=config.dtype)
+        return cls(rnn, encoder, vocab)
+
+    def __getattr__(self, name):  # the word-level model's settings: config, n_y, dtype, ...
+        if name in ("rnn", "encoder", "vocab", "params"):
+            raise AttributeError(name)
+        return getattr(self.rnn, name)
+
+    def spelling(self, words, T, compiled=False):
+        """s (m, T, 2 n_c) of the tokens `words`, 0 at padded steps, and its cache."""
+        return self.encoder.encode_tokens(self.vocab, words, T, compiled)
+
+    def forward(self, x, mask=None, *, words):
+        """RNN.forward on x and the spelling of `words`."""
+        s, _ = self.spelling(words, np.shape(x)[1], compiled=True)
+        return self.rnn.forward(x, mask, s=s)
+
+    def loss_and_grads(self, x, y, mask=None, *, words, **options):
+        """RNN.loss_and_grads (same options), its gradients carried on into the characters."""
+        s, cache = self.spelling(words, np.shape(x)[1])
+        loss, grads, d_s = self.rnn.loss_and_grads(x, y, mask, s=s, **options)
+        grads.update(self.encoder.backward_tokens(cache, d_s))
+        return loss, grads
+
+    # -- the model file's header -------------------------------------------------------------
+    def to_meta(self):
+        return {"n_c": self.encoder.n_c, **self.vocab.to_dict()}
+
+    @classmethod
+    def from_meta(cls, config, meta):
+        """The model a header's "chars" entry and RNNConfig describe (weights to be loaded)."""
+        vocab = CharVocab.from_dict(meta)
+        return cls.build(config, vocab, int(meta["n_c"]))

@@ -1,0 +1,60 @@
+"""A tagger that reads each word's spelling (--char-hidden): trained, stored, loaded, refused."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit.io import storage
+from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.training import TrainConfig, train
+from rnnkit.nn.spelling import SpellingRNN
+
+SETTINGS = dict(
+    n_a=8, vocab=200, epochs=2, batch=8, lr=1e-2, seed=2, features=("word", "shape"),
+    bidirectional=True, char_hidden=4,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def spelled(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("spelled")
+    train(TrainConfig(**SETTINGS), *corpus, out, log=lambda msg: None)
+    return out / "model.npz"
+
+
+def test_the_spelling_is_stored_and_loaded_with_the_model(spelled, tmp_path):
+    tagger = Tagger.load(spelled)
+    assert tagger.spells and isinstance(tagger.model, SpellingRNN)
+    arrays, meta = storage.load(spelled)
+    assert meta["chars"]["n_c"] == 4 and meta["model"]["n_s"] == 8
+    assert {"W_as.fwd", "W_aa.char.fwd", "W_ax.char.bwd"} <= set(arrays)
+    sentences = [["Ann", "Lee", "said", "so"], ["Zoë", "Ólafsdóttir", "wrote"]]  # unseen letters
+    before = tagger.predict(sentences)
+    tagger.save(tmp_path / "again.npz")
+    after = Tagger.load(tmp_path / "again.npz").predict(sentences)
+    for a, b in zip(before, after):
+        assert a.tags == b.tags and np.array_equal(a.probs, b.probs)
+
+
+def test_a_words_letters_change_its_tags_probability(spelled):
+    """Two unknown words of the same shape get the same features but not the same spelling."""
+    tagger = Tagger.load(spelled)
+    a, b = tagger.predict([["Xqzv", "said", "."], ["Maria", "said", "."]])
+    assert a.probs[0] != b.probs[0]
+
+
+def test_a_header_whose_spelling_does_not_fit_is_refused(spelled, tmp_path):
+    arrays, meta = storage.load(spelled)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
+    cases = {
+        "n_c = 5": {**meta, "chars": {**meta["chars"], "n_c": 5}},
+        "has no spelling": {k: v for k, v in meta.items() if k != "chars"},
+        "n_c = 10000000": {**meta, "chars": {**meta["chars"], "n_c": 10**7}},
+    }
+    for message, bad in cases.items():
+        path = tmp_path / "bad.npz"
+        storage.save(path, arrays, json.loads(json.dumps(bad)))
+        with pytest.raises(storage.ModelFileError, match=str(path)) as info:
+            Tagger.load(path)
+        assert message in str(info.value) or "n_s" in str(info.value), info.value

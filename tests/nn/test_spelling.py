@@ -1,0 +1,155 @@
+"""The word-level RNN that reads each word's spelling: against central differences, against a
+plain RNN whose dense input is [x<t>; s<t>], and stored and loaded as a tagger."""
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.nn import kernels
+from rnnkit.nn.chars import CharVocab
+from rnnkit.nn.config import RNNConfig
+from rnnkit.nn.gradcheck import gradcheck
+from rnnkit.nn.spelling import SpellingRNN
+
+SENTENCES = [  # repeated words, an unseen character (ç), padding
+    ["Teddy", "said", "Teddy", "!"],
+    ["François", "on", "sale"],
+    ["Roosevelt", "bears", "Teddy", "are", "on"],
+]
+T, N_X = 5, 12
+MASK = np.arange(T) < np.array([len(s) for s in SENTENCES])[:, None]
+
+
+def make(output="sigmoid", n_y=1, layers=2, bidirectional=True, dtype="float64", seed=1):
+    vocab = CharVocab.build(["Teddy", "Roosevelt", "said", "bears", "are", "on", "sale", "!"])
+    config = RNNConfig(N_X, 4, n_y, output=output, layers=layers, bidirectional=bidirectional)
+    return SpellingRNN.build(config.replace(dtype=dtype), vocab, n_c=3, seed=seed)
+
+
+def ids(K, seed=0):
+    x = np.random.default_rng(seed).integers(0, N_X, (len(SENTENCES), T, K))
+    return x[..., 0] if K == 1 else x
+
+
+class WithWords:
+    """gradcheck's view of a SpellingRNN: loss_and_grads(x, y, mask) on SENTENCES."""
+
+    def __init__(self, model):
+        self.model, self.params = model, model.params
+
+    def loss_and_grads(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, words=SENTENCES)
+
+
+@pytest.mark.parametrize(
+    "output, n_y, layers, bidirectional, K",
+    [("sigmoid", 1, 2, True, 3), ("softmax", 3, 1, False, 1), ("softmax", 3, 1, True, 2)],
+)
+def test_gradcheck_every_parameter_word_and_character(output, n_y, layers, bidirectional, K):
+    model = make(output, n_y, layers, bidirectional)
+    rng = np.random.default_rng(2)
+    y = (
+        rng.integers(0, 2, (*MASK.shape, 1)).astype(float)
+        if n_y == 1
+        else rng.integers(0, n_y, MASK.shape)
+    )
+    errors = gradcheck(WithWords(model), ids(K), y, MASK)
+    names = {"W_as", "W_as.fwd", "W_as.bwd", "W_aa.char.fwd", "W_ax.char.bwd"}
+    assert set(errors) == set(model.params) and names & set(errors)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_W_as_is_the_columns_of_W_ax_for_s():
+    """A model with n_s computes what a plain RNN computes on the dense input [one-hot(x); s]
+    with W_ax = [W_ax | W_as]: outputs, and every gradient, W_ax's split in two; dL/ds equals
+    central differences."""
+    model = rnnkit.RNN(N_X, 4, 1, bidirectional=True, n_s=6, dtype=np.float64, seed=3)
+    plain = rnnkit.RNN(N_X + 6, 4, 1, bidirectional=True, dtype=np.float64, seed=4)
+    for d in ("fwd", "bwd"):
+        plain.params[f"W_ax.{d}"][...] = np.hstack(
+            [model.params[f"W_ax.{d}"], model.params[f"W_as.{d}"]]
+        )
+        for name in (f"W_aa.{d}", f"b_a.{d}"):
+            plain.params[name][...] = model.params[name]
+    plain.params["W_ya"][...] = model.params["W_ya"]
+    rng = np.random.default_rng(5)
+    x, s = ids(1), rng.normal(size=(len(SENTENCES), T, 6))
+    dense = np.concatenate([np.eye(N_X)[x], s], axis=-1)
+    y = rng.integers(0, 2, (*MASK.shape, 1)).astype(float)
+
+    np.testing.assert_allclose(model.forward(x, MASK, s=s)[0], plain.forward(dense, MASK)[0])
+    loss, grads, d_s = model.loss_and_grads(x, y, MASK, s=s)
+    plain_loss, plain_grads = plain.loss_and_grads(dense, y, MASK)
+    assert loss == pytest.approx(plain_loss, rel=1e-12)
+    for name, g in plain_grads.items():
+        if name.startswith("W_ax"):
+            d = name.split(".")[1]
+            got = np.hstack([grads[f"W_ax.{d}"], grads[f"W_as.{d}"]])
+        else:
+            got = grads[name]
+        np.testing.assert_allclose(got, g, rtol=1e-10, atol=1e-13, err_msg=name)
+    numeric = np.zeros_like(s)
+    for idx in np.ndindex(s.shape):
+        saved = s[idx]
+        s[idx] = saved + 1e-6
+        plus = model.loss_and_grads(x, y, MASK, s=s)[0]
+        s[idx] = saved - 1e-6
+        minus = model.loss_and_grads(x, y, MASK, s=s)[0]
+        s[idx] = saved
+        numeric[idx] = (plus - minus) / 2e-6
+    np.testing.assert_allclose(d_s, numeric, rtol=1e-6, atol=1e-9)
+    assert not d_s[~MASK].any()
+
+
+def test_the_draws_of_a_model_without_s_are_kept():
+    """W_as is drawn after everything else: the other weights are those of the same seed's
+    model without it, so adding the spelling changes no existing model's identity."""
+    a = rnnkit.RNN(N_X, 4, 2, layers=2, bidirectional=True, seed=7)
+    b = rnnkit.RNN(N_X, 4, 2, layers=2, bidirectional=True, seed=7, n_s=6)
+    assert set(b.params) - set(a.params) == {"W_as[1].fwd", "W_as[1].bwd"}  # W_ax[1] beside it
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+def test_s_is_required_exactly_when_the_model_reads_it():
+    with_s = rnnkit.RNN(N_X, 4, 1, n_s=6)
+    without = rnnkit.RNN(N_X, 4, 1)
+    x = ids(1)
+    with pytest.raises(ValueError, match="give s"):
+        with_s.forward(x, MASK)
+    with pytest.raises(ValueError, match="no dense input s"):
+        without.forward(x, MASK, s=np.zeros((3, T, 6)))
+    with pytest.raises(ValueError, match=r"\(batch, T, n_s\) = \(3, 5, 6\)"):
+        with_s.forward(x, MASK, s=np.zeros((3, T, 5)))
+    with pytest.raises(ValueError, match="floats"):
+        with_s.forward(x, MASK, s=np.zeros((3, T, 6), int))
+
+
+def test_a_words_spelling_is_what_the_model_reads():
+    """forward(x, words=) is RNN.forward with s from the encoder, and the spelling of a token
+    is its word's alone: the same word gets the same s<t> wherever it stands."""
+    model = make(dtype="float32")
+    x = ids(3)
+    s, _ = model.encoder.encode_tokens(model.vocab, SENTENCES, T)
+    np.testing.assert_array_equal(
+        model.forward(x, MASK, words=SENTENCES)[0], model.rnn.forward(x, MASK, s=s)[0]
+    )
+    np.testing.assert_array_equal(s[0, 0], s[2, 2])  # "Teddy" twice
+
+
+@pytest.mark.skipif(not kernels.available, reason="needs numba (the bench extra)")
+def test_compiled_forward_with_s_equals_numpy(monkeypatch):
+    model = make(dtype="float32")
+    x = ids(3)
+    assert kernels.load()
+    monkeypatch.setattr(kernels, "wanted", lambda T: True)
+    with_k = model.forward(x, MASK, words=SENTENCES)[0]
+    monkeypatch.setattr(kernels, "available", False)
+    np.testing.assert_allclose(with_k, model.forward(x, MASK, words=SENTENCES)[0], rtol=1e-5)
+
+
+def test_sizes_must_agree():
+    model = make()
+    with pytest.raises(ValueError, match="n_s = 6 inputs, the spelling has 8"):
+        SpellingRNN(model.rnn, type(model.encoder)(len(model.vocab), 4), model.vocab)
+    with pytest.raises(ValueError, match="characters in the vocabulary"):
+        SpellingRNN(model.rnn, type(model.encoder)(5, 3), model.vocab)
