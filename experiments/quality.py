@@ -71,6 +71,11 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *["--dropout", "0.2", *FEATURES],
     ],
+    # and each word's spelling: the character RNN of rnnkit.nn.spelling, 25 units a direction
+    "bi2-bio-crf-chars": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--char-hidden", "25"],
+    ],
 }
 # What each part of the recipe adds (not run unless named in --configs).
 ABLATIONS = {

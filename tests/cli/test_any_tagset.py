@@ -54,14 +54,15 @@ def drugs(tmp_path_factory):
     return write_drug_corpus(d / "train.txt", 200, 0), write_drug_corpus(d / "dev.txt", 40, 1)
 
 
-@pytest.mark.parametrize("output", ["crf", "softmax"])
-def test_bioes_types_of_our_own_through_the_command_line(drugs, tmp_path, capsys, output):
+@pytest.mark.parametrize("output, spelling", [("crf", []), ("softmax", []), ("crf", ["4"])])
+def test_bioes_types_of_our_own_through_the_command_line(drugs, tmp_path, capsys, output, spelling):
     out = tmp_path / "model"
     argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
+    argv += ["--char-hidden", *spelling] if spelling else []
     assert main([*argv, "--out", str(out), "--output", output, *SMALL]) == 0
     tagger = Tagger.load(out)
     assert tagger.task.tagset.scheme == "bioes" and tagger.task.tagset.types == ("DOSE", "DRUG")
-    assert tagger.task.crf == (output == "crf")
+    assert tagger.task.crf == (output == "crf") and tagger.spells == bool(spelling)
     capsys.readouterr()
 
     assert main(["eval", "--model", str(out), "--data", str(drugs[1]), "--json"]) == 0

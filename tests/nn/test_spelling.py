@@ -153,3 +153,10 @@ def test_sizes_must_agree():
         SpellingRNN(model.rnn, type(model.encoder)(len(model.vocab), 4), model.vocab)
     with pytest.raises(ValueError, match="characters in the vocabulary"):
         SpellingRNN(model.rnn, type(model.encoder)(5, 3), model.vocab)
+
+
+def test_to_torch_refuses_a_model_it_would_export_without_its_spelling():
+    with pytest.raises(ValueError, match="n_s = 6"):
+        rnnkit.to_torch(make())
+    with pytest.raises(ValueError, match="n_s = 6"):
+        rnnkit.to_torch(make().rnn)

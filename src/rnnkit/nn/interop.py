@@ -19,7 +19,13 @@ def _torch_key(kind, chain):
 
 def to_torch(model, dtype=None):
     """(nn.RNN, nn.Linear), batch_first, with the model's weights; for dense inputs of n_x
-    features."""
+    features. A model that reads more than x (a spelling s<t>: n_s set) has no nn.RNN of the
+    same function, and is refused rather than exported without it."""
+    if getattr(model, "n_s", None) is not None:
+        raise ValueError(
+            "to_torch exports the lecture's RNN on x alone; this model also reads a spelling "
+            f"s<t> (n_s = {model.n_s}), which nn.RNN has no place for"
+        )
     import torch
 
     dtype = (
