@@ -14,6 +14,11 @@ without it) in batches of 256, and the latency of one 12-token sentence; both me
 the compiled loop loaded if Numba is installed, one BLAS thread. The models take turns pass by
 pass, so that a change in the machine's load falls on all of them alike. The last columns are
 the ratios to the first model.
+
+A model that reads spellings (nn.spelling) remembers each word's once computed: its tokens/s
+and latency are those of a process that has tagged the text before (the warm-up pass); the
+"cold" column repeats both with the memory emptied before each pass and each call, so that
+every distinct word of a batch runs through the character RNN.
 """
 
 import argparse
@@ -55,32 +60,57 @@ def main(argv=None):
     kernels.load()
     one = speed.sentence_of_length(sentences)
     seconds = {m: [] for m in args.models}
-    latency = {}
+    cold = {m: [] for m, t in zip(args.models, taggers) if t.spells}
+    latency, cold_latency = {}, {}
     with threads.limited():  # one BLAS thread: rnnkit's default
-        for tagger in taggers:  # warm up (and compile) before any clock runs
-            tagger.predict(sentences[:512])
+        for tagger in taggers:  # warm up (compile; remember the spellings) before any clock
+            tagger.predict(sentences, batch_size=256)
         for _ in range(args.repeats):
             for m, tagger in zip(args.models, taggers):
-                start = time.perf_counter()
-                tagger.predict(sentences, batch_size=256)
-                seconds[m].append(time.perf_counter() - start)
+                seconds[m].append(_timed(tagger.predict, sentences, batch_size=256))
+                if m in cold:
+                    tagger.model.forget()
+                    cold[m].append(_timed(tagger.predict, sentences, batch_size=256))
         for m, tagger in zip(args.models, taggers):
             latency[m] = speed.latency(tagger, one, args.calls)
+            if m in cold:
+                cold_latency[m] = statistics.median(_cold_latency(tagger, one, args.calls))
     print(f"data: {source}: {len(sentences):,} sentences, {n_tokens:,} tokens; one BLAS thread")
     print(f"numba kernel: {'loaded' if kernels.available else 'not installed (NumPy loops)'}\n")
     print(
-        "| model | spelling | tokens/s | 12-token latency | tokens/s vs first | latency vs first |"
+        "| model | spelling | tokens/s | 12-token latency | tokens/s vs first | latency vs first "
+        "| cold: tokens/s, latency |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     first = args.models[0]
     base_rate, base_latency = n_tokens / statistics.median(seconds[first]), latency[first]
     for m, tagger in zip(args.models, taggers):
         rate = n_tokens / statistics.median(seconds[m])
+        cold_cell = (
+            f"{n_tokens / statistics.median(cold[m]):,.0f}, {cold_latency[m] * 1e6:,.1f} µs"
+            if m in cold
+            else ""
+        )
         print(
             f"| {describe_model(m)} | {'yes' if tagger.spells else 'no'} | {rate:,.0f} | "
             f"{latency[m] * 1e6:,.1f} µs | {rate / base_rate:.2f}x | "
-            f"{latency[m] / base_latency:.2f}x |"
+            f"{latency[m] / base_latency:.2f}x | {cold_cell} |"
         )
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def _cold_latency(tagger, tokens, calls):
+    """Seconds of tagger.predict([tokens]) each, the spellings forgotten before each call."""
+    out = []
+    for _ in range(calls):
+        tagger.model.forget()
+        out.append(_timed(tagger.predict, [tokens]))
+    return out
 
 
 if __name__ == "__main__":

@@ -160,3 +160,21 @@ def test_to_torch_refuses_a_model_it_would_export_without_its_spelling():
         rnnkit.to_torch(make())
     with pytest.raises(ValueError, match="n_s = 6"):
         rnnkit.to_torch(make().rnn)
+
+
+def test_remembered_spellings_are_the_computed_ones_and_forgotten_when_the_weights_change():
+    model = make(dtype="float32")
+    x = ids(3)
+    s, _ = model.spelling(SENTENCES, T)
+    np.testing.assert_allclose(model.remembered_spelling(SENTENCES, T), s, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(  # now every word from memory, in other batches
+        model.remembered_spelling(SENTENCES[::-1], T), s[::-1], rtol=1e-6, atol=1e-7
+    )
+    first = model.forward(x, MASK, words=SENTENCES)[0]
+    model.params["W_aa.char.fwd"] *= 0.5  # in place, as an optimiser's step
+    changed = model.forward(x, MASK, words=SENTENCES)[0]
+    s2, _ = model.spelling(SENTENCES, T)
+    np.testing.assert_allclose(changed, model.rnn.forward(x, MASK, s=s2)[0], rtol=1e-5)
+    assert not np.allclose(first, changed)
+    model.forget()
+    np.testing.assert_allclose(model.forward(x, MASK, words=SENTENCES)[0], changed, rtol=1e-6)

@@ -12,6 +12,13 @@ name outside the 10,000 words is left with, in any casing.
 
 Backpropagation through time runs in the word-level RNN down to dL/ds<t>, then
 on through the characters of each distinct word of the batch, once.
+
+At inference (`forward`) a word's spelling is remembered: text repeats its words (a
+batch of CoNLL-2003 test sentences holds each distinct word 2.4 times, and the next
+batch mostly the same words), and a remembered word skips its characters. The memory
+is keyed by the character RNN's weights, so a change to them (a training step, the
+averaged weights swapped in) forgets it; a vector computed in one batch may differ
+from the same word's in another in its last float32 digit.
 """
 
 import numpy as np
@@ -40,6 +47,9 @@ class SpellingRNN:
             )
         self.rnn, self.encoder, self.vocab = rnn, encoder, vocab
         self.params = {**rnn.params, **encoder.params}
+        self._memo, self._memo_weights = {}, None  # word -> s (2 n_c,), for these weights
+
+    WORDS_KEPT = 1 << 17  # spellings remembered (26 MB at n_c = 25); beyond, memory starts anew
 
     @classmethod
     def build(cls, config, vocab, n_c, seed=0):
@@ -59,9 +69,28 @@ class SpellingRNN:
         return self.encoder.encode_tokens(self.vocab, words, T, compiled)
 
     def forward(self, x, mask=None, *, words):
-        """RNN.forward on x and the spelling of `words`."""
-        s, _ = self.spelling(words, np.shape(x)[1], compiled=True)
-        return self.rnn.forward(x, mask, s=s)
+        """RNN.forward on x and the spelling of `words` (remembered from earlier calls)."""
+        return self.rnn.forward(x, mask, s=self.remembered_spelling(words, np.shape(x)[1]))
+
+    def forget(self):
+        """Drop the remembered spellings (they are recomputed as words come)."""
+        self._memo, self._memo_weights = {}, None
+
+    def remembered_spelling(self, words, T):
+        """s (m, T, 2 n_c) as `spelling` gives it, the words met before taken from memory."""
+        weights = b"".join(p.tobytes() for p in self.encoder.params.values())
+        if weights != self._memo_weights or len(self._memo) > self.WORDS_KEPT:
+            self._memo, self._memo_weights = {}, weights
+        memo = self._memo
+        new = list(dict.fromkeys(w for sentence in words for w in sentence if w not in memo))
+        if new:
+            vectors, _ = self.encoder.encode([self.vocab.ids(w) for w in new], compiled=True)
+            memo.update(zip(new, vectors))
+        s = np.zeros((len(words), T, 2 * self.encoder.n_c), self.encoder.dtype)
+        for i, sentence in enumerate(words):
+            if sentence:
+                s[i, : len(sentence)] = [memo[w] for w in sentence]
+        return s
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
         """RNN.loss_and_grads (same options), its gradients carried on into the characters."""
