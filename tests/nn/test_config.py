@@ -10,7 +10,9 @@ import pytest
 import rnnkit
 from rnnkit.io import storage
 from rnnkit.ner.tagger import SHIPPED, shipped_model_path
+from rnnkit.ner.tasks import Task
 from rnnkit.nn.config import RNNConfig
+from rnnkit.nn.spelling import SpellingRNN
 
 SIZES = dict(n_x=7, n_a=3, n_y=2)
 # A header as written before None meant "off": dropout 0.0, init_x null.
@@ -108,7 +110,12 @@ def test_shipped_headers_build_the_stored_arrays(name):
     arrays, meta = storage.load(shipped_model_path(name), expect_format=storage.MODEL_FORMAT)
     config = RNNConfig.from_json(meta["model"])
     # only sizes matter here: build the model at n_x = 1 instead of the vocabulary's size
-    model = rnnkit.RNN.from_config(config.replace(n_x=1))
+    small = config.replace(n_x=1)
+    if "chars" in meta:  # and its spelling: the character RNN
+        model = SpellingRNN.from_meta(small, meta["chars"])
+    else:
+        model = rnnkit.RNN.from_config(small)
+    Task.from_meta(meta).attach(model)  # a CRF's parameters
     shapes = {k: v.shape for k, v in arrays.items()}
     assert {k: v.shape for k, v in model.params.items()} == {
         k: (s[0], 1) if k.startswith("W_ax") and s[1] == config.n_x else s

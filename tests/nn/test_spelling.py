@@ -130,8 +130,8 @@ def test_a_words_spelling_is_what_the_model_reads():
     model = make(dtype="float32")
     x = ids(3)
     s, _ = model.encoder.encode_tokens(model.vocab, SENTENCES, T)
-    np.testing.assert_array_equal(
-        model.forward(x, MASK, words=SENTENCES)[0], model.rnn.forward(x, MASK, s=s)[0]
+    np.testing.assert_allclose(  # the compiled loop may round differently in the last digit
+        model.forward(x, MASK, words=SENTENCES)[0], model.rnn.forward(x, MASK, s=s)[0], rtol=1e-6
     )
     np.testing.assert_array_equal(s[0, 0], s[2, 2])  # "Teddy" twice
 

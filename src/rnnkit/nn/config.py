@@ -75,7 +75,12 @@ class RNNConfig:
         return replace(self, **changes)
 
     def to_json(self):
-        return asdict(self)
+        """The header's dict; n_s only where it is set, so that a model without a spelling
+        has the header it had before n_s existed (and older rnnkit still reads it)."""
+        data = asdict(self)
+        if data["n_s"] is None:
+            del data["n_s"]
+        return data
 
     @classmethod
     def from_json(cls, data):
