@@ -58,3 +58,19 @@ def test_a_header_whose_spelling_does_not_fit_is_refused(spelled, tmp_path):
         with pytest.raises(storage.ModelFileError, match=str(path)) as info:
             Tagger.load(path)
         assert message in str(info.value) or "n_s" in str(info.value), info.value
+
+
+def test_a_word_of_a_million_characters_costs_64_steps(spelled):
+    """The spelling reads a word's first 64 characters; the words are run in chunks of bounded
+    padded size: a pasted blob beside thousands of words stays within a few MB."""
+    import tracemalloc
+
+    tagger = Tagger.load(spelled)
+    assert len(tagger.model.vocab.ids("x" * 1_000_000)) == 64 + 2
+    words = ["x" * 1_000_000] + [f"w{i}" * 5 for i in range(5000)]
+    tracemalloc.start()
+    [p] = tagger.predict([words])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(p.tags) == len(words)
+    assert peak < 60e6 + 3 * len(words[0]), peak  # the input's own copies, then little else

@@ -49,6 +49,9 @@ class CharVocab:
 
     UNK, BOW, EOW = 0, 1, 2
     SPECIALS = 3
+    # A word's spelling reads its first MAX_CHARS characters: no name is longer, and a token of
+    # a million characters (a pasted blob) must not cost a million steps and their memory.
+    MAX_CHARS = 64
 
     def __init__(self, chars):
         self.chars = list(chars)
@@ -71,11 +74,11 @@ class CharVocab:
         return len(self.chars) + self.SPECIALS
 
     def ids(self, word):
-        """[BOW, c<1>, ..., c<L>, EOW]: (L + 2,) int ids of one word."""
+        """[BOW, c<1>, ..., c<L>, EOW]: (L + 2,) int ids of one word, L <= MAX_CHARS."""
         ids = self._ids.get(word)
         if ids is None:
             get, unk = self.index.get, self.UNK
-            chars = [get(c, unk) for c in unicodedata.normalize("NFC", word)]
+            chars = [get(c, unk) for c in unicodedata.normalize("NFC", word)[: self.MAX_CHARS]]
             ids = np.array([self.BOW, *chars, self.EOW], np.intp)
             ids.flags.writeable = False  # shared by every call for the word
             if len(self._ids) >= self.IDS_KEPT:

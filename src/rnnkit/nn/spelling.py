@@ -50,6 +50,7 @@ class SpellingRNN:
         self._memo, self._memo_weights = {}, None  # word -> s (2 n_c,), for these weights
 
     WORDS_KEPT = 1 << 17  # spellings remembered (26 MB at n_c = 25); beyond, memory starts anew
+    CHUNK_STEPS = 1 << 16  # characters (with padding) the character RNN runs over at once
 
     @classmethod
     def build(cls, config, vocab, n_c, seed=0):
@@ -83,9 +84,12 @@ class SpellingRNN:
             self._memo, self._memo_weights = {}, weights
         memo = self._memo
         new = list(dict.fromkeys(w for sentence in words for w in sentence if w not in memo))
-        if new:
-            vectors, _ = self.encoder.encode([self.vocab.ids(w) for w in new], compiled=True)
-            memo.update(zip(new, vectors))
+        ids = sorted(((self.vocab.ids(w), w) for w in new), key=lambda p: -len(p[0]))
+        while ids:  # longest first, in chunks whose padded steps stay under CHUNK_STEPS
+            n = max(1, self.CHUNK_STEPS // len(ids[0][0]))
+            chunk, ids = ids[:n], ids[n:]
+            vectors, _ = self.encoder.encode([i for i, _ in chunk], compiled=True)
+            memo.update(zip((w for _, w in chunk), vectors))
         s = np.zeros((len(words), T, 2 * self.encoder.n_c), self.encoder.dtype)
         for i, sentence in enumerate(words):
             if sentence:
