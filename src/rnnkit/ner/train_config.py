@@ -82,7 +82,8 @@ class TrainConfig:
             )
         if self.char_hidden is not None and (
             isinstance(self.char_hidden, bool)
-            or not isinstance(self.char_hidden, int | np.integer)
+            or not isinstance(self.char_hidden, int | float | np.integer | np.floating)
+            or not float(self.char_hidden).is_integer()
             or self.char_hidden < 0
         ):
             raise RnnkitError(f"--char-hidden must be a whole number, not {self.char_hidden!r}")
