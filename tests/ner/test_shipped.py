@@ -18,7 +18,26 @@ def test_shipped_models_load_and_are_small(name):
     path = shipped_model_path(name)
     assert path.stat().st_size <= 10_000_000
     tagger = Tagger.load(name)
-    assert tagger.task.name == "per"
+    assert tagger.task.name == {"conll": "bio"}.get(name, "per")
+
+
+def test_the_conll_model_marks_a_person_and_a_place():
+    """The issue's first command for the all-types model."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit.cli",
+            "tag",
+            "--model",
+            "conll",
+            "Angela Merkel visited Paris.",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[Angela Merkel](PER) visited [Paris](LOC)."
 
 
 def test_the_main_job_marks_teddy_roosevelt():

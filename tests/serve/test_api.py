@@ -86,7 +86,8 @@ def test_concurrent_requests_are_tagged_in_fewer_calls(tagger):
 
 def test_health_models_and_docs(client):
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/models").json() == {"default": "default", "models": ["default", "lecture"]}
+    models = {"default": "default", "models": ["default", "lecture", "conll"]}
+    assert client.get("/models").json() == models
     spec = client.get("/openapi.json").json()
     assert {"/tag", "/health", "/model", "/models"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
@@ -95,13 +96,20 @@ def test_health_models_and_docs(client):
     assert client.get("/static/app.js").status_code == 200
 
 
-@pytest.mark.parametrize("name", ["default", "lecture"])
-def test_model_describes_the_shipped_models_from_their_metadata(client, name):
+@pytest.mark.parametrize(
+    "name, task, types",
+    [
+        ("default", "per", ["PER"]),
+        ("lecture", "per", ["PER"]),
+        ("conll", "bio", ["PER", "LOC", "ORG", "MISC"]),
+    ],
+)
+def test_model_describes_the_shipped_models_from_their_metadata(client, name, task, types):
     meta = Tagger.load(name).meta
     info = client.get("/model", params={"model": name}).json()
     assert info["name"] == name
-    assert info["task"] == meta["task"] == "per"
-    assert info["types"] == ["PER"]
+    assert info["task"] == meta["task"] == task
+    assert sorted(info["types"]) == sorted(types)
     assert info["scores"] == meta["shipped_scores"]
     assert info["settings"] == meta["model"]
 
@@ -112,7 +120,7 @@ def test_a_model_is_picked_by_name_only(client):
     assert r.json() == lecture.tag(TEXTS[0])
     for name in ["nope", "/etc/passwd", "../models/default.npz"]:
         r = client.post("/tag", params={"model": name}, json={"text": "x"})
-        assert r.status_code == 404 and "default, lecture" in r.json()["detail"]
+        assert r.status_code == 404 and "default, lecture, conll" in r.json()["detail"]
 
 
 def test_a_server_of_a_trained_model_describes_it(trained):

@@ -29,7 +29,7 @@ from rnnkit.nn.model import RNN
 from rnnkit.nn.spelling import SpellingRNN
 
 MODEL_FILE = "model.npz"
-SHIPPED = ("default", "lecture")
+SHIPPED = ("default", "lecture", "conll")  # person taggers, then all four CoNLL types
 # Padded steps per predict batch (B * T): about 70 MB of working memory for the shipped
 # default model (4.5 KB a step); a longer sentence is predicted alone (docs/guarantees.md).
 MAX_TOKENS = 16_384
