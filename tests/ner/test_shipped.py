@@ -21,6 +21,14 @@ def test_shipped_models_load_and_are_small(name):
     assert tagger.task.name == {"conll": "bio"}.get(name, "per")
 
 
+def test_the_default_model_tells_teddy_roosevelt_from_teddy_bears():
+    """The lecture's pair: a person in the first sentence, no one in the second."""
+    tagger = Tagger.load()
+    first = tagger.tag(TEDDY)["entities"]
+    assert [(e["text"], e["type"]) for e in first] == [("Teddy Roosevelt", "PER")]
+    assert tagger.tag('He said, "Teddy bears are on sale!"')["entities"] == []
+
+
 def test_the_conll_model_marks_a_person_and_a_place():
     """The issue's first command for the all-types model."""
     out = subprocess.run(
