@@ -161,3 +161,27 @@ def test_harness_tiny_run_without_torch(tmp_path):
     out = tmp_path / "out"
     summary, _ = run_harness(out, "--no-torch")
     check(summary, out, with_torch=False)
+
+
+def test_bench_models_times_two_models_side_by_side(tmp_path):
+    """benchmarks/bench_models.py: one row a model, ratios to the first, and the cold column
+    for a model that reads spellings (the shipped default)."""
+    script = HARNESS.parent / "bench_models.py"
+    if not script.exists():
+        pytest.skip("benchmarks/ is not beside the tests (an installed package)")
+    argv = ["lecture", "default", "--data", str(tmp_path / "none.txt"), "--repeats", "1"]
+    res = subprocess.run(
+        [sys.executable, str(script), *argv, "--calls", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "data: synthetic" in res.stdout
+    rows = [
+        line for line in res.stdout.splitlines() if line.startswith("| ") and "(shipped)" in line
+    ]
+    assert [r.split(" | ")[0] for r in rows] == ["| lecture (shipped)", "| default (shipped)"]
+    lecture, default = ([c.strip() for c in r.strip().strip("|").split("|")] for r in rows)
+    assert lecture[1] == "no" and lecture[4] == "1.00x" and lecture[6] == ""
+    assert default[1] == "yes" and default[6].endswith("µs")  # warm and cold both measured
