@@ -147,3 +147,19 @@ def test_featurizer_without_word_group():
 def test_featurizer_rejects_bad_groups(groups):
     with pytest.raises(ValueError):
         Featurizer.build(TRAIN, groups=groups)
+
+
+def test_remembered_ids_are_the_looked_up_ones_and_the_memory_is_bounded(monkeypatch):
+    """encode remembers each token's K ids: the same array as a fresh lookup, in any order and
+    with repeats, and a full memory starts anew rather than growing."""
+    train = [["Teddy", "Roosevelt", "said", "so", "."], ["teddy", "bears", "are", "on", "sale"]]
+    f = Featurizer.build(train, groups=("word", "shape", "lower", "suffix"), vocab_size=5)
+    tokens = ["Teddy", "unseen", "Teddy", "SALE", ".", "Ölafur", "unseen"]
+    first = f.encode(tokens)
+    np.testing.assert_array_equal(first, f._lookup(tokens))
+    np.testing.assert_array_equal(f.encode(tokens[::-1]), first[::-1])
+    assert f.encode([]).shape == (0, 4)
+    monkeypatch.setattr(Featurizer, "ROWS_KEPT", 3)
+    f.encode(["a", "b", "c", "d", "e"])
+    assert len(f._rows) <= 5
+    np.testing.assert_array_equal(f.encode(tokens), first)

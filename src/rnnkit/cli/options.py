@@ -4,7 +4,8 @@ import argparse
 import contextlib
 
 DEFAULT_MODEL_HELP = (
-    "a model directory or .npz file, or a shipped model name (default, lecture, conll); default: default"
+    "a model directory or .npz file, or a shipped model name (default, lecture, conll); "
+    "default: default"
 )
 
 

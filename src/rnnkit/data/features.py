@@ -165,6 +165,9 @@ class Featurizer:
             None if self.word_column is None else int(self.offsets[self.word_column]) + UNK_ID
         )
         self._keys = [_KEYS[g] for g in self.groups]
+        self._rows = {}  # token -> its K ids: tokens repeat, and the vocabularies never change
+
+    ROWS_KEPT = 1 << 17  # tokens whose ids are remembered; beyond them, the memo starts anew
 
     @classmethod
     def build(
@@ -197,7 +200,19 @@ class Featurizer:
         return cls(groups, vocabs)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """Shared-space ids of ``tokens``, shape (T, K), int64."""
+        """Shared-space ids of ``tokens``, shape (T, K), int64. A token's ids are remembered
+        once looked up."""
+        rows = self._rows
+        new = [t for t in dict.fromkeys(tokens) if t not in rows]
+        if new:
+            if len(rows) + len(new) > self.ROWS_KEPT:
+                rows.clear()
+            rows.update(zip(new, self._lookup(new).tolist()))
+        return np.array([rows[t] for t in tokens], dtype=np.int64).reshape(
+            len(tokens), len(self.groups)
+        )
+
+    def _lookup(self, tokens: Sequence[str]) -> np.ndarray:
         ids = np.empty((len(tokens), len(self.groups)), dtype=np.int64)
         for k, (key, vocab) in enumerate(zip(self._keys, self.vocabs)):
             ids[:, k] = vocab.ids(map(key, tokens)) + self.offsets[k]

@@ -72,7 +72,8 @@ class Task:
         if self.name == "per":
             p = y_hat[:, 0]
             person = p >= threshold
-            return binary_to_bio(person), np.where(person, p, 1 - p)
+            # a list of Python bools: comparing NumPy scalars one by one costs microseconds each
+            return binary_to_bio(person.tolist()), np.where(person, p, 1 - p)
         if not self.crf and self.decoding == "argmax":
             best = y_hat.argmax(axis=1)
             return self.tagset.iob2(best), y_hat[np.arange(len(best)), best]
