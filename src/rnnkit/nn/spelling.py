@@ -27,6 +27,10 @@ from rnnkit.nn.chars import CharEncoder, CharVocab
 from rnnkit.nn.model import RNN
 
 
+def _longest(pair):
+    return -len(pair[0])
+
+
 class SpellingRNN:
     """An RNN (config.n_s = 2 n_c) and the CharEncoder and CharVocab that give its s<t>.
 
@@ -83,17 +87,20 @@ class SpellingRNN:
         if weights != self._memo_weights or len(self._memo) > self.WORDS_KEPT:
             self._memo, self._memo_weights = {}, weights
         memo = self._memo
-        new = list(dict.fromkeys(w for sentence in words for w in sentence if w not in memo))
-        ids = sorted(((self.vocab.ids(w), w) for w in new), key=lambda p: -len(p[0]))
+        index = {}  # word -> its row among the batch's distinct words, in first-seen order
+        which = np.fromiter(
+            (index.setdefault(w, len(index)) for sentence in words for w in sentence), np.intp
+        )
+        ids = sorted(((self.vocab.ids(w), w) for w in index if w not in memo), key=_longest)
         while ids:  # longest first, in chunks whose padded steps stay under CHUNK_STEPS
             n = max(1, self.CHUNK_STEPS // len(ids[0][0]))
             chunk, ids = ids[:n], ids[n:]
             vectors, _ = self.encoder.encode([i for i, _ in chunk], compiled=True)
             memo.update(zip((w for _, w in chunk), vectors))
         s = np.zeros((len(words), T, 2 * self.encoder.n_c), self.encoder.dtype)
-        for i, sentence in enumerate(words):
-            if sentence:
-                s[i, : len(sentence)] = [memo[w] for w in sentence]
+        if index:  # scatter: each token gets its word's vector
+            lengths = np.fromiter(map(len, words), np.intp, len(words))
+            s[np.arange(T) < lengths[:, None]] = np.stack([memo[w] for w in index])[which]
         return s
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
