@@ -13,6 +13,8 @@ dropout and weight averaging) with 15 epochs, plus:
     no-chars   full without the character RNN
     no-case    full without case augmentation
     no-btc     full on CoNLL-2003 alone (dev: CoNLL-2003 valid)
+    tags-crf   full, but learning PER, LOC and ORG (the types both corpora have) with a CRF
+               output layer, its persons scored (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -59,6 +61,13 @@ def configs(data):
         "no-chars": [*BASE, *data_flags(data), *CASE],
         "no-case": [*BASE, *data_flags(data), *CHARS],
         "no-btc": [*BASE, *data_flags(data, btc=False), *CASE, *CHARS],
+        "tags-crf": [
+            *BASE,
+            *data_flags(data),
+            *CASE,
+            *CHARS,
+            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],  # after --task per
+        ],
     }
 
 
