@@ -396,12 +396,14 @@ class RNN:
             )
             grads[chain.b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
             grads[chain.W_ax] = self._input_grad(inp, dz, cache.mask_tm, W_ax, sparse, memo)
-            if chain.W_as is not None:  # dL/dW_as = sum_t dz<t> s<t>^T; dL/ds<t> = W_as^T dz<t>
-                dz_2d, s_2d = dz.reshape(-1, self.n_a), cache.s.reshape(-1, self.n_s)
-                grads[chain.W_as] = dz_2d.T @ s_2d
-                W_ax = self.params[chain.W_as]  # what dL/d(input) goes through below
-            if layer > 1 or chain.W_as is not None:  # dL/d input<t> = W_ax^T dz<t>, summed
-                d_chain = (dz.reshape(-1, self.n_a) @ W_ax).reshape(*dz.shape[:2], -1)
+            if chain.W_as is not None:  # dL/dW_as = sum_t dz<t> s<t>^T
+                s_2d = cache.s.reshape(-1, self.n_s)
+                grads[chain.W_as] = dz.reshape(-1, self.n_a).T @ s_2d
+            # what the layer's dense input gets, summed over the chains: dL/d a[l-1]<t> =
+            # W_ax^T dz<t> above layer 1, dL/ds<t> = W_as^T dz<t> in layer 1
+            W_in = W_ax if layer > 1 else chain.W_as and self.params[chain.W_as]
+            if W_in is not None:
+                d_chain = (dz.reshape(-1, self.n_a) @ W_in).reshape(*dz.shape[:2], -1)
                 d_inp = d_chain if d_inp is None else d_inp + d_chain
         return d_inp
 
