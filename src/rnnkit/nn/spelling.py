@@ -14,7 +14,7 @@ Backpropagation through time runs in the word-level RNN down to dL/ds<t>, then
 on through the characters of each distinct word of the batch, once.
 
 At inference (`forward`) a word's spelling is remembered: text repeats its words (a
-batch of CoNLL-2003 test sentences holds each distinct word 2.4 times, and the next
+batch of 256 CoNLL-2003 test sentences holds each distinct word 2.5 times, and the next
 batch mostly the same words), and a remembered word skips its characters. The memory
 is keyed by the character RNN's weights, so a change to them (a training step, the
 averaged weights swapped in) forgets it; a vector computed in one batch may differ
