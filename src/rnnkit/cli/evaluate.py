@@ -9,6 +9,7 @@ from rnnkit.cli.options import (
     THRESHOLD_HELP,
     load_tagger,
     output_path,
+    scheme_option,
     threshold,
 )
 from rnnkit.errors import RnnkitError
@@ -46,14 +47,10 @@ def add_parsers(sub):
 
 def _tag_options(p):
     """--scheme of the data, and --decode of a softmax tagger (rnnkit.ner.tasks)."""
-    from rnnkit.ner.schemes import ALIASES, SCHEMES
     from rnnkit.ner.tasks import DECODINGS
 
-    p.add_argument(
-        "--scheme",
-        choices=SCHEMES + tuple(ALIASES),
-        default=None,
-        help="the tag scheme of --data (default: detected; iob1 reads any mix of B- and I-)",
+    scheme_option(
+        p, "the tag scheme of --data (default: detected; iob1 reads any mix of B- and I-)"
     )
     p.add_argument(
         "--decode",

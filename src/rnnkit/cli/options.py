@@ -38,6 +38,13 @@ def blas_threads(n):
         yield
 
 
+def scheme_option(p, help):
+    """--scheme: the tag scheme of the data a command reads (rnnkit.ner.schemes), or its alias."""
+    from rnnkit.ner.schemes import ALIASES, SCHEMES
+
+    p.add_argument("--scheme", choices=SCHEMES + tuple(ALIASES), default=None, help=help)
+
+
 THRESHOLD_HELP = (
     "per models: a word is part of a person's name when its P(person) is at least this "
     "(default 0.5)"

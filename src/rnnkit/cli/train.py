@@ -4,19 +4,12 @@ import shlex
 import sys
 from dataclasses import fields
 
-from rnnkit.cli.options import features, positive_int
+from rnnkit.cli.options import features, positive_int, scheme_option
 
 
 def tag_set_options(p):
     """--scheme, --types, --map and --output: the tag set of bio and tags (rnnkit.ner.tasks)."""
-    from rnnkit.ner.schemes import ALIASES, SCHEMES
-
-    p.add_argument(
-        "--scheme",
-        choices=SCHEMES + tuple(ALIASES),
-        default=None,
-        help="the tag scheme of the CoNLL files (default: detected in each file)",
-    )
+    scheme_option(p, "the tag scheme of the CoNLL files (default: detected in each file)")
     p.add_argument(
         "--types", default=None, help="keep these entity types, e.g. PER,LOC; the rest become O"
     )
