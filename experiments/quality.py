@@ -21,7 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-COMMON = ["--n-a", "100", "--vocab", "10000", "--batch", "32", "--epochs", "40", "--lr", "3e-3"]
+SIZES = ["--n-a", "100", "--vocab", "10000", "--batch", "32"]
+COMMON = [*SIZES, "--epochs", "40", "--lr", "3e-3"]
 # Words plus word-shape, lowercase-word and 2- to 4-character affix groups, with
 # dropout of rare words (unk-alpha) and of the other groups, so that the unknown
 # word and unknown-affix columns learn from the training set.
