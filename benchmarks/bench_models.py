@@ -74,7 +74,7 @@ def main(argv=None):
         for m, tagger in zip(args.models, taggers):
             latency[m] = speed.latency(tagger, one, args.calls)
             if m in cold:
-                cold_latency[m] = statistics.median(_cold_latency(tagger, one, args.calls))
+                cold_latency[m] = speed.latency(tagger, one, args.calls, tagger.model.forget)
     print(f"data: {source}: {len(sentences):,} sentences, {n_tokens:,} tokens; one BLAS thread")
     print(f"numba kernel: {'loaded' if kernels.available else 'not installed (NumPy loops)'}\n")
     print(
@@ -102,15 +102,6 @@ def _timed(fn, *args, **kwargs):
     start = time.perf_counter()
     fn(*args, **kwargs)
     return time.perf_counter() - start
-
-
-def _cold_latency(tagger, tokens, calls):
-    """Seconds of tagger.predict([tokens]) each, the spellings forgotten before each call."""
-    out = []
-    for _ in range(calls):
-        tagger.model.forget()
-        out.append(_timed(tagger.predict, [tokens]))
-    return out
 
 
 if __name__ == "__main__":

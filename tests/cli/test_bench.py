@@ -185,3 +185,14 @@ def test_bench_models_times_two_models_side_by_side(tmp_path):
     lecture, default = ([c.strip() for c in r.strip().strip("|").split("|")] for r in rows)
     assert lecture[1] == "no" and lecture[4] == "1.00x" and lecture[6] == ""
     assert default[1] == "yes" and default[6].endswith("µs")  # warm and cold both measured
+
+
+def test_latency_runs_before_each_ahead_of_every_timed_call():
+    calls = []
+
+    class Tagger:
+        def predict(self, sentences):
+            calls.append("predict")
+
+    speed.latency(Tagger(), ["a"], calls=3, before_each=lambda: calls.append("before"))
+    assert calls == ["predict"] * 3 + ["before", "predict"] * 3  # warm-up, then the timed calls
