@@ -95,6 +95,19 @@ class CharVocab:
         return cls(d["chars"])
 
 
+def distinct_words(sentences):
+    """A batch's distinct words in first-seen order, and which (N,): the distinct word at each
+    token, the tokens in (m, T) row order. Tokens get their word's vector by `vectors[which]`."""
+    index = {}  # word -> its row among the distinct words
+    which = np.fromiter((index.setdefault(w, len(index)) for s in sentences for w in s), np.intp)
+    return list(index), which
+
+
+def token_mask(sentences, T):
+    """(m, T) bool: the real tokens of m right-padded sentences."""
+    return np.arange(T) < np.fromiter(map(len, sentences), np.intp, len(sentences))[:, None]
+
+
 @dataclass
 class CharCache:
     """What `CharEncoder.encode` keeps for backpropagation; the words sorted longest first."""
@@ -225,15 +238,12 @@ class CharEncoder:
         T = int(lengths.max(initial=0)) if T is None else T
         if m and lengths.max() > T:
             raise ValueError(f"a sentence has {lengths.max()} tokens, more than T = {T}")
-        index = {}  # word -> its row among the distinct words, in first-seen order
-        which = np.fromiter(
-            (index.setdefault(w, len(index)) for s in sentences for w in s), np.intp
-        )
-        spelling_u, cache = self.encode([vocab.ids(w) for w in index], compiled)
-        mask = np.arange(T) < lengths[:, None]  # (m, T)
+        words, which = distinct_words(sentences)
+        spelling_u, cache = self.encode([vocab.ids(w) for w in words], compiled)
+        mask = token_mask(sentences, T)
         spelling = np.zeros((m, T, 2 * self.n_c), self.dtype)
         spelling[mask] = spelling_u[which]  # scatter: each token gets its word's vector
-        return spelling, TokensCache(cache, len(index), which, mask)
+        return spelling, TokensCache(cache, len(words), which, mask)
 
     # -- backpropagation through the characters --------------------------------
     def backward(self, cache, d_spelling):

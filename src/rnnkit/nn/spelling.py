@@ -23,7 +23,7 @@ from the same word's in another in its last float32 digit.
 
 import numpy as np
 
-from rnnkit.nn.chars import CharEncoder, CharVocab
+from rnnkit.nn.chars import CharEncoder, CharVocab, distinct_words, token_mask
 from rnnkit.nn.model import RNN
 
 
@@ -87,20 +87,16 @@ class SpellingRNN:
         if weights != self._memo_weights or len(self._memo) > self.WORDS_KEPT:
             self._memo, self._memo_weights = {}, weights
         memo = self._memo
-        index = {}  # word -> its row among the batch's distinct words, in first-seen order
-        which = np.fromiter(
-            (index.setdefault(w, len(index)) for sentence in words for w in sentence), np.intp
-        )
-        ids = sorted(((self.vocab.ids(w), w) for w in index if w not in memo), key=_longest)
+        distinct, which = distinct_words(words)
+        ids = sorted(((self.vocab.ids(w), w) for w in distinct if w not in memo), key=_longest)
         while ids:  # longest first, in chunks whose padded steps stay under CHUNK_STEPS
             n = max(1, self.CHUNK_STEPS // len(ids[0][0]))
             chunk, ids = ids[:n], ids[n:]
             vectors, _ = self.encoder.encode([i for i, _ in chunk], compiled=True)
             memo.update(zip((w for _, w in chunk), vectors))
         s = np.zeros((len(words), T, 2 * self.encoder.n_c), self.encoder.dtype)
-        if index:  # scatter: each token gets its word's vector
-            lengths = np.fromiter(map(len, words), np.intp, len(words))
-            s[np.arange(T) < lengths[:, None]] = np.stack([memo[w] for w in index])[which]
+        if distinct:  # scatter: each token gets its word's vector
+            s[token_mask(words, T)] = np.stack([memo[w] for w in distinct])[which]
         return s
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
