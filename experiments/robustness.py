@@ -15,6 +15,9 @@ that a model of another task (bio, tags) is judged on the persons of its output.
                            character offsets; its own columns add the share of sentences
                            whose persons are found exactly (score_people_write)
 
+--misses also sorts the BTC test persons each model misses (a gold PER span not predicted
+exactly) into hashtags, lowercase, capitals and runs of three tokens or more.
+
 The fixture holds one text per line with each person's name in [brackets]; lines starting
 with # are comments. tests/ner/test_people_write.py loads this file for the same functions.
 """
@@ -41,6 +44,35 @@ EVALUATIONS = {
 def per_only(tags):
     """IOB2 tags with every type but PER read as O (still valid IOB2)."""
     return [t if t.endswith("-PER") else "O" for t in tags]
+
+
+def person_spans(tags):
+    """The (start, end) token spans of the PER entities of IOB2 tags."""
+    from rnnkit.ner.schemes import spans_from_bio
+
+    return {(i, j) for _, i, j in spans_from_bio(per_only(tags))}
+
+
+def btc_misses(tagger, sentences):
+    """The gold persons the tagger misses, sorted into kinds: {"gold", "missed", "hashtag",
+    "lowercase", "capitals", "3+ tokens"} counts (a missed name may be of several kinds)."""
+    predictions = tagger.predict([s.tokens for s in sentences])
+    counts = dict.fromkeys(("gold", "missed", "hashtag", "lowercase", "capitals", "3+ tokens"), 0)
+    for s, p in zip(sentences, predictions):
+        gold = person_spans(tagger.task.gold_tags(s.tags))
+        counts["gold"] += len(gold)
+        for i, j in gold - person_spans(p.tags):
+            words = s.tokens[i:j]
+            letters = [w for w in words if w.isalpha()]
+            hashtag = any(w.startswith("#") for w in words)
+            counts["missed"] += 1
+            counts["hashtag"] += hashtag
+            counts["lowercase"] += not hashtag and all(w.islower() for w in letters)
+            counts["capitals"] += (
+                not hashtag and bool(letters) and all(w.isupper() for w in letters)
+            )
+            counts["3+ tokens"] += len(words) >= 3
+    return counts
 
 
 def per_scores(tagger, sentences, recase=None):
@@ -132,6 +164,9 @@ def main(argv=None):
     p.add_argument(
         "--wrong", action="store_true", help="also list the fixture's texts each model gets wrong"
     )
+    p.add_argument(
+        "--misses", action="store_true", help="also sort the BTC test persons each model misses"
+    )
     args = p.parse_args(argv)
 
     from rnnkit.data.conll import read_conll
@@ -163,6 +198,11 @@ def main(argv=None):
     print(f"| sentences people write ({len(items)} texts) | " + " | ".join(cells) + " |")
     cells = [f"{s['exact']:.4f}" for s in fixture.values()]
     print("| sentences people write, texts all right | " + " | ".join(cells) + " |")
+    if args.misses and "btc/test.txt" in files:
+        print()
+        for m, tagger in taggers.items():
+            misses = btc_misses(tagger, files["btc/test.txt"])
+            print(f"{describe_model(m)}: BTC test persons missed: {misses}")
     if args.wrong:
         for m, s in fixture.items():
             print(f"\n{m}: {len(s['wrong'])} texts wrong")

@@ -13,9 +13,10 @@ name outside the 10,000 words is left with, in any casing.
 Backpropagation through time runs in the word-level RNN down to dL/ds<t>, then
 on through the characters of each distinct word of the batch, once.
 
-At inference (`forward`) a word's spelling is remembered: text repeats its words (a
-batch of 256 CoNLL-2003 test sentences holds each distinct word 2.5 times, and the next
-batch mostly the same words), and a remembered word skips its characters. The memory
+At inference (`forward`) a word's spelling is remembered: text repeats its words (in
+batches of 256 CoNLL-2003 valid sentences the distinct words of a batch are 36% of its
+tokens: `benchmarks/bench_chars.py --batch 256`; and the next batch holds mostly the same
+words), and a remembered word skips its characters. The memory
 is keyed by the character RNN's weights, so a change to them (a training step, the
 averaged weights swapped in) forgets it; a vector computed in one batch may differ
 from the same word's in another in its last float32 digit.
