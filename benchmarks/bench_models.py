@@ -10,9 +10,10 @@ against the one it replaced:
 
 For each model, as `rnnkit bench` measures one: tokens/s of Tagger.predict over the sentences
 of --data (CoNLL; default <repo>/../shared/data/conll2003/test.txt, or synthetic sentences
-without it) in batches of 256, and the latency of one 12-token sentence; both medians, with
-the compiled loop loaded if Numba is installed, one BLAS thread. The models take turns pass by
-pass, so that a change in the machine's load falls on all of them alike. The last columns are
+without it) in batches of 256, and the latency of one 12-token sentence (the median over
+--calls calls); both medians, with the compiled loop loaded if Numba is installed, one BLAS
+thread. The models take turns pass by pass (a pass: the text once, then --calls / --repeats
+single-sentence calls), so that a change in the machine's load falls on all of them alike. The last columns are
 the ratios to the first model.
 
 A model that reads spellings (nn.spelling) remembers each word's once computed: its tokens/s
@@ -61,20 +62,23 @@ def main(argv=None):
     one = speed.sentence_of_length(sentences)
     seconds = {m: [] for m in args.models}
     cold = {m: [] for m, t in zip(args.models, taggers) if t.spells}
-    latency, cold_latency = {}, {}
+    latency = {m: [] for m in args.models}
+    cold_latency = {m: [] for m in cold}
+    calls = max(1, args.calls // args.repeats)  # latency calls per model and pass
     with threads.limited():  # one BLAS thread: rnnkit's default
         for tagger in taggers:  # warm up (compile; remember the spellings) before any clock
             tagger.predict(sentences, batch_size=256)
         for _ in range(args.repeats):
             for m, tagger in zip(args.models, taggers):
                 seconds[m].append(_timed(tagger.predict, sentences, batch_size=256))
+                latency[m].append(speed.latency(tagger, one, calls))
                 if m in cold:
                     tagger.model.forget()
                     cold[m].append(_timed(tagger.predict, sentences, batch_size=256))
-        for m, tagger in zip(args.models, taggers):
-            latency[m] = speed.latency(tagger, one, args.calls)
-            if m in cold:
-                cold_latency[m] = speed.latency(tagger, one, args.calls, tagger.model.forget)
+                    cold_latency[m].append(speed.latency(tagger, one, calls, tagger.model.forget))
+                    tagger.predict(sentences, batch_size=256)  # remembered again for the next pass
+    latency = {m: statistics.median(v) for m, v in latency.items()}
+    cold_latency = {m: statistics.median(v) for m, v in cold_latency.items()}
     print(f"data: {source}: {len(sentences):,} sentences, {n_tokens:,} tokens; one BLAS thread")
     print(f"numba kernel: {'loaded' if kernels.available else 'not installed (NumPy loops)'}\n")
     print(

@@ -202,7 +202,10 @@ def test_cli_text_and_stdin_lines_are_as_before(capsys, monkeypatch):
 @pytest.mark.slow
 def test_two_workers_give_what_one_gives(tagger, messy, tmp_path, capsys):
     texts = [f"Angela Merkel met Olaf Scholz {i} times in Berlin ." for i in range(300)]
-    assert list(tagger.pipe(texts, batch_size=16, workers=2)) == list(tagger.pipe(texts))
+    two, one = list(tagger.pipe(texts, batch_size=16, workers=2)), list(tagger.pipe(texts))
+    assert len(two) == len(one) == len(texts)
+    for a, b in zip(two, one):
+        assert_same_record(a, b)
     for i in range(20):
         (tmp_path / f"doc{i:02d}.txt").write_text(f"Teddy Roosevelt spoke {i} times.\n\n" * 30)
     one = run(["tag", "-i", f"{tmp_path}/doc*.txt", "-i", str(messy), "--workers", "1"], capsys)

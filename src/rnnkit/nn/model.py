@@ -69,7 +69,7 @@ class ForwardCache:
     mask_tm: np.ndarray | None  # (T, m) the same, time-major and contiguous
     a0: np.ndarray | None  # (m, n_a) or None (zeros)
     inputs: list = field(default_factory=list)  # layer l's input: x (T, m, ...), then a[l-1]
-    s: np.ndarray | None = None  # (T, m, n_s) layer 1's dense s<t>, or None
+    s: np.ndarray | tuple | None = None  # (T, m, n_s) layer 1's s<t>, (table, index (T, m)), None
     states: list = field(default_factory=list)  # layer l's a (T, m, n_a), one per chain
     drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
     top: np.ndarray | None = None  # (T, m, n_a * directions) the top layer's a, after dropout
@@ -186,19 +186,22 @@ class RNN:
         return [chain for chain in self.chains if chain.layer == layer]
 
     # -- forward propagation -------------------------------------------------
-    def forward(self, x, mask=None, a0=None, s=None):
+    def forward(self, x, mask=None, a0=None, s=None, s_index=None):
         """ŷ (m, T, n_y) and the top layer's a (m, T, n_a * directions); both 0 at padded steps.
-        s: (m, T, n_s) floats, layer 1's dense input beside x, for a model with n_s set."""
+        s: (m, T, n_s) floats, layer 1's dense input beside x, for a model with n_s set. With
+        s_index (m, T) ints, s is instead a table (rows, n_s) and s<t> of sequence i is its row
+        s_index[i, t] (any row at padded steps): W_as s is then computed once per row, not per
+        token (a batch's distinct words, rnnkit.nn.spelling)."""
         try:
-            cache = self._forward(x, mask, a0, compiled=True, s=s)
+            cache = self._forward(x, mask, a0, compiled=True, s=s, s_index=s_index)
         except kernels.KernelFailed:  # the optional kernel broke: NumPy gives the same answer
-            cache = self._forward(x, mask, a0, s=s)
+            cache = self._forward(x, mask, a0, s=s, s_index=s_index)
         y_hat = G2[self.output](cache.logits)
         if cache.mask is not None:
             y_hat *= cache.mask[..., None]
         return y_hat, cache.top.transpose(1, 0, 2)
 
-    def _check_inputs(self, x, mask, a0, s=None):
+    def _check_inputs(self, x, mask, a0, s=None, s_index=None):
         x = np.asarray(x)
         if x.dtype.kind in "iu":
             if x.ndim not in (2, 3):
@@ -232,6 +235,10 @@ class RNN:
                 if s is not None
                 else f"this model reads a dense s<t> (n_s = {self.n_s}) beside x: give s"
             )
+        if s is not None and s_index is not None:  # a table of rows and each step's row
+            return x, mask, a0, self._check_table(s, s_index, m, T)
+        if s_index is not None:
+            raise ValueError("s_index goes with s, the table of rows it indexes")
         if s is not None:
             s = np.asarray(s)
             if s.dtype.kind != "f" or s.shape != (m, T, self.n_s):
@@ -241,6 +248,23 @@ class RNN:
                 )
             s = np.swapaxes(s.astype(self.dtype, copy=False), 0, 1)  # (T, m, n_s)
         return x, mask, a0, s
+
+    def _check_table(self, table, index, m, T):
+        """(table (rows, n_s), index (T, m)) time-major, checked."""
+        table, index = np.asarray(table), np.asarray(index)
+        if table.dtype.kind != "f" or table.ndim != 2 or table.shape[1] != self.n_s:
+            raise ValueError(
+                f"with s_index, s must be a float table (rows, n_s = {self.n_s}), "
+                f"not {table.dtype} {table.shape}"
+            )
+        if index.dtype.kind not in "iu" or index.shape != (m, T):
+            raise ValueError(
+                f"s_index must hold ints of shape (batch, T) = {(m, T)}, "
+                f"not {index.dtype} {index.shape}"
+            )
+        if index.size and (index.min() < 0 or index.max() >= len(table)):
+            raise ValueError(f"s_index must lie in [0, {len(table)}), the rows of s")
+        return table.astype(self.dtype, copy=False), np.ascontiguousarray(index.T)
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
@@ -253,12 +277,15 @@ class RNN:
         z += b_a
         return z
 
-    def _forward(self, x, mask=None, a0=None, dropout_rng=None, compiled=False, s=None):
+    def _forward(
+        self, x, mask=None, a0=None, dropout_rng=None, compiled=False, s=None, s_index=None
+    ):
         """The ForwardCache of one pass: every layer's states, the logits (m, T, n_y), the mask.
 
         compiled: let the loops over time take the Numba kernel where it applies (inference
-        only, so that training never loads Numba)."""
-        x, mask, a0, s_tm = self._check_inputs(x, mask, a0, s)
+        only, so that training never loads Numba). s_index: see `forward` (the cache then
+        holds s as (table, index), not per step)."""
+        x, mask, a0, s_tm = self._check_inputs(x, mask, a0, s, s_index)
         x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
         cache = ForwardCache(mask, mask_tm, a0, s=s_tm)
@@ -293,8 +320,7 @@ class RNN:
         compiled kernel, or None for NumPy; logits (T, m, n_y): the kernel adds this chain's part
         of W_ya a<t> to them (the top layer only)."""
         W_aa, W_ax, b_a = self.params[chain.W_aa], self.params[chain.W_ax], self.params[chain.b_a]
-        # + W_as s<t>: the columns of W_ax for s<t>, in one product for every step
-        s_term = None if chain.W_as is None else cache.s @ self.params[chain.W_as].T
+        s_term = None if chain.W_as is None else self._s_term(cache.s, self.params[chain.W_as])
         if rows is None:
             z = self._input_term(W_ax, b_a, inp)
             if s_term is not None:
@@ -307,6 +333,15 @@ class RNN:
         return kernels.rnn_forward(
             inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits, s_term
         )
+
+    @staticmethod
+    def _s_term(s, W_as):
+        """W_as s<t> (T, m, n_a), a new array: the columns of W_ax for s<t>, in one product for
+        every step, or for every row of a (table, index) pair, then looked up at each step."""
+        if isinstance(s, tuple):
+            table, index = s
+            return np.take(table @ W_as.T, index, axis=0)
+        return s @ W_as.T
 
     def _dropout(self, shape, dropout_rng):
         """Inverted dropout's multiplier (0 or 1/(1-p)) for a layer's output, or None if off."""

@@ -75,8 +75,10 @@ class SpellingRNN:
         return self.encoder.encode_tokens(self.vocab, words, T, compiled)
 
     def forward(self, x, mask=None, *, words):
-        """RNN.forward on x and the spelling of `words` (remembered from earlier calls)."""
-        return self.rnn.forward(x, mask, s=self.remembered_spelling(words, np.shape(x)[1]))
+        """RNN.forward on x and the spelling of `words` (remembered from earlier calls): each
+        distinct word's s once, as a table and each token's row in it (RNN.forward's s_index)."""
+        table, index = self.remembered_table(words, np.shape(x)[1])
+        return self.rnn.forward(x, mask, s=table, s_index=index)
 
     def forget(self):
         """Drop the remembered spellings (they are recomputed as words come)."""
@@ -84,7 +86,15 @@ class SpellingRNN:
 
     def remembered_spelling(self, words, T):
         """s (m, T, 2 n_c) as `spelling` gives it, the words met before taken from memory."""
-        weights = b"".join(p.tobytes() for p in self.encoder.params.values())
+        table, index = self.remembered_table(words, T)
+        return np.take(table, index, axis=0)
+
+    def remembered_table(self, words, T):
+        """(table, index): row 0 zero, then the spellings of the distinct words of `words`
+        ((1 + n, 2 n_c)), and (m, T) each token's row (0 at padded steps); the words met before
+        are taken from memory."""
+        # The weights as stored ("A": no transposing copy of the column-major ones), one by one
+        weights = [p.tobytes("A") for p in self.encoder.params.values()]
         if weights != self._memo_weights or len(self._memo) > self.WORDS_KEPT:
             self._memo, self._memo_weights = {}, weights
         memo = self._memo
@@ -95,10 +105,13 @@ class SpellingRNN:
             chunk, ids = ids[:n], ids[n:]
             vectors, _ = self.encoder.encode([i for i, _ in chunk], compiled=True)
             memo.update(zip((w for _, w in chunk), vectors))
-        s = np.zeros((len(words), T, 2 * self.encoder.n_c), self.encoder.dtype)
-        if distinct:  # scatter: each token gets its word's vector
-            s[token_mask(words, T)] = np.stack([memo[w] for w in distinct])[which]
-        return s
+        table = np.empty((1 + len(distinct), 2 * self.encoder.n_c), self.encoder.dtype)
+        table[0] = 0
+        if distinct:
+            table[1:] = [memo[w] for w in distinct]
+        index = np.zeros((len(words), T), np.intp)
+        index[token_mask(words, T)] = which + 1
+        return table, index
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
         """RNN.loss_and_grads (same options), its gradients carried on into the characters."""
