@@ -13,8 +13,8 @@ of --data (CoNLL; default <repo>/../shared/data/conll2003/test.txt, or synthetic
 without it) in batches of 256, and the latency of one 12-token sentence (the median over
 --calls calls); both medians, with the compiled loop loaded if Numba is installed, one BLAS
 thread. The models take turns pass by pass (a pass: the text once, then --calls / --repeats
-single-sentence calls), so that a change in the machine's load falls on all of them alike. The last columns are
-the ratios to the first model.
+single-sentence calls), so that a change in the machine's load falls on all of them alike.
+The last columns are the ratios to the first model.
 
 A model that reads spellings (nn.spelling) remembers each word's once computed: its tokens/s
 and latency are those of a process that has tagged the text before (the warm-up pass); the
