@@ -15,6 +15,8 @@ dropout and weight averaging) with 15 epochs, plus:
     no-btc     full on CoNLL-2003 alone (dev: CoNLL-2003 valid)
     tags-crf   full, but learning PER, LOC and ORG (the types both corpora have) with a CRF
                output layer, its persons scored (not in the default --configs)
+    decay      full with the learning rate decayed, lr / (1 + 0.2 epoch): 3e-3 to 0.8e-3 by
+               the last epoch (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -62,6 +64,7 @@ def configs(data):
             *CHARS,
             *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],  # after --task per
         ],
+        "decay": [*BASE, *data_flags(data), *CASE, *CHARS, "--lr-decay", "0.2"],
     }
 
 

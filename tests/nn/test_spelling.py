@@ -124,6 +124,33 @@ def test_s_is_required_exactly_when_the_model_reads_it():
         with_s.forward(x, MASK, s=np.zeros((3, T, 6), int))
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_s_as_a_table_and_each_steps_row_is_the_dense_s_it_stands_for(compiled, monkeypatch):
+    """forward(s=table, s_index=index) reads s<t> = table[index[i, t]]: the same outputs as the
+    dense s it stands for, whatever the rows at padded steps, in NumPy and in the kernel."""
+    if compiled and not kernels.load():
+        pytest.skip("needs numba (the bench extra)")
+    monkeypatch.setattr(kernels, "wanted", lambda T: compiled)
+    model = rnnkit.RNN(N_X, 4, 2, layers=2, bidirectional=True, seed=3, n_s=6, dtype="float32")
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(4, 6)).astype(np.float32)
+    index = rng.integers(0, 4, (len(SENTENCES), T))
+    dense = np.where(MASK[..., None], table[index], 0)
+    x = ids(2)
+    expected = model.forward(x, MASK, s=dense)
+    index[~MASK] = 3  # padded steps: any row
+    for got, want in zip(model.forward(x, MASK, s=table, s_index=index), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 4\)"):
+        model.forward(x, MASK, s=table, s_index=index + 1)
+    with pytest.raises(ValueError, match=r"s_index must hold ints of shape \(batch, T\)"):
+        model.forward(x, MASK, s=table, s_index=index[:, :2])
+    with pytest.raises(ValueError, match=r"a float table \(rows, n_s = 6\)"):
+        model.forward(x, MASK, s=table[:, :5], s_index=index)
+    with pytest.raises(ValueError, match="s_index goes with s"):
+        model.forward(x, MASK, s_index=index)
+
+
 def test_a_words_spelling_is_what_the_model_reads():
     """forward(x, words=) is RNN.forward with s from the encoder, and the spelling of a token
     is its word's alone: the same word gets the same s<t> wherever it stands."""

@@ -114,3 +114,13 @@ def test_weights_move_both_ways(layers, bidirectional):
     t_a2, _ = rnn2(torch.tensor(x))
     np.testing.assert_allclose(t_a2.detach().numpy(), t_a.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(linear2.weight.detach().numpy(), linear.weight.detach().numpy())
+
+
+def test_a_crf_s_transitions_are_named_not_silently_dropped():
+    """A tagger with a CRF output keeps its transition scores in model.params beside the RNN's;
+    nn.RNN + nn.Linear have no place for them, so to_torch says which it leaves out."""
+    model = rnnkit.RNN(5, 3, 4, output="linear", bidirectional=True)
+    model.params["crf.A"] = np.zeros((4, 4))
+    with pytest.warns(UserWarning, match=r"not crf\.A \(a task's own parameters"):
+        rnn, linear = rnnkit.to_torch(model)
+    np.testing.assert_array_equal(linear.weight.detach().numpy(), model.params["W_ya"])

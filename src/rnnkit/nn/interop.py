@@ -7,6 +7,8 @@ the maths has one: b_a goes to bias_ih and bias_hh is set to zero), the
 PyTorch is imported only here, and only when these functions are called.
 """
 
+import warnings
+
 import numpy as np
 
 from rnnkit.nn.model import RNN
@@ -20,11 +22,21 @@ def _torch_key(kind, chain):
 def to_torch(model, dtype=None):
     """(nn.RNN, nn.Linear), batch_first, with the model's weights; for dense inputs of n_x
     features. A model that reads more than x (a spelling s<t>: n_s set) has no nn.RNN of the
-    same function, and is refused rather than exported without it."""
+    same function, and is refused rather than exported without it. Parameters a task put
+    beside the RNN's (a CRF's transition scores) are not exported: a warning names them, and
+    the Linear then gives the scores they are decoded with."""
     if getattr(model, "n_s", None) is not None:
         raise ValueError(
             "to_torch exports the lecture's RNN on x alone; this model also reads a spelling "
             f"s<t> (n_s = {model.n_s}), which nn.RNN has no place for"
+        )
+    beside = sorted(set(model.params) - _rnn_params(model))
+    if beside:
+        warnings.warn(
+            f"to_torch exports the RNN and its output layer, not {', '.join(beside)} (a task's "
+            "own parameters, e.g. a CRF's): nn.Linear gives the scores they are decoded with; "
+            "take them from model.params",
+            stacklevel=2,
         )
     import torch
 
@@ -53,6 +65,13 @@ def to_torch(model, dtype=None):
         linear.weight.copy_(torch.from_numpy(p["W_ya"]))
         linear.bias.copy_(torch.from_numpy(p["b_y"]))
     return rnn, linear
+
+
+def _rnn_params(model):
+    names = {"W_ya", "b_y"}
+    for chain in model.chains:
+        names |= {chain.W_aa, chain.W_ax, chain.b_a}
+    return names
 
 
 def from_torch(rnn, linear, output="sigmoid", dtype=None):

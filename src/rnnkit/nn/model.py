@@ -229,6 +229,8 @@ class RNN:
                 raise ValueError(
                     f"a0 must have shape (batch, n_a) = {(m, self.n_a)}, not {a0.shape}"
                 )
+        if s_index is not None and s is None:
+            raise ValueError("s_index goes with s, the table of rows it indexes")
         if (s is None) != (self.n_s is None):
             raise ValueError(
                 "this model has no dense input s (n_s is None)"
@@ -237,8 +239,6 @@ class RNN:
             )
         if s is not None and s_index is not None:  # a table of rows and each step's row
             return x, mask, a0, self._check_table(s, s_index, m, T)
-        if s_index is not None:
-            raise ValueError("s_index goes with s, the table of rows it indexes")
         if s is not None:
             s = np.asarray(s)
             if s.dtype.kind != "f" or s.shape != (m, T, self.n_s):

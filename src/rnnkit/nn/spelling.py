@@ -16,7 +16,9 @@ on through the characters of each distinct word of the batch, once.
 At inference (`forward`) a word's spelling is remembered: text repeats its words (in
 batches of 256 CoNLL-2003 valid sentences the distinct words of a batch are 36% of its
 tokens: `benchmarks/bench_chars.py --batch 256`; and the next batch holds mostly the same
-words), and a remembered word skips its characters. The memory
+words), and a remembered word skips its characters. The word-level RNN then gets the batch's
+distinct spellings as a table and each token's row in it (RNN.forward's s_index), so W_as s
+too is computed once per distinct word, not per token. The memory
 is keyed by the character RNN's weights, so a change to them (a training step, the
 averaged weights swapped in) forgets it; a vector computed in one batch may differ
 from the same word's in another in its last float32 digit.
