@@ -39,6 +39,23 @@ def test_single_column_gives_two_dimensional_x():
         assert b.x.tolist() == [[11, 12, 13], [1, 2, 0]]
 
 
+@pytest.mark.parametrize("k, n", [(2, 3), (1, 4), (2, 0)])
+def test_one_sentence_is_its_own_batch_copied(k, n):
+    """The one-sentence batch (a server's request) is what the sorting path gives: int64
+    copies (a caller's arrays are never written through the batch), every step real."""
+    (x,), (y,) = sentences([n], k=k)
+    for inputs in ([x], [x[:, 0]]) if k == 1 else ([x],):
+        (b,) = make_batches(inputs, [y], batch_size=4, max_tokens=2)
+        want = x[None, :, 0] if k == 1 else x[None]
+        assert b.x.dtype == b.y.dtype == np.int64 and b.x.shape == want.shape
+        assert b.x.tolist() == want.tolist() and b.y.tolist() == [y.tolist()]
+        assert b.mask.shape == (1, n) and b.mask.all() and b.index.tolist() == [0]
+        b.x[...] = -1
+        assert (inputs[0] >= 0).all()
+    (b,) = make_batches([x], None, batch_size=1)
+    assert b.y is None
+
+
 def test_without_labels():
     xs, _ = sentences([2, 3])
     (b,) = make_batches(xs, None, batch_size=2)

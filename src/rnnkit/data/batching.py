@@ -70,6 +70,12 @@ def make_batches(
             if len(y) != len(x):
                 raise ValueError(f"sentence {i}: {len(x)} inputs but {len(y)} labels")
 
+    k = widths.pop() if widths else 1
+    if len(xs) == 1 and rng is None:  # one sentence (a request to a server): nothing to sort
+        x = np.array(xs[0], np.int64)[None]
+        y = None if ys is None else np.array(ys[0], np.int64)[None]
+        mask = np.ones(x.shape[:2], bool)
+        return [Batch(x=x[:, :, 0] if k == 1 else x, y=y, mask=mask, index=np.zeros(1, np.int64))]
     if rng is None:
         order = np.argsort(lengths, kind="stable")
         if max_tokens is None:
@@ -86,7 +92,6 @@ def make_batches(
             chunks += [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
         chunks = [chunks[i] for i in rng.permutation(len(chunks))]
 
-    k = widths.pop() if widths else 1
     return [_pad(xs, ys, lengths, idx, k) for idx in chunks]
 
 
