@@ -122,5 +122,5 @@ def test_a_crf_s_transitions_are_named_not_silently_dropped():
     model = rnnkit.RNN(5, 3, 4, output="linear", bidirectional=True)
     model.params["crf.A"] = np.zeros((4, 4))
     with pytest.warns(UserWarning, match=r"not crf\.A \(a task's own parameters"):
-        rnn, linear = rnnkit.to_torch(model)
+        _, linear = rnnkit.to_torch(model)
     np.testing.assert_array_equal(linear.weight.detach().numpy(), model.params["W_ya"])
