@@ -31,7 +31,8 @@ G = {"tanh": (tanh, tanh_grad), "relu": (relu, relu_grad)}
 def sigmoid(z):
     # exp(-|z|) never overflows; the two branches are the same function.
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    r = 1 / (1 + e)
+    return np.where(z >= 0, r, e * r)
 
 
 def softmax(z):

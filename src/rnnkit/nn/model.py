@@ -338,10 +338,11 @@ class RNN:
     def _s_term(s, W_as):
         """W_as s<t> (T, m, n_a), a new array: the columns of W_ax for s<t>, in one product for
         every step, or for every row of a (table, index) pair, then looked up at each step."""
+        # np.dot, not @: for these small products matmul's dispatch costs more than the sums
         if isinstance(s, tuple):
             table, index = s
-            return np.take(table @ W_as.T, index, axis=0)
-        return s @ W_as.T
+            return np.take(np.dot(table, W_as.T), index, axis=0)
+        return np.dot(s, W_as.T)
 
     def _dropout(self, shape, dropout_rng):
         """Inverted dropout's multiplier (0 or 1/(1-p)) for a layer's output, or None if off."""
