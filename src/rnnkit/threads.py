@@ -92,7 +92,8 @@ class _Limit:
 
     def restore_original_limits(self):
         for lib, n in self._saved:
-            lib.set_num_threads(n)
+            if n is not None:  # a library that could not say its count keeps rnnkit's
+                lib.set_num_threads(n)
 
 
 def _find_libraries():
