@@ -17,6 +17,10 @@ dropout and weight averaging) with 15 epochs, plus:
                output layer, its persons scored (not in the default --configs)
     decay      full with the learning rate decayed, lr / (1 + 0.2 epoch): 3e-3 to 0.8e-3 by
                the last epoch (not in the default --configs)
+    reg        full with more dropout: 0.35 on each layer's output (not 0.2) and 0.2 of the
+               feature groups (not 0.1) (not in the default --configs)
+    reg2       full with more dropout still: 0.5 on each layer's output, 0.3 of the feature
+               groups (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -65,6 +69,10 @@ def configs(data):
             *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],  # after --task per
         ],
         "decay": [*BASE, *data_flags(data), *CASE, *CHARS, "--lr-decay", "0.2"],
+        "reg": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
+        + ["--feature-dropout", "0.2"],
+        "reg2": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.5"]
+        + ["--feature-dropout", "0.3"],
     }
 
 

@@ -32,7 +32,8 @@ def test_options_given_override_the_preset():
     settings = with_preset("default", {"task": "bio", "epochs": 3, "features": ("word",)})
     assert settings["task"] == "bio" and settings["epochs"] == 3
     assert settings["features"] == recipe("default").features  # ("word",) is the default
-    assert settings["layers"] == 2 and settings["dropout"] == 0.2
+    assert settings["layers"] == 2 and settings["dropout"] == 0.35  # the preset's, not 0
+    assert settings["feature_dropout"] == 0.2 and settings["char_hidden"] == 25
 
 
 def test_train_with_a_preset(corpus, tmp_path):
