@@ -21,6 +21,7 @@ dropout and weight averaging) with 15 epochs, plus:
                feature groups (not 0.1) (not in the default --configs)
     reg2       full with more dropout still: 0.5 on each layer's output, 0.3 of the feature
                groups (not in the default --configs)
+    tags-crf-reg  tags-crf with reg's dropout (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -73,6 +74,14 @@ def configs(data):
         + ["--feature-dropout", "0.2"],
         "reg2": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.5"]
         + ["--feature-dropout", "0.3"],
+        "tags-crf-reg": [
+            *BASE,
+            *data_flags(data),
+            *CASE,
+            *CHARS,
+            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
+            *["--dropout", "0.35", "--feature-dropout", "0.2"],
+        ],
     }
 
 
