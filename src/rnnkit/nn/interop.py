@@ -30,14 +30,6 @@ def to_torch(model, dtype=None):
             "to_torch exports the lecture's RNN on x alone; this model also reads a spelling "
             f"s<t> (n_s = {model.n_s}), which nn.RNN has no place for"
         )
-    beside = sorted(set(model.params) - _rnn_params(model))
-    if beside:
-        warnings.warn(
-            f"to_torch exports the RNN and its output layer, not {', '.join(beside)} (a task's "
-            "own parameters, e.g. a CRF's): nn.Linear gives the scores they are decoded with; "
-            "take them from model.params",
-            stacklevel=2,
-        )
     import torch
 
     dtype = (
@@ -55,6 +47,7 @@ def to_torch(model, dtype=None):
     )
     linear = torch.nn.Linear(model.n_a * (2 if model.bidirectional else 1), model.n_y, dtype=dtype)
     p = model.params
+    copied = {"W_ya", "b_y"}
     with torch.no_grad():
         for chain in model.chains:
             for kind, name in (("weight_ih", chain.W_ax), ("weight_hh", chain.W_aa)):
@@ -62,16 +55,18 @@ def to_torch(model, dtype=None):
                 getattr(rnn, _torch_key(kind, chain)).copy_(weight)
             getattr(rnn, _torch_key("bias_ih", chain)).copy_(torch.from_numpy(p[chain.b_a]))
             getattr(rnn, _torch_key("bias_hh", chain)).zero_()
+            copied |= {chain.W_ax, chain.W_aa, chain.b_a}
         linear.weight.copy_(torch.from_numpy(p["W_ya"]))
         linear.bias.copy_(torch.from_numpy(p["b_y"]))
+    left = sorted(set(p) - copied)
+    if left:
+        warnings.warn(
+            f"to_torch exports the RNN and its output layer, not {', '.join(left)} (a task's "
+            "own parameters, e.g. a CRF's): nn.Linear gives the scores they are decoded with; "
+            "take them from model.params",
+            stacklevel=2,
+        )
     return rnn, linear
-
-
-def _rnn_params(model):
-    names = {"W_ya", "b_y"}
-    for chain in model.chains:
-        names |= {chain.W_aa, chain.W_ax, chain.b_a}
-    return names
 
 
 def from_torch(rnn, linear, output="sigmoid", dtype=None):
