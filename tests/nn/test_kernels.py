@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -158,6 +159,56 @@ def test_longest_first_batch_equals_any_order(bidirectional, layers):
     assert max(errors.values()) < 1e-6, errors
 
 
+@needs_numba
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("inputs", ["ids", "groups", "s", "s table"])
+@pytest.mark.parametrize("m", [1, 12])  # 12: a product per block, and one wide product
+def test_the_whole_model_in_one_kernel_call_equals_numpy(
+    layers, bidirectional, activation, inputs, m, monkeypatch
+):
+    """kernels.stack_forward (a model of one or two layers in one compiled call) against NumPy,
+    on word ids, K groups of ids, and a dense s<t> or a table of rows beside them; deeper models
+    keep the loop per chain."""
+    n_x, n_a, n_s, T = 40, 9, 4, 8
+    model = rnnkit.RNN(
+        n_x,
+        n_a,
+        3,
+        activation,
+        "softmax",
+        layers=layers,
+        bidirectional=bidirectional,
+        n_s=n_s if inputs.startswith("s") else None,
+        seed=3,
+    )
+    rng = np.random.default_rng(11)
+    mask = longest_first(sorted(rng.integers(1, T + 1, m), reverse=True), T)
+    from rnnkit.nn import numba_loop
+
+    assert (m * T >= numba_loop.WIDE_ROWS) == (m == 12)  # both ways to a layer's input
+    x = rng.integers(0, n_x, (m, T, 3) if inputs == "groups" else (m, T))
+    spelled = {}
+    if inputs == "s":
+        spelled = {"s": rng.normal(size=(m, T, n_s)).astype(np.float32)}
+    elif inputs == "s table":
+        spelled = {
+            "s": rng.normal(size=(5, n_s)).astype(np.float32),
+            "s_index": rng.integers(0, 5, (m, T)),
+        }
+    assert kernels.load()
+    calls = []
+    stack = kernels.stack_forward
+    monkeypatch.setattr(kernels, "stack_forward", lambda *a: calls.append(1) or stack(*a))
+    with_k = model.forward(x, mask, **spelled)
+    assert calls == ([1] if layers <= 2 else [])
+    monkeypatch.setattr(kernels, "available", False)
+    without = model.forward(x, mask, **spelled)
+    for a, b in zip(with_k, without):  # ŷ, and the top layer's states
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
     """The optional kernel must never stop a tagger: if Numba fails, forward() gives NumPy's
     answer."""
@@ -165,9 +216,11 @@ def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
     x = np.random.default_rng(0).integers(0, 20, (3, 5))
     expected, _ = model.forward(x)
     monkeypatch.setattr(kernels, "available", True)
-    monkeypatch.setattr(
-        kernels, "_compiled", lambda *args: (_ for _ in ()).throw(RuntimeError("broken cache"))
-    )
+
+    def broken(*args):
+        raise RuntimeError("broken cache")
+
+    monkeypatch.setattr(kernels, "_compiled", SimpleNamespace(loop=broken, stack=broken))
     with pytest.warns(UserWarning, match="broken cache"):
         y_hat, _ = model.forward(x)
     np.testing.assert_allclose(y_hat, expected, rtol=1e-5, atol=1e-6)
@@ -196,10 +249,10 @@ def test_kernel_cache_hits_in_a_fresh_process_and_does_not_grow(tmp_path):
         import rnnkit
         from rnnkit.nn import kernels
         assert kernels.load()
-        from rnnkit.nn.numba_loop import loop
+        from rnnkit.nn.numba_loop import stack
         model = rnnkit.RNN(20, 8, 1, seed=0)
         model.forward(np.arange(12).reshape(2, 6))
-        print(sum(loop.stats.cache_hits.values()), sum(loop.stats.cache_misses.values()))
+        print(sum(stack.stats.cache_hits.values()), sum(stack.stats.cache_misses.values()))
     """
     cache = tmp_path / "cache"
     first = run_python(code, NUMBA_CACHE_DIR=str(cache))
@@ -228,8 +281,9 @@ def test_the_kernel_is_taken_only_once_loaded_however_much_is_tagged(monkeypatch
     x = np.arange(12).reshape(1, 12)
     monkeypatch.setattr(kernels, "_compiled", None)
     calls = []
-    compiled = kernels.rnn_forward
-    monkeypatch.setattr(kernels, "rnn_forward", lambda *a: calls.append(1) or compiled(*a))
+    for name in ("rnn_forward", "stack_forward"):  # a chain, or the whole model, compiled
+        compiled = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, f=compiled: calls.append(1) or f(*a))
     want, _ = model.forward(x)
     for _ in range(50):
         y_hat, _ = model.forward(x)

@@ -12,6 +12,14 @@ Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
 tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 
+A model of one or two layers on word ids takes a second kernel, `stack_forward`: every
+chain, the input products of layer 2 and the output layer in one call. A 12-token sentence
+is some 10^6 multiply-adds, while each call from Python into NumPy or Numba costs a few
+microseconds; by chain, a sentence paid for some twenty such calls. Below a few rows the
+recurrent product is a loop of its own (`numba_loop.product`): BLAS's call costs more than
+the sums. From some 64 rows on, layer 2's four (n_a, n_a) input products are one product
+of twice the width, which BLAS runs at about twice the rate.
+
 Numba is loaded only when a process asks for it with load() (rnnkit bench, the benchmark
 against PyTorch, a user's long-running program). Importing it and loading the compiled loop
 from its on-disk cache costs a process 0.5 to 3 s and some 80 MB; the loop then saves NumPy's
@@ -62,7 +70,7 @@ Q = tuple(
 )
 ZERO = np.float32(0)
 
-_compiled = None  # numba_loop.loop, once loaded
+_compiled = None  # the module numba_loop, once loaded
 
 
 class KernelFailed(RuntimeError):
@@ -90,7 +98,7 @@ def _loop():
         if not available:
             raise KernelFailed("the compiled kernel is not available")
         try:
-            from rnnkit.nn.numba_loop import loop
+            from rnnkit.nn import numba_loop
         except Exception as e:  # an optional accelerator must never stop a tagger: use NumPy
             available = False
             warnings.warn(
@@ -99,7 +107,7 @@ def _loop():
                 stacklevel=3,
             )
             raise KernelFailed from e
-        _compiled = loop
+        _compiled = numba_loop
         threads.libraries_loaded()  # Numba brings SciPy's own BLAS: hold it to rnnkit's threads too
     return _compiled
 
@@ -117,8 +125,6 @@ def rnn_forward(
     extra: (T, m, n_a) another term of z<t>, added to W_ax x<t> + b_a (W_as s<t>, nn.model);
     the kernel may write into it.
     """
-    global available
-    loop = _loop()
     T, m = inp.shape[:2]
     if inp.dtype.kind in "iu":
         a = np.empty((T, m, len(b_a)), b_a.dtype) if extra is None else extra
@@ -144,12 +150,35 @@ def rnn_forward(
         logits,
         extra is not None and x is not None,
     )
+    return _call("loop", args)
+
+
+def stack_forward(ids, rows, activation, layer1, S, s_rows, layer2, W_ya, b_y):
+    """(logits (T, m, n_y), the top layer's a of each direction (T, m, n_a)): a whole model of
+    one or two layers on word ids, compiled as one call, so that a short sentence pays NumPy's
+    and Numba's cost per call once, not once per chain and per step of the glue between them.
+
+    ids (T, m, K) word ids, rows n<t> as in rnn_forward. layer1, layer2: (W_ax^T, b_a, W_aa^T),
+    each a tuple of one array per direction, but layer2's W_ax^T in row blocks (n_a, n_a), one
+    per direction and direction below ("fwd" of "fwd", "fwd" of "bwd", "bwd" of "fwd", ...);
+    layer2's b_a holds empty arrays for a model of one layer. S: for each layer-1 direction,
+    W_as s of each row of the spelling table ((rows, n_a), or (0, n_a) without spellings);
+    s_rows (T, m) each token's row.
+    """
+    args = (ids, rows, activation == "relu", *layer1, S, s_rows, *layer2, W_ya, b_y)
+    return _call("stack", args)
+
+
+def _call(name, args):
+    """numba_loop.<name>(*args); a failure switches the kernel off for the process."""
+    global available
+    compiled = _loop()
     try:
-        return loop(*args)
+        return getattr(compiled, name)(*args)
     except Exception as e:  # compiling for new argument types happens here, at the call
         available = False
         warnings.warn(
             f"rnnkit: the compiled kernel failed ({type(e).__name__}: {e}); using NumPy",
-            stacklevel=2,
+            stacklevel=3,
         )
         raise KernelFailed from e

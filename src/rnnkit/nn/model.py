@@ -291,6 +291,11 @@ class RNN:
         cache = ForwardCache(mask, mask_tm, a0, s=s_tm)
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
+        if rows is not None and self._stacks(x_tm):
+            logits, top = self._stack_forward(x_tm, cache.s, rows)
+            cache.top = top[0] if len(top) == 1 else np.concatenate(top, axis=-1)
+            cache.logits = logits.transpose(1, 0, 2)
+            return cache
         W_ya, b_y = self.params["W_ya"], self.params["b_y"]
         logits = None
         if rows is not None:  # the kernel adds W_ya a<t> to them as it goes
@@ -332,6 +337,50 @@ class RNN:
             W_ya = self.params["W_ya"][:, cols]
         return kernels.rnn_forward(
             inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits, s_term
+        )
+
+    def _stacks(self, x_tm):
+        """Whether kernels.stack_forward takes the whole model: word ids, at most two layers,
+        layer 1's W_ax stored column-major (as RNN and the model files keep it, so that W_ax^T
+        is passed without a copy)."""
+        return (
+            x_tm.dtype.kind in "iu"
+            and self.layers <= 2
+            and all(self.params[c.W_ax].T.flags.c_contiguous for c in self.chains_of(1))
+        )
+
+    def _stack_forward(self, x_tm, s, rows):
+        """kernels.stack_forward of this model on x_tm (T, m[, K]) and s (see ForwardCache.s)."""
+        p, (T, m), n_a = self.params, x_tm.shape[:2], self.n_a
+        ids = (x_tm if x_tm.ndim == 3 else x_tm[..., None]).astype(np.intp, copy=False)
+
+        def layer(chains):
+            return (
+                tuple(np.ascontiguousarray(p[c.W_ax].T) for c in chains),
+                tuple(p[c.b_a] for c in chains),
+                tuple(np.ascontiguousarray(p[c.W_aa].T) for c in chains),
+            )
+
+        first = self.chains_of(1)
+        if s is None:  # no spelling: empty tables
+            S, s_rows = (
+                tuple(np.empty((0, n_a), self.dtype) for _ in first),
+                np.empty((0, 0), np.intp),
+            )
+        else:
+            table, s_rows = s if isinstance(s, tuple) else (s.reshape(T * m, self.n_s), None)
+            if s_rows is None:  # a dense s<t>: each token its own row
+                s_rows = np.arange(T * m).reshape(T, m)
+            S = tuple(np.dot(table, p[c.W_as].T) for c in first)
+        if self.layers == 2:  # W_ax^T in row blocks, one per chain below
+            W_ax, b_a, W_aa = layer(self.chains_of(2))
+            W_ax = tuple(W[i : i + n_a] for W in W_ax for i in range(0, len(W), n_a))
+            second = W_ax, b_a, W_aa
+        else:  # the kernel's types take a second layer; empty arrays say there is none
+            empty, none = np.empty((0, n_a), self.dtype), np.empty(0, self.dtype)
+            second = ((empty,) * len(first), (none,) * len(first), (empty,) * len(first))
+        return kernels.stack_forward(
+            ids, rows, self.activation, layer(first), S, s_rows, second, p["W_ya"], p["b_y"]
         )
 
     @staticmethod

@@ -75,3 +75,144 @@ def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits, add):
                         y += W_ya[o, j] * z[j]
                     logits[t, i, o] += y
     return a
+
+
+@jit
+def g(v, use_relu):
+    return relu(v) if use_relu else tanh(v)
+
+
+# Below this many rows the recurrent product is a loop here: a BLAS call costs more than the sums
+FEW_ROWS = 4
+
+
+@jit
+def product(a, W_T, out):
+    """out = a W_T (k, n_a): BLAS for a batch, a vectorised loop for a sentence or two."""
+    if len(a) > FEW_ROWS:
+        np.dot(a, W_T, out)
+        return
+    for i in range(len(a)):
+        o, row = out[i], a[i]
+        o[:] = 0
+        for j in range(len(row)):
+            v, w = row[j], W_T[j]
+            for q in range(len(o)):
+                o[q] += v * w[q]
+
+
+@jit
+def ids_chain(a, ids, rows, reverse, use_relu, W_ax_T, b_a, W_aa_T, S, s_rows):
+    """a (T, m, n_a) in place: a chain of layer 1 on word ids (T, m, K), z<t> = the K gathered
+    columns of W_ax + b_a (+ S[s_rows[t, i]], its W_as s<t>, if S has rows)."""
+    T, m, n_a = a.shape
+    prod = np.empty((m, n_a), a.dtype)
+    for step in range(T):
+        t = T - 1 - step if reverse else step
+        before = t + 1 if reverse else t - 1
+        n = rows[t]
+        a[t, n:] = 0  # a<t> = 0 where padded
+        k = min(n, rows[before]) if step else 0  # rows running at both steps; the others
+        if k:  # start at a = 0
+            product(a[before, :k], W_aa_T, prod[:k])
+        prod[k:n] = 0
+        for i in range(n):
+            z, p, w = a[t, i], prod[i], W_ax_T[ids[t, i, 0]]
+            for j in range(n_a):
+                z[j] = p[j] + w[j] + b_a[j]
+            for word in ids[t, i, 1:]:
+                w = W_ax_T[word]
+                for j in range(n_a):
+                    z[j] += w[j]
+            if len(S):
+                w = S[s_rows[t, i]]
+                for j in range(n_a):
+                    z[j] += w[j]
+            for j in range(n_a):
+                z[j] = g(z[j], use_relu)  # a<t> = g(W_aa a<t-1> + z<t>)
+
+
+@jit
+def dense_chain(a, rows, reverse, use_relu, W_aa_T):
+    """a (T, m, n_a) in place, holding z<t> on entry: a chain of a layer above the first."""
+    T, m, n_a = a.shape
+    prod = np.empty((m, n_a), a.dtype)
+    for step in range(T):
+        t = T - 1 - step if reverse else step
+        before = t + 1 if reverse else t - 1
+        n = rows[t]
+        a[t, n:] = 0
+        k = min(n, rows[before]) if step else 0
+        if k:
+            product(a[before, :k], W_aa_T, prod[:k])
+        prod[k:n] = 0
+        for i in range(n):
+            z, p = a[t, i], prod[i]
+            for j in range(n_a):
+                z[j] = g(p[j] + z[j], use_relu)
+
+
+# From this many rows (steps times sequences) on, a layer's input products are one wide product:
+# BLAS runs a (rows, 2 n_a) x (2 n_a, 2 n_a) product at twice the rate of four (n_a, n_a) ones,
+# which is worth copying W_ax^T's blocks into one array.
+WIDE_ROWS = 64
+
+
+@jit
+def input_terms(below, W_ax_T, b_a):
+    """z<t> = W_ax [a→<t>; a←<t>] + b_a (T, m, n_a) of each chain of a layer above the first, from
+    the chains of the layer below (each (T, m, n_a)); W_ax_T: each chain's W_ax^T in row blocks
+    (n_a, n_a), one per chain below (kernels.stack_forward)."""
+    T, m, n_a = below[0].shape
+    dirs, rows = len(below), T * m
+    z = [np.empty((T, m, n_a), b_a[0].dtype) for _ in range(dirs)]
+    if dirs == 1 or rows < WIDE_ROWS:  # a product per block
+        part = np.empty((rows, n_a), b_a[0].dtype)
+        for c in range(dirs):
+            z_c = z[c].reshape((rows, n_a))
+            for d in range(dirs):
+                product(below[d].reshape((rows, n_a)), W_ax_T[c * dirs + d], part if d else z_c)
+                if d:
+                    z_c += part
+            z_c += b_a[c]
+        return z
+    x = np.empty((rows, dirs * n_a), b_a[0].dtype)  # [a→<t>; a←<t>] of every step
+    W = np.empty((dirs * n_a, dirs * n_a), b_a[0].dtype)  # [W_ax→^T | W_ax←^T]
+    for d in range(dirs):
+        x[:, d * n_a : (d + 1) * n_a] = below[d].reshape((rows, n_a))
+        for c in range(dirs):
+            W[d * n_a : (d + 1) * n_a, c * n_a : (c + 1) * n_a] = W_ax_T[c * dirs + d]
+    wide = np.dot(x, W)
+    for c in range(dirs):
+        z[c].reshape((rows, n_a))[:] = wide[:, c * n_a : (c + 1) * n_a] + b_a[c]
+    return z
+
+
+@jit
+def stack(ids, rows, use_relu, W_ax1, b_a1, W_aa1, S, s_rows, W_ax2, b_a2, W_aa2, W_ya, b_y):
+    """logits (T, m, n_y) and the top layer's chains (T, m, n_a) of a model of one or two layers:
+    see kernels.stack_forward. Each weight is a tuple, one array per direction ("fwd", "bwd");
+    W_ax2 one per direction and direction below; b_a2 holds empty arrays for a model of one
+    layer."""
+    T, m = ids.shape[:2]
+    n_a, n_y, dirs = len(b_a1[0]), len(b_y), len(b_a1)
+    below = [np.empty((T, m, n_a), b_y.dtype) for _ in range(dirs)]
+    for c in range(dirs):
+        ids_chain(below[c], ids, rows, c == 1, use_relu, W_ax1[c], b_a1[c], W_aa1[c], S[c], s_rows)
+    top = below
+    if len(b_a2[0]):  # a second layer, on [a→<t>; a←<t>] of the first
+        top = input_terms(below, W_ax2, b_a2)
+        for c in range(dirs):
+            dense_chain(top[c], rows, c == 1, use_relu, W_aa2[c])
+    logits = np.empty((T, m, n_y), b_y.dtype)
+    for t in range(T):
+        for i in range(m):
+            for o in range(n_y):
+                y = b_y[o]
+                if i < rows[t]:  # W_ya [a→<t>; a←<t>] + b_y; b_y alone where padded
+                    for c in range(dirs):
+                        w, a = W_ya[o, c * n_a : (c + 1) * n_a], top[c][t, i]
+                        for j in range(n_a):
+                            y += w[j] * a[j]
+                logits[t, i, o] = y
+    return logits, top
