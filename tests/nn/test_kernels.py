@@ -263,6 +263,30 @@ def test_kernel_cache_hits_in_a_fresh_process_and_does_not_grow(tmp_path):
     assert sorted(p.name for p in cache.rglob("*")) == files
 
 
+@needs_numba
+def test_the_kernels_blas_is_held_to_rnnkits_threads():
+    """Numba's np.dot calls SciPy's own OpenBLAS, which it loads at its first kernel: that one
+    too must run with rnnkit's one thread, not the three the environment asks for."""
+    out = run_python(
+        """
+        import numpy as np, threadpoolctl
+        import rnnkit
+        from rnnkit import threads
+        from rnnkit.nn import kernels
+        assert kernels.load()
+        model = rnnkit.RNN(20, 8, 1, layers=2, bidirectional=True, seed=0)
+        with threads.limited():
+            model.forward(np.arange(12).reshape(2, 6))
+            counts = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+                      if i["user_api"] == "blas"}
+        print(len(counts), sorted(set(counts.values())))
+        """,
+        OPENBLAS_NUM_THREADS="3",
+    )
+    libraries, counts = out.split(maxsplit=1)
+    assert int(libraries) >= 2 and counts.strip() == "[1]", out  # NumPy's BLAS and SciPy's
+
+
 def test_tagging_a_text_does_not_load_numba():
     """Numba costs a process up to seconds and 80 MB: `rnnkit tag` of a text never pays it back."""
     out = run_python("""

@@ -189,6 +189,17 @@ def test_to_torch_refuses_a_model_it_would_export_without_its_spelling():
         rnnkit.to_torch(make().rnn)
 
 
+@pytest.mark.parametrize("sentences", [SENTENCES[:1], [SENTENCES[0], SENTENCES[0][::-1]]])
+def test_remembered_spellings_of_a_batch_without_padding(sentences):
+    """A batch that fills its T steps (one sentence, or sentences of one length) takes a path
+    of its own to each token's row: the same rows as `spelling` gives."""
+    model = make(dtype="float32")
+    s, _ = model.spelling(sentences, 4)
+    table, index = model.remembered_table(sentences, 4)
+    assert index.shape == (len(sentences), 4) and index.min() >= 1  # no row 0: no padding
+    np.testing.assert_allclose(np.take(table, index, axis=0), s, rtol=1e-6, atol=1e-7)
+
+
 def test_remembered_spellings_are_the_computed_ones_and_forgotten_when_the_weights_change():
     model = make(dtype="float32")
     x = ids(3)

@@ -17,8 +17,8 @@ chain, the input products of layer 2 and the output layer in one call. A 12-toke
 is some 10^6 multiply-adds, while each call from Python into NumPy or Numba costs a few
 microseconds; by chain, a sentence paid for some twenty such calls. Below a few rows the
 recurrent product is a loop of its own (`numba_loop.product`): BLAS's call costs more than
-the sums. From some 64 rows on, layer 2's four (n_a, n_a) input products are one product
-of twice the width, which BLAS runs at about twice the rate.
+the sums. From some 64 rows on, layer 2's two input products are one product of twice the
+width, which BLAS runs at about twice the rate.
 
 Numba is loaded only when a process asks for it with load() (rnnkit bench, the benchmark
 against PyTorch, a user's long-running program). Importing it and loading the compiled loop
@@ -98,6 +98,11 @@ def _loop():
         if not available:
             raise KernelFailed("the compiled kernel is not available")
         try:
+            # The BLAS that Numba's np.dot calls is SciPy's, loaded with scipy.linalg.cython_blas
+            # only when a first kernel is compiled or read from the cache: loaded here, before
+            # libraries_loaded() looks, so that rnnkit's thread limit holds it from the first call.
+            import scipy.linalg.cython_blas  # noqa: F401
+
             from rnnkit.nn import numba_loop
         except Exception as e:  # an optional accelerator must never stop a tagger: use NumPy
             available = False
@@ -159,9 +164,8 @@ def stack_forward(ids, rows, activation, layer1, S, s_rows, layer2, W_ya, b_y):
     and Numba's cost per call once, not once per chain and per step of the glue between them.
 
     ids (T, m, K) word ids, rows n<t> as in rnn_forward. layer1, layer2: (W_ax^T, b_a, W_aa^T),
-    each a tuple of one array per direction, but layer2's W_ax^T in row blocks (n_a, n_a), one
-    per direction and direction below ("fwd" of "fwd", "fwd" of "bwd", "bwd" of "fwd", ...);
-    layer2's b_a holds empty arrays for a model of one layer. S: for each layer-1 direction,
+    each a tuple of one array per direction; layer2's b_a holds empty arrays for a model of one
+    layer. S: for each layer-1 direction,
     W_as s of each row of the spelling table ((rows, n_a), or (0, n_a) without spellings);
     s_rows (T, m) each token's row.
     """

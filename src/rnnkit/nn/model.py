@@ -372,10 +372,8 @@ class RNN:
             if s_rows is None:  # a dense s<t>: each token its own row
                 s_rows = np.arange(T * m).reshape(T, m)
             S = tuple(np.dot(table, p[c.W_as].T) for c in first)
-        if self.layers == 2:  # W_ax^T in row blocks, one per chain below
-            W_ax, b_a, W_aa = layer(self.chains_of(2))
-            W_ax = tuple(W[i : i + n_a] for W in W_ax for i in range(0, len(W), n_a))
-            second = W_ax, b_a, W_aa
+        if self.layers == 2:
+            second = layer(self.chains_of(2))
         else:  # the kernel's types take a second layer; empty arrays say there is none
             empty, none = np.empty((0, n_a), self.dtype), np.empty(0, self.dtype)
             second = ((empty,) * len(first), (none,) * len(first), (empty,) * len(first))

@@ -82,14 +82,15 @@ def g(v, use_relu):
     return relu(v) if use_relu else tanh(v)
 
 
-# Below this many rows the recurrent product is a loop here: a BLAS call costs more than the sums
+# From 2 to this many rows the recurrent product is a loop here: SciPy's BLAS (which Numba calls)
+# costs more per call than the sums. One row (a sentence) is its matrix-vector product.
 FEW_ROWS = 4
 
 
 @jit
 def product(a, W_T, out):
-    """out = a W_T (k, n_a): BLAS for a batch, a vectorised loop for a sentence or two."""
-    if len(a) > FEW_ROWS:
+    """out = a W_T (k, n_a): BLAS for a batch or a single row, a vectorised loop for 2 to 4."""
+    if len(a) == 1 or len(a) > FEW_ROWS:
         np.dot(a, W_T, out)
         return
     for i in range(len(a)):
@@ -152,36 +153,33 @@ def dense_chain(a, rows, reverse, use_relu, W_aa_T):
                 z[j] = g(p[j] + z[j], use_relu)
 
 
-# From this many rows (steps times sequences) on, a layer's input products are one wide product:
-# BLAS runs a (rows, 2 n_a) x (2 n_a, 2 n_a) product at twice the rate of four (n_a, n_a) ones,
-# which is worth copying W_ax^T's blocks into one array.
+# From this many rows (steps times sequences) on, a bidirectional layer's two input products are
+# one product of twice the width, which BLAS runs at about twice the rate: worth copying the two
+# W_ax^T into one array. Below, the copy costs more than it saves.
 WIDE_ROWS = 64
 
 
 @jit
 def input_terms(below, W_ax_T, b_a):
     """z<t> = W_ax [a→<t>; a←<t>] + b_a (T, m, n_a) of each chain of a layer above the first, from
-    the chains of the layer below (each (T, m, n_a)); W_ax_T: each chain's W_ax^T in row blocks
-    (n_a, n_a), one per chain below (kernels.stack_forward)."""
+    the chains of the layer below (each (T, m, n_a)); W_ax_T: each chain's W_ax^T."""
     T, m, n_a = below[0].shape
     dirs, rows = len(below), T * m
+    x = below[0].reshape((rows, n_a))
+    if dirs > 1:  # [a→<t>; a←<t>] of every step
+        x = np.empty((rows, dirs * n_a), b_a[0].dtype)
+        for d in range(dirs):
+            x[:, d * n_a : (d + 1) * n_a] = below[d].reshape((rows, n_a))
     z = [np.empty((T, m, n_a), b_a[0].dtype) for _ in range(dirs)]
-    if dirs == 1 or rows < WIDE_ROWS:  # a product per block
-        part = np.empty((rows, n_a), b_a[0].dtype)
+    if dirs == 1 or rows < WIDE_ROWS:  # a product per chain
         for c in range(dirs):
             z_c = z[c].reshape((rows, n_a))
-            for d in range(dirs):
-                product(below[d].reshape((rows, n_a)), W_ax_T[c * dirs + d], part if d else z_c)
-                if d:
-                    z_c += part
+            product(x, W_ax_T[c], z_c)
             z_c += b_a[c]
         return z
-    x = np.empty((rows, dirs * n_a), b_a[0].dtype)  # [a→<t>; a←<t>] of every step
     W = np.empty((dirs * n_a, dirs * n_a), b_a[0].dtype)  # [W_ax→^T | W_ax←^T]
-    for d in range(dirs):
-        x[:, d * n_a : (d + 1) * n_a] = below[d].reshape((rows, n_a))
-        for c in range(dirs):
-            W[d * n_a : (d + 1) * n_a, c * n_a : (c + 1) * n_a] = W_ax_T[c * dirs + d]
+    for c in range(dirs):
+        W[:, c * n_a : (c + 1) * n_a] = W_ax_T[c]
     wide = np.dot(x, W)
     for c in range(dirs):
         z[c].reshape((rows, n_a))[:] = wide[:, c * n_a : (c + 1) * n_a] + b_a[c]
@@ -192,8 +190,7 @@ def input_terms(below, W_ax_T, b_a):
 def stack(ids, rows, use_relu, W_ax1, b_a1, W_aa1, S, s_rows, W_ax2, b_a2, W_aa2, W_ya, b_y):
     """logits (T, m, n_y) and the top layer's chains (T, m, n_a) of a model of one or two layers:
     see kernels.stack_forward. Each weight is a tuple, one array per direction ("fwd", "bwd");
-    W_ax2 one per direction and direction below; b_a2 holds empty arrays for a model of one
-    layer."""
+    b_a2 holds empty arrays for a model of one layer."""
     T, m = ids.shape[:2]
     n_a, n_y, dirs = len(b_a1[0]), len(b_y), len(b_a1)
     below = [np.empty((T, m, n_a), b_y.dtype) for _ in range(dirs)]

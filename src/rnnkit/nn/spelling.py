@@ -111,8 +111,11 @@ class SpellingRNN:
         table[0] = 0
         if distinct:
             table[1:] = [memo[w] for w in distinct]
+        which += 1
+        if len(which) == len(words) * T:  # no padding (one sentence, or all of length T)
+            return table, which.reshape(len(words), T)
         index = np.zeros((len(words), T), np.intp)
-        index[token_mask(words, T)] = which + 1
+        index[token_mask(words, T)] = which
         return table, index
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
