@@ -164,7 +164,7 @@ def test_longest_first_batch_equals_any_order(bidirectional, layers):
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("inputs", ["ids", "groups", "s", "s table"])
-@pytest.mark.parametrize("m", [1, 12])  # 12: a product per block, and one wide product
+@pytest.mark.parametrize("m", [1, 3, 12])  # products by BLAS, by the loop, and by BLAS
 def test_the_whole_model_in_one_kernel_call_equals_numpy(
     layers, bidirectional, activation, inputs, m, monkeypatch
 ):
@@ -185,9 +185,6 @@ def test_the_whole_model_in_one_kernel_call_equals_numpy(
     )
     rng = np.random.default_rng(11)
     mask = longest_first(sorted(rng.integers(1, T + 1, m), reverse=True), T)
-    from rnnkit.nn import numba_loop
-
-    assert (m * T >= numba_loop.WIDE_ROWS) == (m == 12)  # both ways to a layer's input
     x = rng.integers(0, n_x, (m, T, 3) if inputs == "groups" else (m, T))
     spelled = {}
     if inputs == "s":

@@ -17,8 +17,7 @@ chain, the input products of layer 2 and the output layer in one call. A 12-toke
 is some 10^6 multiply-adds, while each call from Python into NumPy or Numba costs a few
 microseconds; by chain, a sentence paid for some twenty such calls. Below a few rows the
 recurrent product is a loop of its own (`numba_loop.product`): BLAS's call costs more than
-the sums. From some 64 rows on, layer 2's two input products are one product of twice the
-width, which BLAS runs at about twice the rate.
+the sums.
 
 Numba is loaded only when a process asks for it with load() (rnnkit bench, the benchmark
 against PyTorch, a user's long-running program). Importing it and loading the compiled loop

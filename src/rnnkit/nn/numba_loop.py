@@ -153,16 +153,11 @@ def dense_chain(a, rows, reverse, use_relu, W_aa_T):
                 z[j] = g(p[j] + z[j], use_relu)
 
 
-# From this many rows (steps times sequences) on, a bidirectional layer's two input products are
-# one product of twice the width, which BLAS runs at about twice the rate: worth copying the two
-# W_ax^T into one array. Below, the copy costs more than it saves.
-WIDE_ROWS = 64
-
-
 @jit
 def input_terms(below, W_ax_T, b_a):
     """z<t> = W_ax [a→<t>; a←<t>] + b_a (T, m, n_a) of each chain of a layer above the first, from
-    the chains of the layer below (each (T, m, n_a)); W_ax_T: each chain's W_ax^T."""
+    the chains of the layer below (each (T, m, n_a)); W_ax_T: each chain's W_ax^T. One product
+    per chain over every step."""
     T, m, n_a = below[0].shape
     dirs, rows = len(below), T * m
     x = below[0].reshape((rows, n_a))
@@ -171,18 +166,10 @@ def input_terms(below, W_ax_T, b_a):
         for d in range(dirs):
             x[:, d * n_a : (d + 1) * n_a] = below[d].reshape((rows, n_a))
     z = [np.empty((T, m, n_a), b_a[0].dtype) for _ in range(dirs)]
-    if dirs == 1 or rows < WIDE_ROWS:  # a product per chain
-        for c in range(dirs):
-            z_c = z[c].reshape((rows, n_a))
-            product(x, W_ax_T[c], z_c)
-            z_c += b_a[c]
-        return z
-    W = np.empty((dirs * n_a, dirs * n_a), b_a[0].dtype)  # [W_ax→^T | W_ax←^T]
     for c in range(dirs):
-        W[:, c * n_a : (c + 1) * n_a] = W_ax_T[c]
-    wide = np.dot(x, W)
-    for c in range(dirs):
-        z[c].reshape((rows, n_a))[:] = wide[:, c * n_a : (c + 1) * n_a] + b_a[c]
+        z_c = z[c].reshape((rows, n_a))
+        product(x, W_ax_T[c], z_c)
+        z_c += b_a[c]
     return z
 
 
