@@ -103,20 +103,29 @@ def product(a, W_T, out):
 
 
 @jit
+def recurrent_term(a, rows, step, reverse, W_aa_T, prod):
+    """(t, n<t>) of a chain's step-th step, with W_aa a<t-1> of its running rows in prod[:n<t>]
+    and a<t> = 0 where padded."""
+    T = len(a)
+    t = T - 1 - step if reverse else step
+    before = t + 1 if reverse else t - 1
+    n = rows[t]
+    a[t, n:] = 0
+    k = min(n, rows[before]) if step else 0  # rows running at both steps; the others
+    if k:  # start at a = 0
+        product(a[before, :k], W_aa_T, prod[:k])
+    prod[k:n] = 0
+    return t, n
+
+
+@jit
 def ids_chain(a, ids, rows, reverse, use_relu, W_ax_T, b_a, W_aa_T, S, s_rows):
     """a (T, m, n_a) in place: a chain of layer 1 on word ids (T, m, K), z<t> = the K gathered
     columns of W_ax + b_a (+ S[s_rows[t, i]], its W_as s<t>, if S has rows)."""
     T, m, n_a = a.shape
     prod = np.empty((m, n_a), a.dtype)
     for step in range(T):
-        t = T - 1 - step if reverse else step
-        before = t + 1 if reverse else t - 1
-        n = rows[t]
-        a[t, n:] = 0  # a<t> = 0 where padded
-        k = min(n, rows[before]) if step else 0  # rows running at both steps; the others
-        if k:  # start at a = 0
-            product(a[before, :k], W_aa_T, prod[:k])
-        prod[k:n] = 0
+        t, n = recurrent_term(a, rows, step, reverse, W_aa_T, prod)
         for i in range(n):
             z, p, w = a[t, i], prod[i], W_ax_T[ids[t, i, 0]]
             for j in range(n_a):
@@ -139,14 +148,7 @@ def dense_chain(a, rows, reverse, use_relu, W_aa_T):
     T, m, n_a = a.shape
     prod = np.empty((m, n_a), a.dtype)
     for step in range(T):
-        t = T - 1 - step if reverse else step
-        before = t + 1 if reverse else t - 1
-        n = rows[t]
-        a[t, n:] = 0
-        k = min(n, rows[before]) if step else 0
-        if k:
-            product(a[before, :k], W_aa_T, prod[:k])
-        prod[k:n] = 0
+        t, n = recurrent_term(a, rows, step, reverse, W_aa_T, prod)
         for i in range(n):
             z, p = a[t, i], prod[i]
             for j in range(n_a):
