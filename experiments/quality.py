@@ -88,6 +88,11 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *[*FEATURES, "--dropout", "0.35", "--feature-dropout", "0.2", "--n-a", "200"],
     ],
+    # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
+    "bi2-bio-crf-vocab": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--vocab", "20000", "--lower-vocab", "10000"],
+    ],
 }
 # What each part of the recipe adds (not run unless named in --configs).
 ABLATIONS = {
