@@ -42,6 +42,23 @@ def test_bench_counts_the_conll_file_and_reports_both_figures(corpus, capsys):
     assert re.match(r"[\d,.]+ µs for one 12-token sentence \(median of 3 calls\)", out["latency"])
 
 
+@pytest.mark.parametrize("numba", [True, False])
+def test_bench_says_which_loop_it_timed(corpus, capsys, monkeypatch, numba):
+    """The figures mean little without knowing whether the compiled kernel ran them; its first
+    use compiles it (seconds), which stderr says before the wait."""
+    from rnnkit.nn import kernels
+
+    if numba and not kernels.available:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "available", numba and kernels.available)
+    code = main(["bench", "--data", str(corpus[1]), *FAST])
+    captured = capsys.readouterr()
+    assert code == 0
+    kernel = dict(line.split(": ", 1) for line in captured.out.splitlines())["kernel"]
+    assert kernel.startswith("compiled (Numba)" if numba else "NumPy")
+    assert ("compiles it" in captured.err) == numba
+
+
 def test_bench_reads_raw_text_as_rnnkit_tag_does(tmp_path, capsys):
     text = tmp_path / "texts.txt"
     # 5 + 3 tokens in two sentences, then a text of 3 tokens; blank lines are skipped.

@@ -5,6 +5,7 @@ benchmarks/compare_torch.py.
 """
 
 import re
+import sys
 
 from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
 from rnnkit.errors import DataError
@@ -58,7 +59,14 @@ def run(args):
     n_tokens = sum(len(s) for s in sentences)
     if n_tokens == 0:
         raise DataError(args.data, "no tokens to tag")
-    kernels.load()  # the steady state of a process that tags much: the compiled loop, if installed
+    # the steady state of a process that tags much: the compiled loop, if installed
+    compiled = kernels.load()
+    if compiled:  # its first call on a machine compiles it: say why the first pass waits
+        print(
+            "rnnkit: timing with the compiled kernel (Numba); its first use on this machine "
+            "compiles it, which takes some seconds",
+            file=sys.stderr,
+        )
     per_s = speed.tokens_per_second(tag, texts, n_tokens, args.repeats)
     one = speed.sentence_of_length(sentences)
     seconds = speed.latency(tagger, one, args.calls)
@@ -68,6 +76,10 @@ def run(args):
     print(
         f"latency: {seconds * 1e6:,.1f} µs for one {len(one)}-token sentence "
         f"(median of {args.calls:,} calls)"
+    )
+    print(
+        "kernel: "
+        + ("compiled (Numba)" if compiled else "NumPy (Numba not installed, or RNNKIT_NO_NUMBA)")
     )
     return 0
 
