@@ -1,4 +1,5 @@
-"""An optional compiled kernel (Numba) for the loop over time of one chain at inference.
+"""Optional compiled kernels (Numba) for inference: the loop over time of one chain, and a
+whole model of one or two layers in one call.
 
 NumPy's loop (recurrence.rnn_forward, the reference) makes three calls a step
 (product, add, activation); before it the input term W_ax x<t> + b_a of every
@@ -15,7 +16,7 @@ tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 A model of one or two layers on word ids takes a second kernel, `stack_forward`: every
 chain, the input products of layer 2 and the output layer in one call. A 12-token sentence
 is some 10^6 multiply-adds, while each call from Python into NumPy or Numba costs a few
-microseconds; by chain, a sentence paid for some twenty such calls. Below a few rows the
+microseconds; by chain, a sentence paid for some twenty such calls. For 2 to 4 rows the
 recurrent product is a loop of its own (`numba_loop.product`): BLAS's call costs more than
 the sums.
 
@@ -27,7 +28,8 @@ cost per call, some 5 to 10 µs a time step (tagging one 12-token sentence: abou
 on its own: the loop sums in another order than BLAS, so a ŷ may differ in its last bits,
 and what a process writes must not depend on how much it tagged before (one process, a Dask
 cluster and the server give the same bytes). Training never loads it.
-The product is np.dot, which Numba hands to SciPy's BLAS. rnnkit works without Numba or
+The product is np.dot, which Numba hands to SciPy's BLAS (held to rnnkit's BLAS threads like
+NumPy's, rnnkit.threads). rnnkit works without Numba or
 SciPy (`available` is then False); RNNKIT_NO_NUMBA=1 keeps NumPy even where both are there.
 """
 
