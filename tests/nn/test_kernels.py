@@ -52,6 +52,22 @@ def test_lazy_adam_equals_its_definition_on_the_used_columns():
     np.testing.assert_allclose(opt.m["w"], m, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [1, 2, 9])
+def test_input_term_of_k_groups_is_the_sum_of_all_k_gathered_at_once(dtype, K, monkeypatch):
+    """W_ax x<t> of K groups, gathered a group at a time, is bit for bit the sum over K of all
+    K gathered at once (the code it replaced): what a model writes does not change."""
+    model = rnnkit.RNN(50, 7, 1, seed=2, dtype=dtype)
+    W_ax, b_a = model.params["W_ax"], model.params["b_a"]
+    x_tm = np.random.default_rng(3).integers(0, 50, (6, 4, K))
+    monkeypatch.setattr(rnnkit.nn.model, "GATHERED_AT_ONCE", 0)  # a group at a time
+    want = np.take(W_ax.T, x_tm, axis=0).sum(axis=2) + b_a
+    np.testing.assert_array_equal(model._input_term(W_ax, b_a, x_tm), want)
+    np.testing.assert_array_equal(  # a strided view of the ids, as the model's swapaxes gives
+        model._input_term(W_ax, b_a, np.swapaxes(np.swapaxes(x_tm, 0, 1).copy(), 0, 1)), want
+    )
+
+
 def longest_first(lengths, T):
     return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
 
