@@ -54,18 +54,25 @@ def test_lazy_adam_equals_its_definition_on_the_used_columns():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", [1, 2, 9])
-def test_input_term_of_k_groups_is_the_sum_of_all_k_gathered_at_once(dtype, K, monkeypatch):
-    """W_ax x<t> of K groups, gathered a group at a time, is bit for bit the sum over K of all
-    K gathered at once (the code it replaced): what a model writes does not change."""
+@pytest.mark.parametrize("at_once", [0, 1 << 30])
+def test_input_term_of_k_groups_sums_them_in_order_whatever_the_batch(
+    dtype, K, at_once, monkeypatch
+):
+    """W_ax x<t> of K groups is ((w_1 + w_2) + ...) + w_K + b_a, bit for bit, gathered a group at
+    a time (a batch) or all at once (a sentence), for a token alone and in any batch."""
+    monkeypatch.setattr(rnnkit.nn.model, "GATHERED_AT_ONCE", at_once)
     model = rnnkit.RNN(50, 7, 1, seed=2, dtype=dtype)
     W_ax, b_a = model.params["W_ax"], model.params["b_a"]
-    x_tm = np.random.default_rng(3).integers(0, 50, (6, 4, K))
-    monkeypatch.setattr(rnnkit.nn.model, "GATHERED_AT_ONCE", 0)  # a group at a time
-    want = np.take(W_ax.T, x_tm, axis=0).sum(axis=2) + b_a
+    x = np.random.default_rng(3).integers(0, 50, (40, 6, K))  # (m, T, K)
+    x_tm = np.swapaxes(x, 0, 1)  # a strided view, as the model passes it
+    want = W_ax.T[x_tm[..., 0]]
+    for k in range(1, K):
+        want = want + W_ax.T[x_tm[..., k]]
+    want = want + b_a
     np.testing.assert_array_equal(model._input_term(W_ax, b_a, x_tm), want)
-    np.testing.assert_array_equal(  # a strided view of the ids, as the model's swapaxes gives
-        model._input_term(W_ax, b_a, np.swapaxes(np.swapaxes(x_tm, 0, 1).copy(), 0, 1)), want
-    )
+    for i in (0, 17, 39):  # one sequence alone
+        alone = model._input_term(W_ax, b_a, np.swapaxes(x[i : i + 1], 0, 1))
+        np.testing.assert_array_equal(alone[:, 0], want[:, i])
 
 
 def longest_first(lengths, T):

@@ -76,8 +76,8 @@ class ForwardCache:
     logits: np.ndarray | None = None  # (m, T, n_y) W_ya a<t> + b_y
 
 
-# Up to this many gathered floats (T m K n_a) the K groups' columns are gathered at once: the
-# array stays in cache, and one call costs less than K (a sentence's latency).
+# Up to this many gathered floats (T m K n_a) a batch's K groups are gathered at once: the array
+# stays in cache, and one call costs less than K (what a sentence's latency feels).
 GATHERED_AT_ONCE = 1 << 16
 
 
@@ -277,12 +277,12 @@ class RNN:
             if x_tm.ndim == 2 or x_tm.size * W_ax.shape[0] <= GATHERED_AT_ONCE:
                 z = np.take(W_ax.T, x_tm, axis=0)  # column gather: (T, m, n_a) or (T, m, K, n_a)
                 if z.ndim == 4:
-                    z = z.sum(axis=2)
+                    z = z.sum(axis=2)  # over K, in order: n_a is the contiguous axis
             else:
-                # A batch of K groups: a gather per group, each added as it comes. The sums are
-                # those of gathering all K into (T, m, K, n_a) and summing over K, in the same
-                # order, but without that array, whose K x n_a floats a token leave the cache
-                # (about 3x faster here on CoNLL-2003's batches with the shipped models' 9 groups).
+                # A batch of K groups: a gather per group, added in order. The same sums as
+                # gathering all K into (T, m, K, n_a) and summing over K, without that array,
+                # whose K x n_a floats a token leave the cache (about 3x faster here on
+                # CoNLL-2003's batches with the shipped models' 9 groups).
                 z = np.take(W_ax.T, x_tm[..., 0], axis=0)
                 for k in range(1, x_tm.shape[2]):
                     z += np.take(W_ax.T, x_tm[..., k], axis=0)
