@@ -104,10 +104,11 @@ def test_encode_tokens_scatters_each_words_vector_and_zeroes_padding():
 
 
 @pytest.mark.skipif(not kernels.available, reason="numba is not installed")
-def test_compiled_encode_equals_numpy(monkeypatch):
-    """At inference the loops may be the word-level model's compiled kernel (float32)."""
+@pytest.mark.parametrize("dtype", ["float32", "float64"])  # float64: the spelling memory's
+def test_compiled_encode_equals_numpy(monkeypatch, dtype):
+    """At inference the loops may be the word-level model's compiled kernel."""
     vocab = CharVocab.build(TRAIN_WORDS)
-    encoder = CharEncoder(len(vocab), 6, seed=2)
+    encoder = CharEncoder(len(vocab), 6, seed=2, dtype=dtype)
     assert kernels.load()
     calls = []
     kernel = kernels.rnn_forward

@@ -200,6 +200,25 @@ def test_remembered_spellings_of_a_batch_without_padding(sentences):
     np.testing.assert_allclose(np.take(table, index, axis=0), s, rtol=1e-6, atol=1e-7)
 
 
+def test_a_remembered_spelling_does_not_depend_on_the_words_computed_beside_it():
+    """A word's spelling, computed alone or among thousands of other words, is the same float32
+    bits: BLAS products (OpenBLAS here) give a row other last bits with other row counts, which
+    made `rnnkit tag --workers 2` write probabilities that one process wrote 1e-4 apart."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    vocab = CharVocab.build([letters])
+    config = RNNConfig(N_X, 8, 1, layers=1, bidirectional=True)
+    model = SpellingRNN.build(config, vocab, n_c=25, seed=4)
+    rng = np.random.default_rng(5)
+    others = ["".join(rng.choice(list(letters), rng.integers(1, 12))) for _ in range(3000)]
+    for word in ("Jiul", "Roosevelt", "x"):
+        model.forget()
+        alone = model.remembered_spelling([[word]], 1)[0, 0]
+        for n in (1, 7, 100, 999, 3000):
+            model.forget()
+            beside = model.remembered_spelling([[word, *others[:n]]], 1 + n)[0, 0]
+            np.testing.assert_array_equal(beside, alone, err_msg=f"{word} beside {n} words")
+
+
 def test_remembered_spellings_are_the_computed_ones_and_forgotten_when_the_weights_change():
     model = make(dtype="float32")
     x = ids(3)

@@ -218,9 +218,11 @@ class CharEncoder:
         return spelling, CharCache(order, lengths, ids, mask_tm, states)
 
     def _kernel_rows(self, S, m, mask_tm):
-        """n<s> (S,) for kernels.rnn_forward if it can take these words (float32, Numba) and
-        loading it pays, else None. Sorted longest first, the running words are the first rows."""
-        if not kernels.available or self.dtype != np.float32 or not kernels.wanted(S):
+        """n<s> (S,) for kernels.rnn_forward if it can take these words (float32 or float64,
+        Numba) and loading it pays, else None. Sorted longest first, the running words are the
+        first rows."""
+        dtype_ok = self.dtype.name in ("float32", "float64")
+        if not kernels.available or not dtype_ok or not kernels.wanted(S):
             return None
         return np.array([m] * S if mask_tm is None else running_rows(mask_tm), np.intp)
 

@@ -20,8 +20,9 @@ words), and a remembered word skips its characters. The word-level RNN then gets
 distinct spellings as a table and each token's row in it (RNN.forward's s_index), so W_as s
 too is computed once per distinct word, not per token. The memory
 is keyed by the character RNN's weights, so a change to them (a training step, the
-averaged weights swapped in) forgets it; a vector computed in one batch may differ
-from the same word's in another in its last float32 digit.
+averaged weights swapped in) forgets it. Its vectors are computed in float64 and rounded to
+the model's float32, so that a word's spelling does not depend on the words computed beside it
+(`_exact_encoder`): what a process writes does not depend on what it tagged before.
 """
 
 import numpy as np
@@ -55,6 +56,8 @@ class SpellingRNN:
         self.rnn, self.encoder, self.vocab = rnn, encoder, vocab
         self.params = {**rnn.params, **encoder.params}
         self._memo, self._memo_weights = {}, None  # word -> s (2 n_c,), for these weights
+        # the encoder in float64 that computes the memory's vectors, and the weights it copies
+        self._exact, self._exact_of = None, None
 
     WORDS_KEPT = 1 << 17  # spellings remembered (26 MB at n_c = 25); beyond, memory starts anew
     CHUNK_STEPS = 1 << 16  # characters (with padding) the character RNN runs over at once
@@ -105,8 +108,8 @@ class SpellingRNN:
         while ids:  # longest first, in chunks whose padded steps stay under CHUNK_STEPS
             n = max(1, self.CHUNK_STEPS // len(ids[0][0]))
             chunk, ids = ids[:n], ids[n:]
-            vectors, _ = self.encoder.encode([i for i, _ in chunk], compiled=True)
-            memo.update(zip((w for _, w in chunk), vectors))
+            vectors, _ = self._exact_encoder(weights).encode([i for i, _ in chunk], compiled=True)
+            memo.update(zip((w for _, w in chunk), vectors.astype(self.encoder.dtype)))
         table = np.empty((1 + len(distinct), 2 * self.encoder.n_c), self.encoder.dtype)
         table[0] = 0
         if distinct:
@@ -117,6 +120,24 @@ class SpellingRNN:
         index = np.zeros((len(words), T), np.intp)
         index[token_mask(words, T)] = which
         return table, index
+
+    def _exact_encoder(self, weights):
+        """The encoder with its weights in float64, which gives the spellings the memory keeps;
+        weights: the encoder's, as remembered_table reads them.
+
+        A BLAS product's row may differ in its last bit with the number of rows multiplied with
+        it (OpenBLAS on this project's machine: every row count gives some other bits), so a
+        word's float32 spelling would depend on the words computed beside it, and a process's
+        output on what it tagged before: `rnnkit tag` with 2 workers wrote a few probabilities
+        1e-4 apart from one process's. In float64 the rows still differ, by some 1e-16, which
+        rounding to float32 erases but for about one value in 10^8."""
+        if self._exact is None or weights != self._exact_of:
+            e = self.encoder
+            self._exact = CharEncoder(e.n_chars, e.n_c, e.activation, dtype=np.float64)
+            for name, p in e.params.items():
+                self._exact.params[name][...] = p  # into the views of its column-major W_a
+            self._exact_of = weights
+        return self._exact
 
     def loss_and_grads(self, x, y, mask=None, *, words, **options):
         """RNN.loss_and_grads (same options), its gradients carried on into the characters."""
