@@ -26,8 +26,9 @@ from its on-disk cache costs a process 0.5 to 3 s and some 80 MB; the loop then 
 cost per call, some 5 to 10 µs a time step (tagging one 12-token sentence: about 100 µs of
 250), which a command that tags a text or a test set never earns back. And it is never taken
 on its own: the loop sums in another order than BLAS, so a ŷ may differ in its last bits,
-and what a process writes must not depend on how much it tagged before (one process, a Dask
-cluster and the server give the same bytes). Training never loads it.
+and what a process writes must not depend on how much it tagged before (one process, worker
+processes and a Dask cluster write the same bytes for the same files). Training never loads
+it.
 The product is np.dot, which Numba hands to SciPy's BLAS (held to rnnkit's BLAS threads like
 NumPy's, rnnkit.threads). rnnkit works without Numba or
 SciPy (`available` is then False); RNNKIT_NO_NUMBA=1 keeps NumPy even where both are there.
