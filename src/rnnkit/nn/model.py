@@ -77,7 +77,7 @@ class ForwardCache:
 
 
 # Up to this many gathered floats (T m K n_a) a batch's K groups are gathered at once: the array
-# stays in cache, and one call costs less than K (what a sentence's latency feels).
+# stays in cache, and one call costs less than K (a sentence's latency).
 GATHERED_AT_ONCE = 1 << 16
 
 
