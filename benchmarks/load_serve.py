@@ -1,6 +1,7 @@
 """Load on a real `rnnkit serve`: concurrent clients on 127.0.0.1, against in-process tagging.
 
     python benchmarks/load_serve.py [--clients 50] [--seconds 30] [--max-requests 200000]
+        [--compiled]
 
 Starts the server in a subprocess on a free port of 127.0.0.1 and runs the clients for
 --seconds or --max-requests, whichever ends first. Tagger.pipe over the same texts is measured
@@ -35,6 +36,7 @@ from rnnkit.cli.options import blas_threads
 from rnnkit.data.conll import read_conll
 from rnnkit.data.tokenize import iter_tokens
 from rnnkit.ner.tagger import Tagger
+from rnnkit.nn import kernels
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "conll2003"
 
@@ -64,8 +66,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(model, port):
+def start_server(model, port, compiled=False):
     cmd = [sys.executable, "-m", "rnnkit.cli", "serve", "--model", model, "--port", str(port)]
+    cmd += ["--compiled"] if compiled else []
     proc = subprocess.Popen([*cmd, "--no-access-log"], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -141,13 +144,20 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--max-requests", type=int, default=200_000)
     p.add_argument("--sentences", type=int, default=5, help="sentences per text (request)")
+    p.add_argument(
+        "--compiled",
+        action="store_true",
+        help="the server with --compiled, and in-process tagging with the kernel loaded too",
+    )
     args = p.parse_args(argv)
 
     texts = load_texts(args.data, args.sentences)
+    if args.compiled and not kernels.load():
+        raise SystemExit("--compiled needs Numba and SciPy (the fast extra)")
     tagger = Tagger.load(args.model)
     tagger.tag("Warm up.")
     port = free_port()
-    server = start_server(args.model, port)
+    server = start_server(args.model, port, args.compiled)
     load_before = os.getloadavg()[0]
     try:
         with blas_threads(1):  # as `rnnkit serve` runs (rnnkit --threads 1, the default)
@@ -165,7 +175,10 @@ def main(argv=None):
     done = len(latencies)
     served_rate = state["tokens"] / wall
     p50, p99 = (np.percentile(latencies, [50, 99]) * 1000) if done else (float("nan"),) * 2
-    print(f"model {args.model}; {len(texts)} texts of {args.sentences} CoNLL-2003 test sentences")
+    print(
+        f"model {args.model}{' (compiled kernel)' if args.compiled else ''}; {len(texts)} texts "
+        f"of {args.sentences} CoNLL-2003 test sentences"
+    )
     print(f"in-process Tagger.pipe: {before:,.0f} tokens/s before, {after:,.0f} after")
     print(f"server, {args.clients} clients for {wall:.1f} s on 127.0.0.1:")
     print(f"  requests      {done:,} answered, {done / wall:,.1f} requests/s")

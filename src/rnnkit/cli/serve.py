@@ -1,6 +1,7 @@
 """`rnnkit serve`: the tagger over HTTP, with a web page at / (needs the serve extra)."""
 
 import argparse
+import sys
 
 from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
 from rnnkit.errors import RnnkitError
@@ -36,6 +37,14 @@ def add_parser(sub):
         help="milliseconds a lone request waits for others to be tagged with it (default 2)",
     )
     p.add_argument(
+        "--compiled",
+        action="store_true",
+        help="tag with the compiled kernel (Numba, the fast extra): more requests a second "
+        "(benchmarks/load_serve.py --compiled); its first use on a machine compiles it, before "
+        "the port opens. A probability may then differ in its last printed digit from "
+        "`rnnkit tag`'s",
+    )
+    p.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -54,6 +63,14 @@ def run(args):
         raise RnnkitError(
             f"rnnkit serve needs the serve extra ({e.name} is missing): pip install 'rnnkit[serve]'"
         ) from None
+    if args.compiled:  # loaded before the models, whose warm-up then compiles or loads it
+        from rnnkit.nn import kernels
+
+        if not kernels.load():
+            raise RnnkitError(
+                "--compiled needs Numba and SciPy (the fast extra): pip install 'rnnkit[fast]'"
+            )
+        print("rnnkit: tagging with the compiled kernel (Numba)", file=sys.stderr)
     limits = Limits(args.max_body_bytes, args.max_chars, args.timeout)  # checked by the parser
     # create_app loads the model: a bad --model fails here, before the port opens.
     app = create_app(args.model, limits, window=args.batch_window / 1000)
