@@ -5,9 +5,10 @@ NumPy's loop (recurrence.rnn_forward, the reference) makes three calls a step
 (product, add, activation); before it the input term W_ax x<t> + b_a of every
 step is gathered and written out, and after it the output layer reads every
 state back: each a pass through memory. Compiled, each step is the same BLAS
-product and then passes over the step's running rows while they are in cache:
-gather the columns of x<t> and add b_a; add W_aa a<t-1> and apply g; for the top
-layer, add W_ya a<t> to the logits. Tagging one sentence, NumPy's cost per call
+product and then one pass over the step's running rows while they are in cache:
+gather the columns of x<t>, add b_a and W_aa a<t-1>, and apply g; for the top layer
+the chain's part of W_ya a<t> is added to the logits afterwards. Tagging one
+sentence, NumPy's cost per call
 is most of the cost of a step; tagging a batch, the passes are. g = tanh is
 Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
@@ -128,14 +129,17 @@ def rnn_forward(
 
     inp: (T, m) or (T, m, K) word ids (gathered in the loop), or (T, m, n_in) floats.
     W_ya (n_y, n_a), logits (T, m, n_y): for a chain of the top layer, logits<t> += W_ya a<t> at the
-    running rows, while a<t> is in cache (W_ya: the chain's columns of the output layer's).
-    extra: (T, m, n_a) another term of z<t>, added to W_ax x<t> + b_a (W_as s<t>, nn.model);
-    the kernel may write into it.
+    running rows (W_ya: the chain's columns of the output layer's).
+    extra: (T, m, n_a) another term of z<t>, added to W_ax x<t> + b_a (W_as s<t>, nn.model).
     """
     T, m = inp.shape[:2]
+    n_a = len(b_a)
+    S, s_rows = np.empty((0, n_a), b_a.dtype), np.empty((0, 0), np.intp)  # no rows to add
     if inp.dtype.kind in "iu":
-        a = np.empty((T, m, len(b_a)), b_a.dtype) if extra is None else extra
+        a = np.empty((T, m, n_a), b_a.dtype)
         x = inp if inp.ndim == 3 else inp[..., None]
+        if extra is not None:  # each step's own row of a table, as stack_forward takes s
+            S, s_rows = extra.reshape(T * m, n_a), np.arange(T * m).reshape(T, m)
     else:
         # z<t> for every step at once, in one 2-D product (a 3-D matmul is slower for few rows)
         a, x = (inp.reshape(T * m, -1) @ W_ax.T).reshape(T, m, -1), None
@@ -153,9 +157,10 @@ def rnn_forward(
         x,
         W_ax.T,
         b_a,
+        S,
+        s_rows,
         W_ya,
         logits,
-        extra is not None and x is not None,
     )
     return _call("loop", args)
 

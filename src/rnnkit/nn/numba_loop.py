@@ -37,43 +37,15 @@ def relu(v):
 
 
 @jit
-def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, W_ya, logits, add):
-    """a (T, m, n_a) in place: see kernels.rnn_forward. add: a holds a term of z<t> already
-    (W_as s<t>), to which the gathered columns and b_a are added."""
-    T, m, n_a = a.shape
-    prod = np.empty((m, n_a), a.dtype)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        n = rows[t]
-        a[t, n:] = 0  # a<t> = 0 where padded
-        k = min(n, rows[t + 1 if reverse else t - 1]) if s else 0  # rows running at both steps;
-        if k:  # the others start at a = 0
-            np.dot(a[t + 1 if reverse else t - 1, :k], W_aa_T, prod[:k])
-        prod[k:n] = 0
-        if x is not None:  # z<t> = W_ax x<t> + b_a: the columns of
-            for i in range(n):  # x<t>'s ids (else a<t> holds z<t>), all
-                z, w = a[t, i], W_ax_T[x[t, i, 0]]  # fetched before they are used
-                if add:
-                    for j in range(n_a):
-                        z[j] += w[j] + b_a[j]
-                else:
-                    for j in range(n_a):
-                        z[j] = w[j] + b_a[j]
-                for word in x[t, i, 1:]:
-                    w = W_ax_T[word]
-                    for j in range(n_a):
-                        z[j] += w[j]
-        for i in range(n):
-            z, p = a[t, i], prod[i]
-            for j in range(n_a):
-                v = p[j] + z[j]
-                z[j] = relu(v) if use_relu else tanh(v)  # a<t> = g(W_aa a<t-1> + z<t>)
-            if W_ya is not None:  # the top layer: this chain's part
-                for o in range(len(W_ya)):  # of W_ya a<t> + b_y
-                    y = ZERO
-                    for j in range(n_a):
-                        y += W_ya[o, j] * z[j]
-                    logits[t, i, o] += y
+def loop(a, W_aa_T, rows, use_relu, reverse, x, W_ax_T, b_a, S, s_rows, W_ya, logits):
+    """a (T, m, n_a) in place, one chain: see kernels.rnn_forward. x None: a holds z<t> on
+    entry; else z<t> is gathered from x's ids (and S's rows, if S has any)."""
+    if x is None:
+        dense_chain(a, rows, reverse, use_relu, W_aa_T)
+    else:
+        ids_chain(a, x, rows, reverse, use_relu, W_ax_T, b_a, W_aa_T, S, s_rows)
+    if W_ya is not None:  # the top layer: this chain's part of W_ya a<t> + b_y
+        add_output(logits, a, W_ya, rows)
     return a
 
 
@@ -193,12 +165,22 @@ def stack(ids, rows, use_relu, W_ax1, b_a1, W_aa1, S, s_rows, W_ax2, b_a2, W_aa2
     logits = np.empty((T, m, n_y), b_y.dtype)
     for t in range(T):
         for i in range(m):
-            for o in range(n_y):
-                y = b_y[o]
-                if i < rows[t]:  # W_ya [a→<t>; a←<t>] + b_y; b_y alone where padded
-                    for c in range(dirs):
-                        w, a = W_ya[o, c * n_a : (c + 1) * n_a], top[c][t, i]
-                        for j in range(n_a):
-                            y += w[j] * a[j]
-                logits[t, i, o] = y
+            logits[t, i] = b_y  # W_ya [a→<t>; a←<t>] + b_y; b_y alone where padded
+    for c in range(dirs):
+        add_output(logits, top[c], W_ya[:, c * n_a : (c + 1) * n_a], rows)
     return logits, top
+
+
+@jit
+def add_output(logits, a, W_ya, rows):
+    """logits<t> += W_ya a<t> (T, m, n_y) at the running rows: one chain's part of the output
+    layer, W_ya its columns (n_y, n_a)."""
+    T, _, n_a = a.shape
+    for t in range(T):
+        for i in range(rows[t]):
+            z = a[t, i]
+            for o in range(len(W_ya)):
+                y = ZERO
+                for j in range(n_a):
+                    y += W_ya[o, j] * z[j]
+                logits[t, i, o] += y
