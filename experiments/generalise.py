@@ -22,6 +22,8 @@ dropout and weight averaging) with 15 epochs, plus:
     reg2       full with more dropout still: 0.5 on each layer's output, 0.3 of the feature
                groups (not in the default --configs)
     tags-crf-reg  tags-crf with reg's dropout (not in the default --configs)
+    reg-gru    reg (the shipped default's recipe) with gated recurrent units, --cell gru, for
+               the lecture's cell (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -82,6 +84,8 @@ def configs(data):
             *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
             *["--dropout", "0.35", "--feature-dropout", "0.2"],
         ],
+        "reg-gru": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
+        + ["--feature-dropout", "0.2", "--cell", "gru"],
     }
 
 

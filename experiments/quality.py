@@ -88,6 +88,11 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *[*FEATURES, "--dropout", "0.35", "--feature-dropout", "0.2", "--n-a", "200"],
     ],
+    # the CRF tagger with gated recurrent units (rnnkit.nn.gru) in place of the lecture's cell
+    "bi2-bio-crf-gru": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru"],
+    ],
     # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
     "bi2-bio-crf-vocab": [
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],

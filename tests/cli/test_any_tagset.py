@@ -54,15 +54,22 @@ def drugs(tmp_path_factory):
     return write_drug_corpus(d / "train.txt", 200, 0), write_drug_corpus(d / "dev.txt", 40, 1)
 
 
-@pytest.mark.parametrize("output, spelling", [("crf", []), ("softmax", []), ("crf", ["4"])])
-def test_bioes_types_of_our_own_through_the_command_line(drugs, tmp_path, capsys, output, spelling):
+@pytest.mark.parametrize(
+    "output, spelling, cell",
+    [("crf", [], "rnn"), ("softmax", [], "rnn"), ("crf", ["4"], "rnn"), ("crf", ["4"], "gru")],
+)
+def test_bioes_types_of_our_own_through_the_command_line(
+    drugs, tmp_path, capsys, output, spelling, cell
+):
     out = tmp_path / "model"
     argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
     argv += ["--char-hidden", *spelling] if spelling else []
+    argv += ["--cell", cell]
     assert main([*argv, "--out", str(out), "--output", output, *SMALL]) == 0
     tagger = Tagger.load(out)
     assert tagger.task.tagset.scheme == "bioes" and tagger.task.tagset.types == ("DOSE", "DRUG")
     assert tagger.task.crf == (output == "crf") and tagger.spells == bool(spelling)
+    assert tagger.model.cell == cell
     capsys.readouterr()
 
     assert main(["eval", "--model", str(out), "--data", str(drugs[1]), "--json"]) == 0

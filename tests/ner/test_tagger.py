@@ -198,6 +198,30 @@ def test_a_header_that_does_not_fit_its_task_is_refused(per_tagger, tmp_path, fi
     assert str(e.value).startswith(f"{path}: ")
 
 
+@pytest.mark.parametrize("cell, words", [(None, None), ("rnn", "b_aa"), ("lstm", "cell must be")])
+def test_a_gru_tagger_loads_as_saved_and_its_cell_is_held_to_its_arrays(tmp_path, cell, words):
+    """A GRU tagger (cell "gru") saves and loads exactly; a header edited to the lecture's cell
+    (whose chains lack b_aa and have a third of the rows) or to an unknown cell is refused."""
+    sentences = [[w for w, _ in s] for s in synthetic_sentences(50, 0)]
+    featurizer = Featurizer.build(sentences, groups=("word", "shape"))
+    model = RNN(featurizer.n_x, 6, 1, bidirectional=True, cell="gru", seed=3)
+    path = tmp_path / "model.npz"
+    Tagger(model, featurizer, TASKS["per"]).save(path)
+    if cell is None:
+        back = Tagger.load(path)
+        assert back.model.cell == "gru" and back.model.params.keys() == model.params.keys()
+        for k, p in model.params.items():
+            np.testing.assert_array_equal(back.model.params[k], p)
+        return
+    arrays, meta = storage.load(path)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
+    meta["model"] = {**meta["model"], "cell": cell}
+    storage.save(path, arrays, meta)
+    with pytest.raises(storage.ModelFileError, match=words) as e:
+        Tagger.load(path)
+    assert str(e.value).startswith(f"{path}: ")
+
+
 def test_nfd_text_is_tagged_as_nfc_with_offsets_into_it():
     """Item 11: 'said Nguyễn Văn An.' in NFD found only 'Văn An'; NFC finds the whole name."""
     tagger = Tagger.load("default")

@@ -132,6 +132,14 @@ def _add_model_options(p, d):
         help=f"g of a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a) (default {d.activation})",
     )
     p.add_argument(
+        "--cell",
+        choices=["rnn", "gru"],
+        default=d.cell,
+        help="rnn: the lecture's a<t> = g(...); gru: the gated recurrent unit, whose gates "
+        "decide what a<t> keeps of a<t-1> (slower to train and tag: it runs in NumPy, not "
+        f"the compiled loop; default {d.cell})",
+    )
+    p.add_argument(
         "--init-x",
         type=scale_or_off,
         default=d.init_x,

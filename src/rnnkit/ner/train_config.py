@@ -18,7 +18,7 @@ from rnnkit.nn.config import RNNConfig
 
 # The model's settings a run chooses: RNNConfig's fields but the sizes n_x and n_y, which
 # the features and the task give, the output g2, which the task gives, and the dtype.
-MODEL_FIELDS = ("n_a", "activation", "init_x", "layers", "bidirectional", "dropout")
+MODEL_FIELDS = ("n_a", "activation", "init_x", "layers", "bidirectional", "dropout", "cell")
 # Options that are off at 0 as well as at None; a config holds None for off.
 OFF_AT_ZERO = (
     "word_dropout",
@@ -49,6 +49,7 @@ class TrainConfig:
     layers: int = 1
     bidirectional: bool = False
     dropout: float | None = None  # on each layer's output a[l] in training
+    cell: str = "rnn"  # "rnn": the lecture's; "gru": the gated recurrent unit (rnnkit.nn.gru)
     char_hidden: int | None = None  # n_c of the character RNN (nn.spelling); None: no spelling
     word_dropout: float | None = None  # chance that a training word is shown as UNK
     unk_alpha: float | None = None  # and, on top, α / (α + count(word)): rare words more often
@@ -134,11 +135,15 @@ class TrainConfig:
         optimiser's state, would not fit in this machine's memory, before allocating any.
         Before the data are read n_x is not known: the check counts the rest."""
         n_in = [model.n_x] + [model.n_a * len(model.directions)] * (model.layers - 1)
-        per_chain = [model.n_a * (model.n_a + n + 1) for n in n_in]  # W_aa, W_ax, b_a
+        per_chain = [  # W_aa, W_ax, b_a (a GRU's three blocks of each, and its b_aa)
+            model.gates * model.n_a * (model.n_a + n + 1) + (model.gates > 1) * model.n_a
+            for n in n_in
+        ]
         n_params = sum(per_chain) * len(model.directions)
         n_params += model.n_y * (model.n_a * len(model.directions) + 1)  # W_ya, b_y
         if n_c := self.char_hidden:  # the character RNN (its characters counted as 1,000)
-            n_params += 2 * n_c * (n_c + 1000 + 1) + len(model.directions) * model.n_a * 2 * n_c
+            n_params += 2 * n_c * (n_c + 1000 + 1)
+            n_params += len(model.directions) * model.gates * model.n_a * 2 * n_c  # W_as
         needed = n_params * np.dtype(model.dtype).itemsize * (COPIES + bool(self.average))
         available = physical_memory()
         if available is not None and needed > available:

@@ -13,6 +13,7 @@ import numpy as np
 ACTIVATIONS = ("relu", "tanh")  # g
 OUTPUTS = ("linear", "sigmoid", "softmax")  # g2
 DTYPES = ("float16", "float32", "float64")
+CELLS = ("rnn", "gru")  # the lecture's RNN; the gated recurrent unit (rnnkit.nn.gru)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class RNNConfig:
     # n_s dense inputs s<t> joined to layer 1's x<t> (a word's spelling, nn.spelling): each
     # layer-1 chain adds W_as s<t> to W_ax x<t>. None: the lecture's x<t> alone.
     n_s: int | None = None
+    # "rnn": the lecture's a<t> = g(...); "gru": the gated recurrent unit (rnnkit.nn.gru),
+    # whose candidate c̃<t> is a tanh, so it takes activation "tanh" only.
+    cell: str = "rnn"
 
     def __post_init__(self):
         def set_(name, value):  # normalise a field of this frozen instance
@@ -45,6 +49,13 @@ class RNNConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
+            )
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {list(CELLS)}, not {self.cell!r}")
+        if self.cell == "gru" and self.activation != "tanh":
+            raise ValueError(
+                f"activation must be tanh for cell 'gru' (its candidate is a tanh), "
+                f"not {self.activation!r}"
             )
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {list(OUTPUTS)}, not {self.output!r}")
@@ -68,6 +79,12 @@ class RNNConfig:
         set_("dtype", dtype.name)
 
     @property
+    def gates(self):
+        """How many n_a-blocks a chain's W_aa, W_ax and b_a stack: 1, or 3 for the GRU's
+        [u; r; c]."""
+        return 3 if self.cell == "gru" else 1
+
+    @property
     def directions(self):
         return ("fwd", "bwd") if self.bidirectional else ("fwd",)
 
@@ -75,11 +92,14 @@ class RNNConfig:
         return replace(self, **changes)
 
     def to_json(self):
-        """The header's dict; n_s only where it is set, so that a model without a spelling
-        has the header it had before n_s existed (and older rnnkit still reads it)."""
+        """The header's dict; n_s only where it is set and cell only where it is not "rnn", so
+        that a model without them has the header it had before they existed (and older rnnkit
+        still reads it)."""
         data = asdict(self)
         if data["n_s"] is None:
             del data["n_s"]
+        if data["cell"] == "rnn":
+            del data["cell"]
         return data
 
     @classmethod

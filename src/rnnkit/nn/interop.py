@@ -5,6 +5,11 @@ weight_hh_l{l-1} = W_aa, bias_ih + bias_hh = b_a (PyTorch has two biases where
 the maths has one: b_a goes to bias_ih and bias_hh is set to zero), the
 `_reverse` suffix for the backward chain; Linear.weight = W_ya, Linear.bias = b_y.
 PyTorch is imported only here, and only when these functions are called.
+
+A GRU (cell "gru") goes to nn.GRU. PyTorch stacks its gates [r; z; n] and keeps a<t> =
+(1 - z) n + z a<t-1>, where the lecture's update gate Γ_u = 1 - z: the blocks [u; r; c] are
+therefore [-z; r; n] (σ(-v) = 1 - σ(v): z's weights and biases change sign), b_a = bias_ih +
+bias_hh for u and r, bias_ih for c, and b_aa = n's bias_hh, which sits inside the reset.
 """
 
 import warnings
@@ -36,25 +41,33 @@ def to_torch(model, dtype=None):
         dtype
         or {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[model.dtype]
     )
-    rnn = torch.nn.RNN(
+    gru = getattr(model, "cell", "rnn") == "gru"
+    rnn = (torch.nn.GRU if gru else torch.nn.RNN)(
         model.n_x,
         model.n_a,
         num_layers=model.layers,
-        nonlinearity=model.activation,
         bidirectional=model.bidirectional,
         batch_first=True,
         dtype=dtype,
+        **({} if gru else {"nonlinearity": model.activation}),
     )
     linear = torch.nn.Linear(model.n_a * (2 if model.bidirectional else 1), model.n_y, dtype=dtype)
     p = model.params
     copied = {"W_ya", "b_y"}
     with torch.no_grad():
         for chain in model.chains:
-            for kind, name in (("weight_ih", chain.W_ax), ("weight_hh", chain.W_aa)):
-                weight = torch.from_numpy(np.ascontiguousarray(p[name]))
-                getattr(rnn, _torch_key(kind, chain)).copy_(weight)
-            getattr(rnn, _torch_key("bias_ih", chain)).copy_(torch.from_numpy(p[chain.b_a]))
-            getattr(rnn, _torch_key("bias_hh", chain)).zero_()
+            arrays = {
+                "weight_ih": p[chain.W_ax],
+                "weight_hh": p[chain.W_aa],
+                "bias_ih": p[chain.b_a],
+                "bias_hh": np.zeros_like(p[chain.b_a]),
+            }
+            if gru:
+                arrays = _gru_to_torch(arrays, p[chain.b_aa])
+                copied.add(chain.b_aa)
+            for kind, array in arrays.items():
+                array = torch.from_numpy(np.ascontiguousarray(array))
+                getattr(rnn, _torch_key(kind, chain)).copy_(array)
             copied |= {chain.W_ax, chain.W_aa, chain.b_a}
         linear.weight.copy_(torch.from_numpy(p["W_ya"]))
         linear.bias.copy_(torch.from_numpy(p["b_y"]))
@@ -69,28 +82,64 @@ def to_torch(model, dtype=None):
     return rnn, linear
 
 
+def _gru_to_torch(ours, b_aa):
+    """nn.GRU's arrays [r; z; n] of one chain from ours [u; r; c] (see the module's text)."""
+    out = {}
+    for kind, array in ours.items():
+        u, r, c = np.split(array, 3)
+        if kind == "bias_hh":
+            c = b_aa
+        out[kind] = np.concatenate([r, -u, c])
+    return out
+
+
+def _gru_from_torch(theirs):
+    """Our W_ax, W_aa, b_a and b_aa of one chain from nn.GRU's arrays [r; z; n]."""
+    (W_ir, W_iz, W_in), (W_hr, W_hz, W_hn) = (
+        np.split(theirs[kind], 3) for kind in ("weight_ih", "weight_hh")
+    )
+    (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = (
+        np.split(theirs[kind], 3) for kind in ("bias_ih", "bias_hh")
+    )
+    return (
+        np.concatenate([-W_iz, W_ir, W_in]),
+        np.concatenate([-W_hz, W_hr, W_hn]),
+        np.concatenate([-(b_iz + b_hz), b_ir + b_hr, b_in]),
+        b_hn,
+    )
+
+
 def from_torch(rnn, linear, output="sigmoid", dtype=None):
-    """An RNN with the weights of a PyTorch nn.RNN and nn.Linear (b_a = bias_ih + bias_hh)."""
+    """An RNN with the weights of a PyTorch nn.RNN (b_a = bias_ih + bias_hh) or nn.GRU (a
+    model of cell "gru") and nn.Linear."""
+    import torch
+
     state = {k: v.detach().cpu().numpy() for k, v in rnn.state_dict().items()}
     dtype = dtype or state["weight_hh_l0"].dtype
+    gru = isinstance(rnn, torch.nn.GRU)
     model = RNN(
         rnn.input_size,
         rnn.hidden_size,
         linear.out_features,
-        activation=rnn.nonlinearity,
+        activation="tanh" if gru else rnn.nonlinearity,
         output=output,
         layers=rnn.num_layers,
         bidirectional=rnn.bidirectional,
+        cell="gru" if gru else "rnn",
         dtype=dtype,
     )
     p = model.params
     for chain in model.chains:
-        p[chain.W_ax][...] = state[_torch_key("weight_ih", chain)]
-        p[chain.W_aa][...] = state[_torch_key("weight_hh", chain)]
-        b = np.zeros(model.n_a, dtype)
-        for kind in ("bias_ih", "bias_hh"):
-            b += state.get(_torch_key(kind, chain), 0)
-        p[chain.b_a][...] = b
+        theirs = {  # a model made with bias=False has no biases: zeros
+            kind: state.get(_torch_key(kind, chain), np.zeros(len(p[chain.b_a]), dtype))
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        }
+        if gru:
+            W_ax, W_aa, b_a, p[chain.b_aa][...] = _gru_from_torch(theirs)
+        else:
+            W_ax, W_aa = theirs["weight_ih"], theirs["weight_hh"]
+            b_a = theirs["bias_ih"] + theirs["bias_hh"]
+        p[chain.W_ax][...], p[chain.W_aa][...], p[chain.b_a][...] = W_ax, W_aa, b_a
     p["W_ya"][...] = linear.weight.detach().cpu().numpy()
     p["b_y"][...] = linear.bias.detach().cpu().numpy() if linear.bias is not None else 0
     return model

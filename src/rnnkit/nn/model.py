@@ -23,6 +23,10 @@ g2(W_ya [a→<t>; a←<t>] + b_y) (the lecture's W_y).
 With config.n_s set, layer 1 also reads a dense s<t> (m, T, n_s) beside x<t>, a word's
 spelling (rnnkit.nn.spelling): x<t> is then [x<t>; s<t>] and each layer-1 chain computes
 W_ax x<t> + W_as s<t>, W_as (n_a, n_s) being the columns of its W_ax for s.
+
+With config.cell "gru" each chain is a gated recurrent unit (rnnkit.nn.gru) instead: its W_aa,
+W_ax, W_as and b_a stack three n_a-blocks [u; r; c] (3 n_a rows), and it has one more
+parameter, b_aa (n_a,). Everything outside the loop over time is the same code.
 """
 
 from dataclasses import dataclass, field, replace
@@ -32,6 +36,7 @@ import numpy as np
 from rnnkit.nn import kernels
 from rnnkit.nn.activations import G2
 from rnnkit.nn.config import RNNConfig
+from rnnkit.nn.gru import gru_backward, gru_forward
 from rnnkit.nn.losses import loss_and_dlogits
 from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
 from rnnkit.nn.sparse import ColumnGrad, group_ids
@@ -55,6 +60,7 @@ class Chain:
     W_ax: str
     b_a: str
     W_as: str | None = None  # layer 1 with n_s set: the columns of W_ax for s<t>
+    b_aa: str | None = None  # a GRU's: the bias of its candidate's recurrent term
 
     @property
     def reverse(self):
@@ -74,6 +80,7 @@ class ForwardCache:
     drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
     top: np.ndarray | None = None  # (T, m, n_a * directions) the top layer's a, after dropout
     logits: np.ndarray | None = None  # (m, T, n_y) W_ya a<t> + b_y
+    gates: dict = field(default_factory=dict)  # a GRU's, per chain: what gru_backward needs
 
 
 # Up to this many gathered floats (T m K n_a) a batch's K groups are gathered at once: the array
@@ -100,6 +107,7 @@ class RNN:
     activation, output = _setting("activation"), _setting("output")
     layers, bidirectional = _setting("layers"), _setting("bidirectional")
     dropout, init_x, n_s = _setting("dropout"), _setting("init_x"), _setting("n_s")
+    cell = _setting("cell")
 
     def __init__(
         self,
@@ -114,11 +122,23 @@ class RNN:
         dropout=None,
         init_x=None,
         n_s=None,
+        cell="rnn",
         seed=0,
         dtype=np.float32,
     ):
         config = RNNConfig(
-            n_x, n_a, n_y, activation, output, layers, bidirectional, dropout, init_x, dtype, n_s
+            n_x,
+            n_a,
+            n_y,
+            activation,
+            output,
+            layers,
+            bidirectional,
+            dropout,
+            init_x,
+            dtype,
+            n_s,
+            cell,
         )
         self._initialise(config, seed)
 
@@ -149,15 +169,17 @@ class RNN:
         if config.n_s is not None:  # drawn last, so that the other draws stay as they were
             for i, chain in enumerate(self.chains[:n_dirs]):
                 name = param_name("W_as", 1, chain.direction, config.layers, config.bidirectional)
-                self.params[name] = rng.uniform(-k, k, (config.n_a, config.n_s)).astype(self.dtype)
+                shape = (config.gates * config.n_a, config.n_s)
+                self.params[name] = rng.uniform(-k, k, shape).astype(self.dtype)
                 self.chains[i] = replace(chain, W_as=name)
 
     def _initial_chain(self, rng, layer, direction, n_in):
         """A new chain, its W_aa, W_ax and b_a ~ U(-1/√n_a, 1/√n_a) (PyTorch's nn.RNN
-        initialisation) put in params; W_ax of layer 1 ~ U(-init_x, init_x) if init_x is set."""
+        initialisation) put in params; W_ax of layer 1 ~ U(-init_x, init_x) if init_x is set.
+        A GRU's arrays have its three blocks' rows, and its b_aa is drawn last, likewise."""
         c, n_a = self.config, self.config.n_a
-        k = 1 / np.sqrt(n_a)
-        W_a = np.asfortranarray(rng.uniform(-k, k, (n_a, n_a + n_in)).astype(self.dtype))
+        k, rows = 1 / np.sqrt(n_a), c.gates * n_a
+        W_a = np.asfortranarray(rng.uniform(-k, k, (rows, n_a + n_in)).astype(self.dtype))
         if layer == 1 and c.init_x is not None:
             W_a[:, n_a:] *= c.init_x / k
         names = [
@@ -167,7 +189,12 @@ class RNN:
         chain = Chain(layer, direction, W_a, *names)
         self.params[chain.W_aa] = W_a[:, :n_a]  # views into W_a: the compact
         self.params[chain.W_ax] = W_a[:, n_a:]  # notation is the same memory
-        self.params[chain.b_a] = rng.uniform(-k, k, n_a).astype(self.dtype)
+        self.params[chain.b_a] = rng.uniform(-k, k, rows).astype(self.dtype)
+        if c.cell == "gru":
+            chain = replace(
+                chain, b_aa=param_name("b_aa", layer, direction, c.layers, c.bidirectional)
+            )
+            self.params[chain.b_aa] = rng.uniform(-k, k, n_a).astype(self.dtype)
         return chain
 
     # -- the compact notation ------------------------------------------------
@@ -227,8 +254,8 @@ class RNN:
             if mask.all():
                 mask = None
         if a0 is not None:
-            if len(self.chains) != 1:
-                raise ValueError("a0 is supported for the one-layer one-directional model")
+            if len(self.chains) != 1 or self.cell != "rnn":
+                raise ValueError("a0 is supported for the one-layer one-directional RNN")
             a0 = np.asarray(a0, dtype=self.dtype)
             if a0.shape != (m, self.n_a):
                 raise ValueError(
@@ -344,6 +371,11 @@ class RNN:
             z = self._input_term(W_ax, b_a, inp)
             if s_term is not None:
                 z += s_term
+            if chain.b_aa is not None:  # a GRU
+                a, cache.gates[chain] = gru_forward(
+                    z, W_aa, self.params[chain.b_aa], cache.mask_tm, chain.reverse
+                )
+                return a
             return rnn_forward(z, W_aa, self.activation, cache.mask_tm, cache.a0, chain.reverse)
         W_ya = None
         if logits is not None:  # the chain's columns of W_ya = [W_ya→ | W_ya←]
@@ -415,7 +447,12 @@ class RNN:
     def _kernel_rows(self, x_tm, mask_tm, a0):
         """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed,
         float32, no a0, unpadded or longest first) and loading it pays, else None."""
-        if not kernels.available or self.dtype != np.float32 or a0 is not None:
+        if (
+            not kernels.available
+            or self.dtype != np.float32
+            or a0 is not None
+            or self.cell != "rnn"  # the kernel runs the lecture's RNN; a GRU runs in NumPy
+        ):
             return None
         T, m = x_tm.shape[:2]
         rows = [m] * T if mask_tm is None else running_rows(mask_tm)
@@ -488,19 +525,25 @@ class RNN:
         d_inp = None
         for chain, a, da in zip(chains, cache.states[layer - 1], parts):
             W_aa, W_ax = self.params[chain.W_aa], self.params[chain.W_ax]
-            dz, grads[chain.W_aa], _ = rnn_backward(
-                da, a, W_aa, self.activation, cache.mask_tm, cache.a0, reverse=chain.reverse
-            )
-            grads[chain.b_a] = dz.reshape(-1, self.n_a).sum(axis=0)
+            if chain.b_aa is not None:  # a GRU
+                dz, grads[chain.W_aa], grads[chain.b_aa] = gru_backward(
+                    da, a, cache.gates[chain], W_aa, chain.reverse
+                )
+            else:
+                dz, grads[chain.W_aa], _ = rnn_backward(
+                    da, a, W_aa, self.activation, cache.mask_tm, cache.a0, reverse=chain.reverse
+                )
+            n_z = dz.shape[-1]  # n_a, or 3 n_a for a GRU
+            grads[chain.b_a] = dz.reshape(-1, n_z).sum(axis=0)
             grads[chain.W_ax] = self._input_grad(inp, dz, cache.mask_tm, W_ax, sparse, memo)
             if chain.W_as is not None:  # dL/dW_as = sum_t dz<t> s<t>^T
                 s_2d = cache.s.reshape(-1, self.n_s)
-                grads[chain.W_as] = dz.reshape(-1, self.n_a).T @ s_2d
+                grads[chain.W_as] = dz.reshape(-1, n_z).T @ s_2d
             # what the layer's dense input gets, summed over the chains: dL/d a[l-1]<t> =
             # W_ax^T dz<t> above layer 1, dL/ds<t> = W_as^T dz<t> in layer 1
             W_in = W_ax if layer > 1 else chain.W_as and self.params[chain.W_as]
             if W_in is not None:
-                d_chain = (dz.reshape(-1, self.n_a) @ W_in).reshape(*dz.shape[:2], -1)
+                d_chain = (dz.reshape(-1, n_z) @ W_in).reshape(*dz.shape[:2], -1)
                 d_inp = d_chain if d_inp is None else d_inp + d_chain
         return d_inp
 
