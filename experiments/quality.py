@@ -93,6 +93,11 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *["--dropout", "0.2", *FEATURES, "--cell", "gru"],
     ],
+    # and the default's dropout (0.35 on each layer's output, 0.2 on the feature groups)
+    "bi2-bio-crf-gru-reg": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *[*FEATURES, "--dropout", "0.35", "--feature-dropout", "0.2", "--cell", "gru"],
+    ],
     # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
     "bi2-bio-crf-vocab": [
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],

@@ -11,6 +11,7 @@ import rnnkit
 from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
+from rnnkit.nn.gru import gru_backward, gru_forward
 
 CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
@@ -111,6 +112,37 @@ def test_gradients_match_central_differences(layers, bidirectional, inputs, mask
     errors = gradcheck(model, x, rng.integers(0, 3, (m, T)), mask)
     assert set(errors) == set(model.params) and any(k.startswith("b_aa") for k in errors)
     assert max(errors.values()) < 1e-6, errors
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_chain_alone_against_central_differences(reverse):
+    """gru_forward and gru_backward on their own, with dL/da arriving at padded steps too (the
+    model never sends any there; a padded a<t> is a constant 0, so none may pass)."""
+    rng = np.random.default_rng(4)
+    T, m, n_a = 5, 3, 2
+    z0, W_aa, b_aa = (
+        rng.normal(size=(T, m, 3 * n_a)),
+        rng.normal(size=(3 * n_a, n_a)),
+        rng.normal(size=n_a),
+    )
+    C = rng.normal(size=(T, m, n_a))  # L = sum(C * a)
+    mask = np.arange(T)[:, None] < np.array([5, 2, 4])[None, :]
+
+    def loss(z, W_aa, b_aa):
+        return (gru_forward(z.copy(), W_aa, b_aa, mask, reverse)[0] * C).sum()
+
+    a, cache = gru_forward(z0.copy(), W_aa, b_aa, mask, reverse)
+    grads = gru_backward(C.copy(), a, cache, W_aa, reverse)
+    for i, theta in enumerate((z0, W_aa, b_aa)):
+        numeric = np.zeros_like(theta)
+        for idx in np.ndindex(theta.shape):
+            args = [z0, W_aa, b_aa]
+            for sign in (1, -1):
+                moved = theta.copy()
+                moved[idx] += sign * 1e-6
+                args[i] = moved
+                numeric[idx] += sign * loss(*args) / 2e-6
+        np.testing.assert_allclose(grads[i], numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_gradients_reach_a_dense_s_through_the_gates():
@@ -244,18 +276,27 @@ def test_settings():
         gru().forward(np.zeros((1, 2), int), a0=np.zeros((1, 4)))
 
 
-def test_the_compiled_loop_is_never_taken_for_a_gru(monkeypatch):
-    """The Numba kernels run the lecture's RNN; a float32 GRU (what would otherwise take them)
-    runs in NumPy and gives what float64 gives."""
-    called = []
-    for name in ("rnn_forward", "stack_forward"):
-        monkeypatch.setattr(kernels, name, lambda *a, **k: called.append(1))
-    monkeypatch.setattr(kernels, "available", True)
-    monkeypatch.setattr(kernels, "wanted", lambda T: True)
-    model = gru(50, 8, 3, "softmax", 2, True, dtype=np.float32)
-    x = np.random.default_rng(0).integers(0, 50, (3, 9, 2))
-    y32, _ = model.forward(x)
-    exact = rnnkit.RNN.from_config(model.config.replace(dtype="float64"), seed=1)
-    y64, _ = exact.forward(x)
-    assert called == []
-    np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
+@pytest.mark.parametrize("inputs", ["ids", "groups", "spelling"])
+@pytest.mark.parametrize("lengths", [[9, 9, 9], [9, 6, 1]])
+def test_the_compiled_loop_equals_numpy(layers, bidirectional, inputs, lengths, monkeypatch):
+    """The Numba kernel of a GRU chain (taken by a float32 model once kernels are loaded) gives
+    NumPy's states and outputs, to float32's precision, unpadded and padded longest first."""
+    if not kernels.load():
+        pytest.skip("numba is not installed")
+    calls = []
+    compiled = kernels.gru_forward
+    monkeypatch.setattr(kernels, "gru_forward", lambda *a: calls.append(1) or compiled(*a))
+    rng = np.random.default_rng(0)
+    n_s = 5 if inputs == "spelling" else None
+    model = gru(50, 8, 3, "softmax", layers, bidirectional, dtype=np.float32, n_s=n_s)
+    x = rng.integers(0, 50, (3, 9) if inputs == "ids" else (3, 9, 2))
+    s = rng.normal(size=(3, 9, 5)) if n_s else None
+    mask = np.arange(9)[None, :] < np.array(lengths)[:, None]
+    y_hat, a = model.forward(x, mask, s=s)
+    assert len(calls) == len(model.chains)
+    monkeypatch.setattr(kernels, "available", False)
+    want_y, want_a = model.forward(x, mask, s=s)
+    np.testing.assert_allclose(a, want_a, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(y_hat, want_y, rtol=1e-5, atol=2e-6)
+    np.testing.assert_array_equal(a[~mask], 0)

@@ -88,43 +88,51 @@ def gru_backward(da, a, cache, W_aa, reverse=False):
     da: (T, m, n_a) dL/da<t> from everything above the chain. a and cache: gru_forward's.
     Returns dz (T, m, 3 n_a) = dL/dz<t> (the gradient of W_ax x<t> + b_a), dW_aa (3 n_a, n_a)
     and db_aa (n_a,).
+
+    With d<t> = dL/da<t> (from above and from step t+1), every gradient of step t is d<t> times
+    a factor the forward pass already fixed:
+        dz_u = d Γ_u' (c̃ - a<t-1>),  dz_c = d Γ_u tanh',  dz_r = dz_c (W_ca a<t-1> + b_aa) Γ_r',
+    and W_aa a<t-1> gets the same but dz_c Γ_r for its c block (Γ_r scales it). So the factors
+    are computed for all steps at once, and the loop keeps only what is sequential: d<t> =
+    da<t> + (1 - Γ_u) d<t+1> + W_aa^T dzh<t+1>, five NumPy calls a step.
     """
     gates, h_c, padded = cache
-    T, n_a = len(a), a.shape[-1]
-    u, r, c = slice(0, n_a), slice(n_a, 2 * n_a), slice(2 * n_a, 3 * n_a)
-    dz = np.empty_like(gates)
-    dzh = np.empty_like(gates)  # dL/d(W_aa a<t-1>) (+ b_aa for the c block)
+    T, m, n_a = a.shape
+    G_u, G_r, c_t = gates[..., :n_a], gates[..., n_a : 2 * n_a], gates[..., 2 * n_a :]
+    order = list(_steps(T, reverse))
+    a_prev = np.zeros_like(a)  # a<t-1> of each step, in the chain's order (a<0> = 0)
+    a_prev[order[1:]] = a[order[:-1]]
+    dz_per_d = np.empty((T, m, 3, n_a), a.dtype)  # dL/dz<t> = d<t> * dz_per_d<t>, per block
+    dz_per_d[:, :, 2] = G_u * (1 - c_t * c_t)  # c̃ = tanh(...): tanh' = 1 - c̃^2
+    dz_per_d[:, :, 0] = (c_t - a_prev) * G_u * (1 - G_u)  # σ' = σ (1 - σ)
+    dz_per_d[:, :, 1] = dz_per_d[:, :, 2] * h_c * G_r * (1 - G_r)
+    dzh_per_d = dz_per_d.copy()  # dL/d(W_aa a<t-1> + [0; 0; b_aa]) per d<t>
+    dzh_per_d[:, :, 2] *= G_r
+    keep = 1 - G_u  # da<t-1> from a<t> = Γ_u c̃ + (1 - Γ_u) a<t-1>, directly
+    for t, mask in padded.items():  # a padded step's a<t> is a constant 0: no gradient
+        dz_per_d[t] *= mask[:, :, None]
+        dzh_per_d[t] *= mask[:, :, None]
+        keep[t] *= mask
+    d = np.empty_like(a)
+    dzh = np.empty((T, m, 3 * n_a), a.dtype)
     W = np.ascontiguousarray(W_aa)
     carry = None  # dL/da<t-1> from the step after
-    order = list(_steps(T, reverse))
     for i in range(T - 1, -1, -1):
         t = order[i]
-        d = da[t] if carry is None else da[t] + carry
-        if t in padded:
-            d = d * padded[t]  # a padded step's a<t> is a constant 0
-        G_u, G_r, c_t = gates[t, :, u], gates[t, :, r], gates[t, :, c]
-        a_prev = a[order[i - 1]] if i else None
-        # dc̃ through a<t> = Γ_u c̃ + (1 - Γ_u) a<t-1>, then through tanh
-        d_c = dz[t, :, c]
-        np.multiply(d, G_u, out=d_c)
-        d_c *= 1 - c_t * c_t
-        # dΓ_u = d (c̃ - a<t-1>), through σ: σ' = σ (1 - σ)
-        d_u = dz[t, :, u]
-        np.multiply(d, c_t if a_prev is None else c_t - a_prev, out=d_u)
-        d_u *= G_u * (1 - G_u)
-        # dΓ_r = dc̃_pre * (W_ca a<t-1> + b_aa)
-        d_r = dz[t, :, r]
-        np.multiply(d_c, h_c[t], out=d_r)
-        d_r *= G_r * (1 - G_r)
-        dzh[t, :, : 2 * n_a] = dz[t, :, : 2 * n_a]
-        np.multiply(d_c, G_r, out=dzh[t, :, c])
-        if a_prev is not None:  # dL/da<t-1>: the gate's direct path and W_aa^T dzh<t>
-            carry = d * (1 - G_u)
-            carry += dzh[t] @ W
+        d_t = d[t]
+        if carry is None:
+            d_t[...] = da[t]
+        else:
+            np.add(da[t], carry, out=d_t)
+        np.multiply(d_t[:, None, :], dzh_per_d[t], out=dzh[t].reshape(m, 3, n_a))
+        if i:
+            carry = d_t * keep[t]
+            carry += dzh[t] @ W  # W_aa^T dzh<t>
+    dz = (d[:, :, None, :] * dz_per_d).reshape(T, m, 3 * n_a)
     later, earlier = (
         (slice(None, -1), slice(1, None)) if reverse else (slice(1, None), slice(None, -1))
     )
     # dW_aa = sum over t > first of dzh<t> a<t-1>^T, one product over all steps
     dW_aa = dzh[later].reshape(-1, 3 * n_a).T @ a[earlier].reshape(-1, n_a)
-    db_aa = dzh[..., c].sum(axis=(0, 1))
+    db_aa = dzh[..., 2 * n_a :].sum(axis=(0, 1))
     return dz, dW_aa, db_aa

@@ -381,6 +381,15 @@ class RNN:
         if logits is not None:  # the chain's columns of W_ya = [W_ya→ | W_ya←]
             cols = slice(self.n_a, None) if chain.reverse else slice(0, self.n_a)
             W_ya = self.params["W_ya"][:, cols]
+        if chain.b_aa is not None:  # a GRU: z<t> in NumPy, the loop over time compiled
+            z = self._input_term(W_ax, b_a, inp)
+            if s_term is not None:
+                z += s_term
+            a = kernels.gru_forward(z, W_aa, self.params[chain.b_aa], rows, chain.reverse)
+            if W_ya is not None:  # this chain's part of W_ya a<t> (0 where padded)
+                T, m = a.shape[:2]
+                logits += np.dot(a.reshape(T * m, self.n_a), W_ya.T).reshape(logits.shape)
+            return a
         return kernels.rnn_forward(
             inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits, s_term
         )
@@ -391,6 +400,7 @@ class RNN:
         is passed without a copy)."""
         return (
             x_tm.dtype.kind in "iu"
+            and self.cell == "rnn"  # a GRU's chains are compiled one at a time
             and self.layers <= 2
             and all(self.params[c.W_ax].T.flags.c_contiguous for c in self.chains_of(1))
         )
@@ -447,12 +457,7 @@ class RNN:
     def _kernel_rows(self, x_tm, mask_tm, a0):
         """n<t> (T,) for kernels.rnn_forward if it can take this batch (Numba installed,
         float32, no a0, unpadded or longest first) and loading it pays, else None."""
-        if (
-            not kernels.available
-            or self.dtype != np.float32
-            or a0 is not None
-            or self.cell != "rnn"  # the kernel runs the lecture's RNN; a GRU runs in NumPy
-        ):
+        if not kernels.available or self.dtype != np.float32 or a0 is not None:
             return None
         T, m = x_tm.shape[:2]
         rows = [m] * T if mask_tm is None else running_rows(mask_tm)
