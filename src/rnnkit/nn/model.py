@@ -99,7 +99,8 @@ class RNN:
     params: dict of the live arrays (writing into them changes the model):
         W_aa (n_a, n_a), W_ax (n_a, n_x), b_a (n_a,), W_ya (n_y, n_a), b_y (n_y,),
     with names qualified by layer and direction for deeper models (see `param_name`);
-    W_ax of layer l > 1 is (n_a, n_a * directions) and W_ya is (n_y, n_a * directions).
+    W_ax of layer l > 1 is (n_a, n_a * directions) and W_ya is (n_y, n_a * directions). A GRU
+    (cell="gru") has 3 n_a rows in W_aa, W_ax, W_as and b_a, and a b_aa (n_a,) per chain.
     chains: one `Chain` per layer and direction, layer by layer, "fwd" before "bwd".
     """
 
