@@ -136,8 +136,8 @@ def _add_model_options(p, d):
         choices=["rnn", "gru"],
         default=d.cell,
         help="rnn: the lecture's a<t> = g(...); gru: the gated recurrent unit, whose gates "
-        "decide what a<t> keeps of a<t-1> (slower to train and tag: it runs in NumPy, not "
-        f"the compiled loop; default {d.cell})",
+        "decide what a<t> keeps of a<t-1> (about twice as slow to train, three times the "
+        f"parameters; default {d.cell})",
     )
     p.add_argument(
         "--init-x",
