@@ -18,8 +18,9 @@ CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
 def gru(n_x=6, n_a=4, n_y=3, output="softmax", layers=1, bidirectional=False, **kw):
     kw.setdefault("dtype", np.float64)
+    kw.setdefault("cell", "gru")
     return rnnkit.RNN(
-        n_x, n_a, n_y, "tanh", output, layers=layers, bidirectional=bidirectional, cell="gru",
+        n_x, n_a, n_y, "tanh", output, layers=layers, bidirectional=bidirectional,
         seed=kw.pop("seed", 1), **kw,
     )  # fmt: skip
 
@@ -51,8 +52,9 @@ def test_one_step_by_hand():
 
 
 def textbook(model, x, lengths):
-    """The GRU lecture's equations, one sequence and one step at a time, each chain from 0;
-    a padded sequence is cut to its length first, so nothing of the padding can reach it."""
+    """The GRU lecture's equations (the RNN lecture's for a chain of the lecture's cell), one
+    sequence and one step at a time, each chain from 0; a padded sequence is cut to its length
+    first, so nothing of the padding can reach it."""
     p, n_a = model.params, model.n_a
 
     def sigma(v):
@@ -64,13 +66,17 @@ def textbook(model, x, lengths):
         for layer in range(1, model.layers + 1):
             outs = []
             for chain in model.chains_of(layer):
-                W_aa, W_ax, b_a, b_aa = (
-                    p[k] for k in (chain.W_aa, chain.W_ax, chain.b_a, chain.b_aa)
-                )
-                W_u, W_r, W_c = np.split(W_aa, 3)
-                (X_u, X_r, X_c), (b_u, b_r, b_c) = np.split(W_ax, 3), np.split(b_a, 3)
+                W_aa, W_ax, b_a = (p[k] for k in (chain.W_aa, chain.W_ax, chain.b_a))
+                if chain.b_aa is not None:
+                    b_aa = p[chain.b_aa]
+                    W_u, W_r, W_c = np.split(W_aa, 3)
+                    (X_u, X_r, X_c), (b_u, b_r, b_c) = np.split(W_ax, 3), np.split(b_a, 3)
                 a, states = np.zeros(n_a), np.zeros((T, n_a))
                 for t in reversed(range(T)) if chain.reverse else range(T):
+                    if chain.b_aa is None:  # the lecture's cell
+                        a = np.tanh(W_aa @ a + W_ax @ inp[t] + b_a)
+                        states[t] = a
+                        continue
                     G_u = sigma(W_u @ a + X_u @ inp[t] + b_u)
                     G_r = sigma(W_r @ a + X_r @ inp[t] + b_r)
                     c = np.tanh(X_c @ inp[t] + b_c + G_r * (W_c @ a + b_aa))
@@ -82,10 +88,17 @@ def textbook(model, x, lengths):
     return tops
 
 
-@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
-def test_equals_the_lectures_equations_one_sequence_at_a_time(layers, bidirectional):
+@pytest.mark.parametrize(
+    "layers,bidirectional,cell",
+    [
+        *((layers, bi, "gru") for layers, bi in CONFIGS),
+        (2, True, "rnn,gru"),
+        (3, False, "gru,rnn,gru"),
+    ],
+)
+def test_equals_the_lectures_equations_one_sequence_at_a_time(layers, bidirectional, cell):
     rng = np.random.default_rng(0)
-    model = gru(layers=layers, bidirectional=bidirectional)
+    model = gru(layers=layers, bidirectional=bidirectional, cell=cell)
     lengths = [6, 2, 4, 1]
     mask = np.arange(6)[None, :] < np.array(lengths)[:, None]
     x = rng.normal(size=(4, 6, 6))
@@ -96,12 +109,16 @@ def test_equals_the_lectures_equations_one_sequence_at_a_time(layers, bidirectio
         np.testing.assert_array_equal(a[i, lengths[i] :], 0)  # a<t> = 0 where padded
 
 
-@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
+@pytest.mark.parametrize(
+    "layers,bidirectional,cell",
+    [*((layers, bi, "gru") for layers, bi in CONFIGS), (2, True, "rnn,gru"), (2, True, "gru,rnn")],
+)
 @pytest.mark.parametrize("inputs", ["ids", "groups", "dense"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_gradients_match_central_differences(layers, bidirectional, inputs, masked):
+def test_gradients_match_central_differences(layers, bidirectional, cell, inputs, masked):
     rng = np.random.default_rng(7)
-    model = gru(layers=layers, bidirectional=bidirectional, dropout=0.3 if layers > 1 else None)
+    dropout = 0.3 if layers > 1 else None
+    model = gru(layers=layers, bidirectional=bidirectional, dropout=dropout, cell=cell)
     m, T = 3, 5
     x = {
         "ids": rng.integers(0, 6, (m, T)),
@@ -269,17 +286,27 @@ def test_settings():
         RNNConfig(4, 3, 1, activation="relu", cell="gru")
     with pytest.raises(ValueError, match="cell must be one of"):
         RNNConfig(4, 3, 1, cell="lstm")
+    with pytest.raises(ValueError, match=r"one per layer \(2\)"):
+        RNNConfig(4, 3, 1, layers=2, cell="rnn,gru,gru")
+    mixed = RNNConfig(4, 3, 1, layers=3, cell="rnn,gru,rnn")
+    assert mixed.cells == ("rnn", "gru", "rnn") and [mixed.gates(k) for k in (1, 2, 3)] == [1, 3, 1]
+    assert RNNConfig(4, 3, 1, layers=2, cell="gru,gru").cell == "gru"  # one name for one cell
+    with pytest.raises(ValueError, match="one kind of cell"):
+        rnnkit.to_torch(gru(layers=2, cell="rnn,gru"))
     assert "cell" not in RNNConfig(4, 3, 1).to_json()  # older rnnkit reads an RNN's header
     header = RNNConfig(4, 3, 1, cell="gru").to_json()
-    assert header["cell"] == "gru" and RNNConfig.from_json(header).gates == 3
+    assert header["cell"] == "gru" and RNNConfig.from_json(header).gates(1) == 3
     with pytest.raises(ValueError, match="a0"):
         gru().forward(np.zeros((1, 2), int), a0=np.zeros((1, 4)))
 
 
-@pytest.mark.parametrize("layers,bidirectional", CONFIGS)
+@pytest.mark.parametrize(
+    "layers,bidirectional,cell",
+    [*((layers, bi, "gru") for layers, bi in CONFIGS), (2, True, "rnn,gru"), (2, True, "gru,rnn")],
+)
 @pytest.mark.parametrize("inputs", ["ids", "groups", "spelling"])
 @pytest.mark.parametrize("lengths", [[9, 9, 9], [9, 6, 1]])
-def test_the_compiled_loop_equals_numpy(layers, bidirectional, inputs, lengths, monkeypatch):
+def test_the_compiled_loop_equals_numpy(layers, bidirectional, cell, inputs, lengths, monkeypatch):
     """The Numba kernel of a GRU chain (taken by a float32 model once kernels are loaded) gives
     NumPy's states and outputs, to float32's precision, unpadded and padded longest first."""
     if not kernels.load():
@@ -289,12 +316,12 @@ def test_the_compiled_loop_equals_numpy(layers, bidirectional, inputs, lengths, 
     monkeypatch.setattr(kernels, "gru_forward", lambda *a: calls.append(1) or compiled(*a))
     rng = np.random.default_rng(0)
     n_s = 5 if inputs == "spelling" else None
-    model = gru(50, 8, 3, "softmax", layers, bidirectional, dtype=np.float32, n_s=n_s)
+    model = gru(50, 8, 3, "softmax", layers, bidirectional, dtype=np.float32, n_s=n_s, cell=cell)
     x = rng.integers(0, 50, (3, 9) if inputs == "ids" else (3, 9, 2))
     s = rng.normal(size=(3, 9, 5)) if n_s else None
     mask = np.arange(9)[None, :] < np.array(lengths)[:, None]
     y_hat, a = model.forward(x, mask, s=s)
-    assert len(calls) == len(model.chains)
+    assert len(calls) == sum(chain.b_aa is not None for chain in model.chains)
     monkeypatch.setattr(kernels, "available", False)
     want_y, want_a = model.forward(x, mask, s=s)
     np.testing.assert_allclose(a, want_a, rtol=1e-5, atol=2e-6)

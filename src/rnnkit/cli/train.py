@@ -133,11 +133,12 @@ def _add_model_options(p, d):
     )
     p.add_argument(
         "--cell",
-        choices=["rnn", "gru"],
         default=d.cell,
+        metavar="{rnn,gru}[,...]",
         help="rnn: the lecture's a<t> = g(...); gru: the gated recurrent unit, whose gates "
         "decide what a<t> keeps of a<t-1> (about twice as slow to train, three times the "
-        f"parameters; default {d.cell})",
+        "parameters); one for every layer, or one per layer (rnn,gru: a GRU over the "
+        f"lecture's cell; default {d.cell})",
     )
     p.add_argument(
         "--init-x",

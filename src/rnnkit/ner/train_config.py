@@ -136,14 +136,15 @@ class TrainConfig:
         Before the data are read n_x is not known: the check counts the rest."""
         n_in = [model.n_x] + [model.n_a * len(model.directions)] * (model.layers - 1)
         per_chain = [  # W_aa, W_ax, b_a (a GRU's three blocks of each, and its b_aa)
-            model.gates * model.n_a * (model.n_a + n + 1) + (model.gates > 1) * model.n_a
-            for n in n_in
+            model.gates(layer) * model.n_a * (model.n_a + n + 1)
+            + (model.gates(layer) > 1) * model.n_a
+            for layer, n in enumerate(n_in, 1)
         ]
         n_params = sum(per_chain) * len(model.directions)
         n_params += model.n_y * (model.n_a * len(model.directions) + 1)  # W_ya, b_y
         if n_c := self.char_hidden:  # the character RNN (its characters counted as 1,000)
             n_params += 2 * n_c * (n_c + 1000 + 1)
-            n_params += len(model.directions) * model.gates * model.n_a * 2 * n_c  # W_as
+            n_params += len(model.directions) * model.gates(1) * model.n_a * 2 * n_c  # W_as
         needed = n_params * np.dtype(model.dtype).itemsize * (COPIES + bool(self.average))
         available = physical_memory()
         if available is not None and needed > available:

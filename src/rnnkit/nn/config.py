@@ -32,7 +32,8 @@ class RNNConfig:
     # layer-1 chain adds W_as s<t> to W_ax x<t>. None: the lecture's x<t> alone.
     n_s: int | None = None
     # "rnn": the lecture's a<t> = g(...); "gru": the gated recurrent unit (rnnkit.nn.gru),
-    # whose candidate c̃<t> is a tanh, so it takes activation "tanh" only.
+    # whose candidate c̃<t> is a tanh, so it takes activation "tanh" only. One cell for every
+    # layer, or one per layer, comma-separated ("rnn,gru": the lecture's cell under a GRU).
     cell: str = "rnn"
 
     def __post_init__(self):
@@ -50,9 +51,15 @@ class RNNConfig:
             raise ValueError(
                 f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
             )
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {list(CELLS)}, not {self.cell!r}")
-        if self.cell == "gru" and self.activation != "tanh":
+        cells = self.cell.split(",") if isinstance(self.cell, str) else [self.cell]
+        if not set(cells) <= set(CELLS) or len(cells) not in (1, self.layers):
+            raise ValueError(
+                f"cell must be one of {list(CELLS)}, or one per layer ({self.layers}), "
+                f"comma-separated, not {self.cell!r}"
+            )
+        if len(set(cells)) == 1:
+            set_("cell", cells[0])  # "gru,gru" is "gru"
+        if "gru" in cells and self.activation != "tanh":
             raise ValueError(
                 f"activation must be tanh for cell 'gru' (its candidate is a tanh), "
                 f"not {self.activation!r}"
@@ -79,10 +86,15 @@ class RNNConfig:
         set_("dtype", dtype.name)
 
     @property
-    def gates(self):
-        """How many n_a-blocks a chain's W_aa, W_ax and b_a stack: 1, or 3 for the GRU's
-        [u; r; c]."""
-        return 3 if self.cell == "gru" else 1
+    def cells(self):
+        """The cell of each layer, layer 1 first."""
+        cells = self.cell.split(",")
+        return tuple(cells * self.layers if len(cells) == 1 else cells)
+
+    def gates(self, layer):
+        """How many n_a-blocks the W_aa, W_ax and b_a of a chain of `layer` (1, 2, ...) stack:
+        1, or 3 for the GRU's [u; r; c]."""
+        return 3 if self.cells[layer - 1] == "gru" else 1
 
     @property
     def directions(self):

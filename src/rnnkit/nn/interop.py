@@ -41,6 +41,11 @@ def to_torch(model, dtype=None):
         dtype
         or {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[model.dtype]
     )
+    if "," in getattr(model, "cell", "rnn"):
+        raise ValueError(
+            f"to_torch exports one kind of cell; this model has one per layer ({model.cell}), "
+            "which no single nn.RNN or nn.GRU holds"
+        )
     gru = getattr(model, "cell", "rnn") == "gru"
     rnn = (torch.nn.GRU if gru else torch.nn.RNN)(
         model.n_x,

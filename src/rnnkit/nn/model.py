@@ -170,7 +170,7 @@ class RNN:
         if config.n_s is not None:  # drawn last, so that the other draws stay as they were
             for i, chain in enumerate(self.chains[:n_dirs]):
                 name = param_name("W_as", 1, chain.direction, config.layers, config.bidirectional)
-                shape = (config.gates * config.n_a, config.n_s)
+                shape = (config.gates(1) * config.n_a, config.n_s)
                 self.params[name] = rng.uniform(-k, k, shape).astype(self.dtype)
                 self.chains[i] = replace(chain, W_as=name)
 
@@ -179,7 +179,7 @@ class RNN:
         initialisation) put in params; W_ax of layer 1 ~ U(-init_x, init_x) if init_x is set.
         A GRU's arrays have its three blocks' rows, and its b_aa is drawn last, likewise."""
         c, n_a = self.config, self.config.n_a
-        k, rows = 1 / np.sqrt(n_a), c.gates * n_a
+        k, rows = 1 / np.sqrt(n_a), c.gates(layer) * n_a
         W_a = np.asfortranarray(rng.uniform(-k, k, (rows, n_a + n_in)).astype(self.dtype))
         if layer == 1 and c.init_x is not None:
             W_a[:, n_a:] *= c.init_x / k
@@ -191,7 +191,7 @@ class RNN:
         self.params[chain.W_aa] = W_a[:, :n_a]  # views into W_a: the compact
         self.params[chain.W_ax] = W_a[:, n_a:]  # notation is the same memory
         self.params[chain.b_a] = rng.uniform(-k, k, rows).astype(self.dtype)
-        if c.cell == "gru":
+        if c.cells[layer - 1] == "gru":
             chain = replace(
                 chain, b_aa=param_name("b_aa", layer, direction, c.layers, c.bidirectional)
             )
@@ -255,7 +255,7 @@ class RNN:
             if mask.all():
                 mask = None
         if a0 is not None:
-            if len(self.chains) != 1 or self.cell != "rnn":
+            if len(self.chains) != 1 or self.chains[0].b_aa is not None:
                 raise ValueError("a0 is supported for the one-layer one-directional RNN")
             a0 = np.asarray(a0, dtype=self.dtype)
             if a0.shape != (m, self.n_a):
