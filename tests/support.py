@@ -125,3 +125,26 @@ class InterruptAt:
 
     def close(self):
         pass
+
+
+def torch_loss(rnn, linear, x, y, lengths, output):
+    """rnnkit's loss computed by PyTorch, with packed sequences, for an nn.RNN or nn.GRU and
+    an nn.Linear: (loss, the top layer's a, ŷ zeroed at padded steps)."""
+    import torch
+
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        x, lengths, batch_first=True, enforce_sorted=False
+    )
+    out, _ = rnn(packed)
+    a, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    logits = linear(a)
+    mask = torch.arange(x.shape[1])[None, :] < torch.as_tensor(lengths)[:, None]
+    if output == "softmax":
+        L = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="sum")
+        y_hat = torch.softmax(logits, -1)
+    else:
+        L = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[mask], y[mask], reduction="sum"
+        )
+        y_hat = torch.sigmoid(logits)
+    return L / mask.sum(), a, y_hat * mask[..., None]

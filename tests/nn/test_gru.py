@@ -12,6 +12,7 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.gru import gru_backward, gru_forward
+from support import torch_loss
 
 CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
@@ -233,29 +234,14 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, output):
     loss, grads = model.loss_and_grads(x, y, mask)
     y_hat, a = model.forward(x, mask)
 
-    packed = torch.nn.utils.rnn.pack_padded_sequence(
-        torch.tensor(x), lengths, batch_first=True, enforce_sorted=False
+    t_loss, t_a, t_y_hat = torch_loss(
+        rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output
     )
-    out, _ = rnn(packed)
-    t_a, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
-    logits, t_mask = linear(t_a), torch.tensor(mask)
-    t_y = torch.tensor(y)
-    if output == "softmax":
-        t_loss = torch.nn.functional.cross_entropy(logits[t_mask], t_y[t_mask], reduction="sum")
-        t_y_hat = torch.softmax(logits, -1)
-    else:
-        t_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits[t_mask], t_y[t_mask], reduction="sum"
-        )
-        t_y_hat = torch.sigmoid(logits)
-    t_loss = t_loss / t_mask.sum()
     t_loss.backward()
 
     np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
     np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(
-        y_hat, (t_y_hat * t_mask[..., None]).detach().numpy(), rtol=1e-6, atol=1e-12
-    )
+    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
     for chain in model.chains:
         for name, want in torch_grads_as_ours(rnn, chain).items():
             np.testing.assert_allclose(grads[name], want, rtol=1e-6, atol=1e-12, err_msg=name)
