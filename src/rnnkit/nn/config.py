@@ -61,7 +61,7 @@ class RNNConfig:
             set_("cell", cells[0])  # "gru,gru" is "gru"
         if "gru" in cells and self.activation != "tanh":
             raise ValueError(
-                f"activation must be tanh for cell 'gru' (its candidate is a tanh), "
+                "activation must be tanh for cell 'gru' (its candidate is a tanh), "
                 f"not {self.activation!r}"
             )
         if self.output not in OUTPUTS:

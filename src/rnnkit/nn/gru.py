@@ -21,6 +21,8 @@ sequence from its padded end starts at a = 0, and no gradient passes through a p
 
 import numpy as np
 
+from rnnkit.nn.recurrence import partial_steps, time_steps
+
 
 def _sigmoid_(z):
     """σ(z) in place, as (1 + tanh(z/2)) / 2: no exp to overflow."""
@@ -29,17 +31,6 @@ def _sigmoid_(z):
     z += 1
     z *= 0.5
     return z
-
-
-def _steps(T, reverse):
-    return range(T - 1, -1, -1) if reverse else range(T)
-
-
-def _step_masks(mask_tm, dtype):
-    """{t: (m, 1) 0/1 multiplier} for the steps where some sequence is padding."""
-    if mask_tm is None:
-        return {}
-    return {t: mask_tm[t, :, None].astype(dtype) for t in np.flatnonzero(~mask_tm.all(axis=1))}
 
 
 def gru_forward(z, W_aa, b_aa, mask_tm=None, reverse=False):
@@ -56,9 +47,9 @@ def gru_forward(z, W_aa, b_aa, mask_tm=None, reverse=False):
     h_c = np.empty_like(a)  # W_ca a<t-1> + b_aa, which Γ_r scales
     W_aa_T = np.ascontiguousarray(W_aa.T)
     zh = np.empty((m, n3), z.dtype)
-    padded = _step_masks(mask_tm, z.dtype)
+    padded = partial_steps(mask_tm, z.dtype)
     a_prev = None
-    for t in _steps(T, reverse):
+    for t in time_steps(T, reverse):
         gates = z[t]
         if a_prev is None:  # a<0> = 0: no recurrent term but the bias
             h_c[t] = b_aa
@@ -99,7 +90,7 @@ def gru_backward(da, a, cache, W_aa, reverse=False):
     gates, h_c, padded = cache
     T, m, n_a = a.shape
     G_u, G_r, c_t = gates[..., :n_a], gates[..., n_a : 2 * n_a], gates[..., 2 * n_a :]
-    order = list(_steps(T, reverse))
+    order = list(time_steps(T, reverse))
     a_prev = np.zeros_like(a)  # a<t-1> of each step, in the chain's order (a<0> = 0)
     a_prev[order[1:]] = a[order[:-1]]
     dz_per_d = np.empty((T, m, 3, n_a), a.dtype)  # dL/dz<t> = d<t> * dz_per_d<t>, per block
