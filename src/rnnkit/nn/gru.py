@@ -43,7 +43,7 @@ def gru_forward(z, W_aa, b_aa, mask_tm=None, reverse=False):
     T, m, n3 = z.shape
     n_a = n3 // 3
     u, r, c = slice(0, n_a), slice(n_a, 2 * n_a), slice(2 * n_a, n3)
-    a = np.zeros((T, m, n_a), z.dtype)
+    a = np.empty((T, m, n_a), z.dtype)  # each step writes its a<t> whole
     h_c = np.empty_like(a)  # W_ca a<t-1> + b_aa, which Γ_r scales
     W_aa_T = np.ascontiguousarray(W_aa.T)
     zh = np.empty((m, n3), z.dtype)

@@ -41,12 +41,13 @@ def to_torch(model, dtype=None):
         dtype
         or {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[model.dtype]
     )
-    if "," in getattr(model, "cell", "rnn"):
+    cell = getattr(model, "cell", "rnn")
+    if "," in cell:
         raise ValueError(
-            f"to_torch exports one kind of cell; this model has one per layer ({model.cell}), "
+            f"to_torch exports one kind of cell; this model has one per layer ({cell}), "
             "which no single nn.RNN or nn.GRU holds"
         )
-    gru = getattr(model, "cell", "rnn") == "gru"
+    gru = cell == "gru"
     rnn = (torch.nn.GRU if gru else torch.nn.RNN)(
         model.n_x,
         model.n_a,

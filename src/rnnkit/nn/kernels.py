@@ -165,12 +165,14 @@ def rnn_forward(
     return _call("loop", args)
 
 
-def gru_forward(z, W_aa, b_aa, rows, reverse=False):
+def gru_forward(z, W_aa, b_aa, rows, reverse=False, W_ya=None, logits=None):
     """a (T, m, n_a) of one float32 GRU chain (nn.gru.gru_forward), compiled, from z<t> = W_ax x<t>
     + b_a (T, m, 3 n_a) computed before, for a batch whose running rows are the first n<t> =
     rows[t]. Each step is the BLAS product W_aa a<t-1> and one pass over the running rows for
-    the gates, the candidate and a<t>, where NumPy makes a dozen calls."""
-    return _call("gru_chain", (z, rows, reverse, np.ascontiguousarray(W_aa.T), b_aa))
+    the gates, the candidate and a<t>, where NumPy makes a dozen calls. W_ya, logits: as
+    rnn_forward takes them, for a chain of the top layer."""
+    W_aa_T = np.ascontiguousarray(W_aa.T)
+    return _call("gru_chain", (z, rows, reverse, W_aa_T, b_aa, W_ya, logits))
 
 
 def stack_forward(ids, rows, activation, layer1, S, s_rows, layer2, W_ya, b_y):

@@ -368,11 +368,13 @@ class RNN:
         of W_ya a<t> to them (the top layer only)."""
         W_aa, W_ax, b_a = self.params[chain.W_aa], self.params[chain.W_ax], self.params[chain.b_a]
         s_term = None if chain.W_as is None else self._s_term(cache.s, self.params[chain.W_as])
-        if rows is None:
+        gru = chain.b_aa is not None
+        if rows is None or gru:  # z<t> in NumPy (the RNN's kernel gathers its own)
             z = self._input_term(W_ax, b_a, inp)
             if s_term is not None:
                 z += s_term
-            if chain.b_aa is not None:  # a GRU
+        if rows is None:
+            if gru:
                 a, cache.gates[chain] = gru_forward(
                     z, W_aa, self.params[chain.b_aa], cache.mask_tm, chain.reverse
                 )
@@ -382,15 +384,9 @@ class RNN:
         if logits is not None:  # the chain's columns of W_ya = [W_ya→ | W_ya←]
             cols = slice(self.n_a, None) if chain.reverse else slice(0, self.n_a)
             W_ya = self.params["W_ya"][:, cols]
-        if chain.b_aa is not None:  # a GRU: z<t> in NumPy, the loop over time compiled
-            z = self._input_term(W_ax, b_a, inp)
-            if s_term is not None:
-                z += s_term
-            a = kernels.gru_forward(z, W_aa, self.params[chain.b_aa], rows, chain.reverse)
-            if W_ya is not None:  # this chain's part of W_ya a<t> (0 where padded)
-                T, m = a.shape[:2]
-                logits += np.dot(a.reshape(T * m, self.n_a), W_ya.T).reshape(logits.shape)
-            return a
+        if gru:
+            b_aa = self.params[chain.b_aa]
+            return kernels.gru_forward(z, W_aa, b_aa, rows, chain.reverse, W_ya, logits)
         return kernels.rnn_forward(
             inp, W_ax, b_a, W_aa, self.activation, rows, chain.reverse, W_ya, logits, s_term
         )

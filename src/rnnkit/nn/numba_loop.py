@@ -192,23 +192,25 @@ def sigmoid(v):
 
 
 @jit
-def gru_chain(z, rows, reverse, W_aa_T, b_aa):
+def gru_chain(z, rows, reverse, W_aa_T, b_aa, W_ya, logits):
     """a (T, m, n_a) of one GRU chain (nn.gru) from z<t> = W_ax x<t> + b_a (T, m, 3 n_a), blocks
-    [u; r; c]: see kernels.gru_forward. W_aa_T (n_a, 3 n_a)."""
+    [u; r; c]: see kernels.gru_forward. W_aa_T (n_a, 3 n_a). W_ya, logits: as `loop` takes them."""
     T, m, n3 = z.shape
     n_a = n3 // 3
     a = np.empty((T, m, n_a), z.dtype)
     prod = np.empty((m, n3), z.dtype)
     for step in range(T):
-        t, n = recurrent_term(a, rows, step, reverse, W_aa_T, prod)  # W_aa a<t-1> in prod
+        # W_aa a<t-1> in prod; a<t-1> is 0 where that step was padded (recurrent_term zeroed it)
+        t, n = recurrent_term(a, rows, step, reverse, W_aa_T, prod)
         before = t + 1 if reverse else t - 1
-        k = min(n, rows[before]) if step else 0  # the rows with an a<t-1>; the others start at 0
         for i in range(n):
             zt, p, out = z[t, i], prod[i], a[t, i]
             for j in range(n_a):
                 G_u = sigmoid(zt[j] + p[j])
                 G_r = sigmoid(zt[n_a + j] + p[n_a + j])
                 c = tanh(zt[2 * n_a + j] + G_r * (p[2 * n_a + j] + b_aa[j]))
-                prev = a[before, i, j] if i < k else ZERO
+                prev = a[before, i, j] if step else ZERO  # a<0> = 0
                 out[j] = prev + G_u * (c - prev)  # Γ_u c̃ + (1 - Γ_u) a<t-1>
+    if W_ya is not None:  # the top layer: this chain's part of W_ya a<t> + b_y
+        add_output(logits, a, W_ya, rows)
     return a
