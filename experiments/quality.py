@@ -104,6 +104,28 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *[*FEATURES, "--dropout", "0.35", "--feature-dropout", "0.2", "--cell", "gru"],
     ],
+    # the GRU tagger with the first layer's W_ax drawn wider (U(-0.33, 0.33)), which helped
+    # the person tagger (bi2-per-init)
+    "bi2-bio-crf-gru-init": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--init-x", "0.33"],
+    ],
+    # the GRU tagger with Adam's usual learning rate (1e-3): it peaked by epoch 7-13 at 3e-3
+    "bi2-bio-crf-gru-slow": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--lr", "1e-3"],
+    ],
+    # the GRU tagger reading e<t> = E x<t> (--n-e): one learned embedding of 100 units in place
+    # of every chain's one-hot W_ax, so that the model takes the room of the lecture's cell
+    "bi2-bio-crf-gru-e100": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--n-e", "100"],
+    ],
+    # and an embedding of 200 units
+    "bi2-bio-crf-gru-e200": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--n-e", "200"],
+    ],
     # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
     "bi2-bio-crf-vocab": [
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],

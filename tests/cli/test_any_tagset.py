@@ -56,7 +56,13 @@ def drugs(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "output, spelling, cell",
-    [("crf", [], "rnn"), ("softmax", [], "rnn"), ("crf", ["4"], "rnn"), ("crf", ["4"], "gru")],
+    [
+        ("crf", [], "rnn"),
+        ("softmax", [], "rnn"),
+        ("crf", ["4"], "rnn"),
+        ("crf", ["4"], "gru"),
+        ("crf", [], "gru --n-e 16"),  # a GRU reading e<t> = E x<t>
+    ],
 )
 def test_bioes_types_of_our_own_through_the_command_line(
     drugs, tmp_path, capsys, output, spelling, cell
@@ -64,12 +70,13 @@ def test_bioes_types_of_our_own_through_the_command_line(
     out = tmp_path / "model"
     argv = ["train", "--task", "tags", "--train", str(drugs[0]), "--dev", str(drugs[1])]
     argv += ["--char-hidden", *spelling] if spelling else []
-    argv += ["--cell", cell]
+    argv += ["--cell", *cell.split()]
     assert main([*argv, "--out", str(out), "--output", output, *SMALL]) == 0
     tagger = Tagger.load(out)
     assert tagger.task.tagset.scheme == "bioes" and tagger.task.tagset.types == ("DOSE", "DRUG")
     assert tagger.task.crf == (output == "crf") and tagger.spells == bool(spelling)
-    assert tagger.model.cell == cell
+    assert tagger.model.cell == cell.split()[0]
+    assert tagger.model.n_e == (16 if "--n-e" in cell else None)
     capsys.readouterr()
 
     assert main(["eval", "--model", str(out), "--data", str(drugs[1]), "--json"]) == 0

@@ -198,13 +198,23 @@ def test_a_header_that_does_not_fit_its_task_is_refused(per_tagger, tmp_path, fi
     assert str(e.value).startswith(f"{path}: ")
 
 
-@pytest.mark.parametrize("cell, words", [(None, None), ("rnn", "b_aa"), ("lstm", "cell must be")])
-def test_a_gru_tagger_loads_as_saved_and_its_cell_is_held_to_its_arrays(tmp_path, cell, words):
-    """A GRU tagger (cell "gru") saves and loads exactly; a header edited to the lecture's cell
-    (whose chains lack b_aa and have a third of the rows) or to an unknown cell is refused."""
+@pytest.mark.parametrize("n_e", [None, 5])
+@pytest.mark.parametrize(
+    "cell, words",
+    [
+        (None, None),
+        ("rnn", "b_aa"),
+        ("lstm", "cell must be"),
+        ("gru", "do not match the settings|need at least"),
+    ],
+)
+def test_a_gru_tagger_loads_as_saved_and_its_cell_is_held_to_its_arrays(tmp_path, cell, words, n_e):
+    """A GRU tagger (cell "gru"), with or without an embedding E, saves and loads exactly; a
+    header edited to the lecture's cell (whose chains lack b_aa and have a third of the rows),
+    to an unknown cell, or to another n_e (E's arrays gone or unexpected) is refused."""
     sentences = [[w for w, _ in s] for s in synthetic_sentences(50, 0)]
     featurizer = Featurizer.build(sentences, groups=("word", "shape"))
-    model = RNN(featurizer.n_x, 6, 1, bidirectional=True, cell="gru", seed=3)
+    model = RNN(featurizer.n_x, 6, 1, bidirectional=True, cell="gru", seed=3, n_e=n_e)
     path = tmp_path / "model.npz"
     Tagger(model, featurizer, TASKS["per"]).save(path)
     if cell is None:
@@ -216,6 +226,8 @@ def test_a_gru_tagger_loads_as_saved_and_its_cell_is_held_to_its_arrays(tmp_path
     arrays, meta = storage.load(path)
     meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
     meta["model"] = {**meta["model"], "cell": cell}
+    if cell == "gru":  # the header's n_e edited: added, or taken away
+        meta["model"]["n_e"] = None if n_e else 4
     storage.save(path, arrays, meta)
     with pytest.raises(storage.ModelFileError, match=words) as e:
         Tagger.load(path)

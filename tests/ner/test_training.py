@@ -34,6 +34,7 @@ FULL = {  # every option on
 }
 SPELLED = {**FULL, "char_hidden": 4, "case_augment": 0.3}  # and each word's spelling
 GATED = {**SPELLED, "cell": "gru"}  # with gated recurrent units
+EMBEDDED = {**GATED, "n_e": 6}  # reading e<t> = E x<t>: E's sparse columns in lazy Adam
 BATCHES = 38  # 300 synthetic training sentences in batches of 8
 
 
@@ -59,7 +60,7 @@ def test_training_learns_and_saves_everything(corpus, tmp_path):
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 5
 
 
-@pytest.mark.parametrize("config", [SMALL, FULL, SPELLED, GATED])
+@pytest.mark.parametrize("config", [SMALL, FULL, SPELLED, GATED, EMBEDDED])
 def test_interrupted_and_resumed_run_is_bit_identical(corpus, tmp_path, config):
     straight = tmp_path / "straight"
     train(TrainConfig(**config), *corpus, straight, log=quiet, keep_checkpoint=True)

@@ -141,6 +141,15 @@ def _add_model_options(p, d):
         f"lecture's cell; default {d.cell})",
     )
     p.add_argument(
+        "--n-e",
+        type=positive_int,
+        default=d.n_e,
+        help="layer 1 reads e<t> = E x<t>, a learned embedding of n_e units, instead of the "
+        "one-hot x<t>: W_ax E takes the place of W_ax, and E is shared by both directions and "
+        "a GRU's three blocks (a GRU then takes little more room than the lecture's cell); "
+        "default: off",
+    )
+    p.add_argument(
         "--init-x",
         type=scale_or_off,
         default=d.init_x,

@@ -18,7 +18,9 @@ from rnnkit.nn.config import RNNConfig
 
 # The model's settings a run chooses: RNNConfig's fields but the sizes n_x and n_y, which
 # the features and the task give, the output g2, which the task gives, and the dtype.
-MODEL_FIELDS = ("n_a", "activation", "init_x", "layers", "bidirectional", "dropout", "cell")
+MODEL_FIELDS = (
+    "n_a", "activation", "init_x", "layers", "bidirectional", "dropout", "cell", "n_e"
+)  # fmt: skip
 # Options that are off at 0 as well as at None; a config holds None for off.
 OFF_AT_ZERO = (
     "word_dropout",
@@ -50,6 +52,7 @@ class TrainConfig:
     bidirectional: bool = False
     dropout: float | None = None  # on each layer's output a[l] in training
     cell: str = "rnn"  # "rnn": the lecture's; "gru": the gated recurrent unit (rnnkit.nn.gru)
+    n_e: int | None = None  # layer 1 reads e<t> = E x<t> of n_e units; None: x<t> itself
     char_hidden: int | None = None  # n_c of the character RNN (nn.spelling); None: no spelling
     word_dropout: float | None = None  # chance that a training word is shown as UNK
     unk_alpha: float | None = None  # and, on top, α / (α + count(word)): rare words more often
@@ -134,7 +137,7 @@ class TrainConfig:
         """Refuse a model (RNNConfig) whose parameters, with their gradients and the
         optimiser's state, would not fit in this machine's memory, before allocating any.
         Before the data are read n_x is not known: the check counts the rest."""
-        n_in = [model.n_x] + [model.n_a * len(model.directions)] * (model.layers - 1)
+        n_in = [model.n_e or model.n_x] + [model.n_a * len(model.directions)] * (model.layers - 1)
         per_chain = [  # W_aa, W_ax, b_a (a GRU's three blocks of each, and its b_aa)
             model.gates(layer) * model.n_a * (model.n_a + n + 1)
             + (model.gates(layer) > 1) * model.n_a
@@ -142,6 +145,7 @@ class TrainConfig:
         ]
         n_params = sum(per_chain) * len(model.directions)
         n_params += model.n_y * (model.n_a * len(model.directions) + 1)  # W_ya, b_y
+        n_params += (model.n_e or 0) * model.n_x  # E
         if n_c := self.char_hidden:  # the character RNN (its characters counted as 1,000)
             n_params += 2 * n_c * (n_c + 1000 + 1)
             n_params += len(model.directions) * model.gates(1) * model.n_a * 2 * n_c  # W_as
@@ -151,6 +155,7 @@ class TrainConfig:
             raise RnnkitError(
                 f"--n-a {model.n_a} with --layers {model.layers}"
                 + (f", --char-hidden {self.char_hidden}" if self.char_hidden else "")
+                + (f", --n-e {model.n_e}" if model.n_e else "")
                 + (f" and {model.n_x:,} inputs makes " if inputs_known else " makes at least ")
                 + f"{n_params:,} parameters, which with their gradients and the "
                 f"optimiser's state need {needed / 2**30:,.1f} GiB; this machine has "

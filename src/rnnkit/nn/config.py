@@ -35,14 +35,19 @@ class RNNConfig:
     # whose candidate c̃<t> is a tanh, so it takes activation "tanh" only. One cell for every
     # layer, or one per layer, comma-separated ("rnn,gru": the lecture's cell under a GRU).
     cell: str = "rnn"
+    # n_e: layer 1 reads e<t> = E x<t> (n_e,), a learned embedding of the one-hot x<t> (the word
+    # embeddings lecture's e = E o), instead of x<t> itself: its W_ax is (n_a, n_e), and
+    # W_ax E stands in for the one-hot W_ax, shared by both directions and a GRU's three blocks.
+    # None: the lecture's W_ax x<t>.
+    n_e: int | None = None
 
     def __post_init__(self):
         def set_(name, value):  # normalise a field of this frozen instance
             object.__setattr__(self, name, value)
 
-        for name in ("n_x", "n_a", "n_y", "layers", "n_s"):
+        for name in ("n_x", "n_a", "n_y", "layers", "n_s", "n_e"):
             value = getattr(self, name)
-            if name == "n_s" and value is None:
+            if name in ("n_s", "n_e") and value is None:
                 continue
             if isinstance(value, bool) or not _is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -104,12 +109,13 @@ class RNNConfig:
         return replace(self, **changes)
 
     def to_json(self):
-        """The header's dict; n_s only where it is set and cell only where it is not "rnn", so
-        that a model without them has the header it had before they existed (and older rnnkit
-        still reads it)."""
+        """The header's dict; n_s and n_e only where they are set and cell only where it is not
+        "rnn", so that a model without them has the header it had before they existed (and
+        older rnnkit still reads it)."""
         data = asdict(self)
-        if data["n_s"] is None:
-            del data["n_s"]
+        for name in ("n_s", "n_e"):
+            if data[name] is None:
+                del data[name]
         if data["cell"] == "rnn":
             del data["cell"]
         return data

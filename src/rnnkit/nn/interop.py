@@ -35,6 +35,12 @@ def to_torch(model, dtype=None):
             "to_torch exports the lecture's RNN on x alone; this model also reads a spelling "
             f"s<t> (n_s = {model.n_s}), which nn.RNN has no place for"
         )
+    if getattr(model, "n_e", None) is not None:
+        raise ValueError(
+            f"to_torch exports the RNN on x<t>; this model reads e<t> = E x<t> (n_e = "
+            f"{model.n_e}): its E is an nn.EmbeddingBag(mode='sum') in front of the nn.RNN, "
+            "which the pair (nn.RNN, nn.Linear) has no place for"
+        )
     import torch
 
     dtype = (

@@ -27,6 +27,12 @@ W_ax x<t> + W_as s<t>, W_as (n_a, n_s) being the columns of its W_ax for s.
 With config.cell "gru" each chain is a gated recurrent unit (rnnkit.nn.gru) instead: its W_aa,
 W_ax, W_as and b_a stack three n_a-blocks [u; r; c] (3 n_a rows), and it has one more
 parameter, b_aa (n_a,). Everything outside the loop over time is the same code.
+
+With config.n_e set, layer 1 reads e<t> = E x<t> (n_e,) instead of x<t>: E (n_e, n_x) is a
+learned embedding of the one-hot x<t> (the word-embeddings lecture's e = E o), gathered and
+summed like W_ax's columns, and layer 1's W_ax (n_a, n_e) reads it as a dense input. W_ax E takes
+the place of the one-hot W_ax: n_e n_x parameters shared by both directions and a GRU's three
+blocks, instead of n_a n_x for each block of each chain.
 """
 
 from dataclasses import dataclass, field, replace
@@ -74,7 +80,8 @@ class ForwardCache:
     mask: np.ndarray | None  # (m, T) bool; None when every step is real
     mask_tm: np.ndarray | None  # (T, m) the same, time-major and contiguous
     a0: np.ndarray | None  # (m, n_a) or None (zeros)
-    inputs: list = field(default_factory=list)  # layer l's input: x (T, m, ...), then a[l-1]
+    inputs: list = field(default_factory=list)  # layer l's: x (T, m, ...) or E x, then a[l-1]
+    x: np.ndarray | None = None  # (T, m[, K]) the ids of x<t>, where layer 1 reads e<t> = E x<t>
     s: np.ndarray | tuple | None = None  # (T, m, n_s) layer 1's s<t>, (table, index (T, m)), None
     states: list = field(default_factory=list)  # layer l's a (T, m, n_a), one per chain
     drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
@@ -108,7 +115,7 @@ class RNN:
     activation, output = _setting("activation"), _setting("output")
     layers, bidirectional = _setting("layers"), _setting("bidirectional")
     dropout, init_x, n_s = _setting("dropout"), _setting("init_x"), _setting("n_s")
-    cell = _setting("cell")
+    cell, n_e = _setting("cell"), _setting("n_e")
 
     def __init__(
         self,
@@ -124,6 +131,7 @@ class RNN:
         init_x=None,
         n_s=None,
         cell="rnn",
+        n_e=None,
         seed=0,
         dtype=np.float32,
     ):
@@ -140,6 +148,7 @@ class RNN:
             dtype,
             n_s,
             cell,
+            n_e,
         )
         self._initialise(config, seed)
 
@@ -159,7 +168,7 @@ class RNN:
         self.params, self.chains = {}, []
         n_dirs = len(config.directions)
         for layer in range(1, config.layers + 1):
-            n_in = config.n_x if layer == 1 else config.n_a * n_dirs
+            n_in = (config.n_e or config.n_x) if layer == 1 else config.n_a * n_dirs
             for direction in config.directions:
                 self.chains.append(self._initial_chain(rng, layer, direction, n_in))
         k = 1 / np.sqrt(config.n_a)
@@ -173,6 +182,9 @@ class RNN:
                 shape = (config.gates(1) * config.n_a, config.n_s)
                 self.params[name] = rng.uniform(-k, k, shape).astype(self.dtype)
                 self.chains[i] = replace(chain, W_as=name)
+        if config.n_e is not None:  # E ~ N(0, 1/n_e): a one-hot group's e<t> has unit norm
+            E = rng.normal(0, 1 / np.sqrt(config.n_e), (config.n_e, config.n_x))
+            self.params["E"] = np.asfortranarray(E.astype(self.dtype))  # a column: contiguous
 
     def _initial_chain(self, rng, layer, direction, n_in):
         """A new chain, its W_aa, W_ax and b_a ~ U(-1/√n_a, 1/√n_a) (PyTorch's nn.RNN
@@ -301,6 +313,14 @@ class RNN:
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
+        z = self._gather(W_ax, x_tm)
+        z += b_a
+        return z
+
+    @staticmethod
+    def _gather(W_ax, x_tm):
+        """W_ax x<t> for every step at once (a new array): the sum of the columns of x<t>'s ids,
+        or a product for dense x."""
         if x_tm.dtype.kind in "iu":
             if x_tm.ndim == 2 or x_tm.size * W_ax.shape[0] <= GATHERED_AT_ONCE:
                 z = np.take(W_ax.T, x_tm, axis=0)  # column gather: (T, m, n_a) or (T, m, K, n_a)
@@ -316,7 +336,6 @@ class RNN:
                     z += np.take(W_ax.T, x_tm[..., k], axis=0)
         else:
             z = x_tm @ W_ax.T
-        z += b_a
         return z
 
     def _forward(
@@ -331,6 +350,10 @@ class RNN:
         x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
         cache = ForwardCache(mask, mask_tm, a0, s=s_tm)
+        if self.n_e is not None:  # layer 1 reads e<t> = E x<t>, a dense input
+            if x_tm.dtype.kind not in "iu":
+                raise ValueError("a model with an embedding E (n_e set) reads ids, not floats")
+            cache.x, x_tm = x_tm, self._gather(self.params["E"], x_tm)
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
         if rows is not None and self._stacks(x_tm):
@@ -515,7 +538,8 @@ class RNN:
     def _layer_backward(self, layer, d_out, cache, grads, sparse, memo):
         """Backpropagation through time for the chains of one layer, from dL/d a[l] (T, m,
         n_a * directions): their gradients go into grads; returns dL/d a[l-1], the gradient of
-        the layer's input (for layer 1, whose input is x: dL/ds (T, m, n_s), or None without s)."""
+        the layer's input (for layer 1, whose input is x: dL/ds (T, m, n_s), or None without s;
+        where layer 1 reads e<t> = E x<t>, dL/de<t> gives E its gradient here)."""
         drop = cache.drop[layer - 1]
         if drop is not None:
             d_out = d_out * drop
@@ -524,7 +548,7 @@ class RNN:
             parts = [d_out]
         else:  # dL/da→ and dL/da←
             parts = [np.array(p) for p in np.split(d_out, len(chains), axis=-1)]
-        d_inp = None
+        d_inp = d_s = None
         for chain, a, da in zip(chains, cache.states[layer - 1], parts):
             W_aa, W_ax = self.params[chain.W_aa], self.params[chain.W_ax]
             if chain.b_aa is not None:  # a GRU
@@ -541,13 +565,18 @@ class RNN:
             if chain.W_as is not None:  # dL/dW_as = sum_t dz<t> s<t>^T
                 s_2d = cache.s.reshape(-1, self.n_s)
                 grads[chain.W_as] = dz.reshape(-1, n_z).T @ s_2d
-            # what the layer's dense input gets, summed over the chains: dL/d a[l-1]<t> =
-            # W_ax^T dz<t> above layer 1, dL/ds<t> = W_as^T dz<t> in layer 1
-            W_in = W_ax if layer > 1 else chain.W_as and self.params[chain.W_as]
-            if W_in is not None:
-                d_chain = (dz.reshape(-1, n_z) @ W_in).reshape(*dz.shape[:2], -1)
-                d_inp = d_chain if d_inp is None else d_inp + d_chain
-        return d_inp
+                d_s = _plus(d_s, _times(dz, self.params[chain.W_as]))  # dL/ds<t> = W_as^T dz<t>
+            # a dense input's gradient, summed over the chains: dL/d a[l-1]<t> = W_ax^T dz<t>
+            # above layer 1, dL/de<t> = W_ax^T dz<t> in layer 1 where it reads e<t> = E x<t>
+            if layer > 1 or cache.x is not None:
+                d_inp = _plus(d_inp, _times(dz, W_ax))
+        if layer > 1:
+            return d_inp
+        if cache.x is not None:  # dL/dE = sum_t dL/de<t> x<t>^T: E's columns, as for W_ax
+            grads["E"] = self._input_grad(
+                cache.x, d_inp, cache.mask_tm, self.params["E"], sparse, memo
+            )
+        return d_s
 
     def _input_grad(self, inp, dz, mask_tm, W_ax, sparse, memo):
         """dL/dW_ax = sum_t dz<t> x<t>^T: a product for dense x, a scatter-add of columns
@@ -571,3 +600,12 @@ class RNN:
             rows = np.repeat(rows.reshape(-1, n_a), ids.shape[-1], axis=0)
             g = ColumnGrad.from_contributions(ids.reshape(-1), rows, W_ax.shape)
         return g if sparse else g.to_dense()
+
+
+def _times(dz, W):
+    """W^T dz<t> for every step: (T, m, n) from dz (T, m, rows) and W (rows, n)."""
+    return (dz.reshape(-1, dz.shape[-1]) @ W).reshape(*dz.shape[:2], -1)
+
+
+def _plus(total, term):
+    return term if total is None else total + term
