@@ -24,6 +24,8 @@ dropout and weight averaging) with 15 epochs, plus:
     tags-crf-reg  tags-crf with reg's dropout (not in the default --configs)
     reg-gru    reg (the shipped default's recipe) with gated recurrent units, --cell gru, for
                the lecture's cell (not in the default --configs)
+    reg-gru-e  reg-gru reading a learned embedding e<t> = E x<t> of 100 units, with dropout
+               0.5 on it (--n-e 100 --embedding-dropout 0.5) (not in the default --configs)
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
@@ -86,6 +88,9 @@ def configs(data):
         ],
         "reg-gru": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
         + ["--feature-dropout", "0.2", "--cell", "gru"],
+        "reg-gru-e": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
+        + ["--feature-dropout", "0.2", "--cell", "gru", "--n-e", "100"]
+        + ["--embedding-dropout", "0.5"],
     }
 
 

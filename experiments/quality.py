@@ -126,6 +126,13 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--n-e", "200"],
     ],
+    # e100 with dropout 0.5 on e<t> (--embedding-dropout), as Lample et al. 2016 drop their
+    # embeddings: the embedding models peaked by epoch 5-10 and then overfitted
+    "bi2-bio-crf-gru-e100-drop": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--n-e", "100"],
+        *["--embedding-dropout", "0.5"],
+    ],
     # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
     "bi2-bio-crf-vocab": [
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],

@@ -72,6 +72,32 @@ def test_gradients_match_central_differences(layers, bidirectional, cell, K, mas
     assert max(errors.values()) < 1e-6, errors
 
 
+class FixedDropout:
+    """The model with one dropout draw frozen, so that finite differences see one function."""
+
+    def __init__(self, model, seed):
+        self.model, self.seed, self.params = model, seed, model.params
+
+    def loss_and_grads(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(self.seed))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_embedding_dropout_gradients_match_central_differences(cell):
+    """Dropout on e<t> (and on each layer's output): E's gradient passes the same multiplier."""
+    rng = np.random.default_rng(11)
+    model = embedded(layers=2, bidirectional=True, cell=cell, dropout=0.3, embedding_dropout=0.4)
+    x, y, mask = batch(rng)
+    errors = gradcheck(FixedDropout(model, 5), x, y, mask)
+    assert "E" in errors and max(errors.values()) < 1e-6, errors
+    dropped = model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(5))[0]
+    assert dropped != model.loss_and_grads(x, y, mask)[0]  # off unless a draw is given
+    with pytest.raises(ValueError, match="set n_e"):
+        RNNConfig(9, 4, 1, embedding_dropout=0.5)
+    assert "embedding_dropout" not in RNNConfig(9, 4, 1, n_e=3).to_json()
+    assert RNNConfig(9, 4, 1, n_e=3, embedding_dropout=0).embedding_dropout is None
+
+
 def test_with_a_spelling_both_gradients_arrive():
     """Layer 1 reads [e<t>; s<t>]: E, W_as and dL/ds each get theirs."""
     rng = np.random.default_rng(3)

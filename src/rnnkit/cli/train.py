@@ -150,6 +150,12 @@ def _add_model_options(p, d):
         "default: off",
     )
     p.add_argument(
+        "--embedding-dropout",
+        type=float,
+        default=d.embedding_dropout,
+        help="dropout on e<t> = E x<t> in training, with --n-e (default 0: off)",
+    )
+    p.add_argument(
         "--init-x",
         type=scale_or_off,
         default=d.init_x,

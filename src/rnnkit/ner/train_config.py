@@ -19,7 +19,8 @@ from rnnkit.nn.config import RNNConfig
 # The model's settings a run chooses: RNNConfig's fields but the sizes n_x and n_y, which
 # the features and the task give, the output g2, which the task gives, and the dtype.
 MODEL_FIELDS = (
-    "n_a", "activation", "init_x", "layers", "bidirectional", "dropout", "cell", "n_e"
+    "n_a", "activation", "init_x", "layers", "bidirectional", "dropout", "cell", "n_e",
+    "embedding_dropout",
 )  # fmt: skip
 # Options that are off at 0 as well as at None; a config holds None for off.
 OFF_AT_ZERO = (
@@ -53,6 +54,7 @@ class TrainConfig:
     dropout: float | None = None  # on each layer's output a[l] in training
     cell: str = "rnn"  # "rnn": the lecture's; "gru": the gated recurrent unit (rnnkit.nn.gru)
     n_e: int | None = None  # layer 1 reads e<t> = E x<t> of n_e units; None: x<t> itself
+    embedding_dropout: float | None = None  # dropout on e<t> in training (with n_e)
     char_hidden: int | None = None  # n_c of the character RNN (nn.spelling); None: no spelling
     word_dropout: float | None = None  # chance that a training word is shown as UNK
     unk_alpha: float | None = None  # and, on top, α / (α + count(word)): rare words more often
@@ -168,9 +170,10 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data):
         """The config a checkpoint stores. Checkpoints written before None meant "off" hold 0
-        for off (where 0 is not a value, too: init_x, lower_vocab) and an unused "extra"."""
+        for off (where 0 is not a value, too: init_x, lower_vocab, n_e) and an unused "extra"."""
         data = {k: v for k, v in data.items() if k != "extra"}
-        for name in ("init_x", "lower_vocab", "scheme", "types", "type_map", "output", "select"):
+        off = ("init_x", "lower_vocab", "n_e", "scheme", "types", "type_map", "output", "select")
+        for name in off:
             if data.get(name) == 0:
                 data[name] = None
         return cls(**data)

@@ -40,6 +40,8 @@ class RNNConfig:
     # W_ax E stands in for the one-hot W_ax, shared by both directions and a GRU's three blocks.
     # None: the lecture's W_ax x<t>.
     n_e: int | None = None
+    # dropout on e<t> in training (n_e set): the embedding dropout of Lample et al. 2016
+    embedding_dropout: float | None = None
 
     def __post_init__(self):
         def set_(name, value):  # normalise a field of this frozen instance
@@ -78,6 +80,15 @@ class RNNConfig:
             if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
                 raise ValueError(f"dropout must lie in [0, 1) or be None, not {self.dropout!r}")
             set_("dropout", float(self.dropout) or None)  # 0 is off, and off is None
+        if self.embedding_dropout is not None:
+            p = self.embedding_dropout
+            if not _is_real(p) or not 0 <= p < 1:
+                raise ValueError(f"embedding_dropout must lie in [0, 1) or be None, not {p!r}")
+            set_("embedding_dropout", float(p) or None)
+            if self.embedding_dropout and self.n_e is None:
+                raise ValueError(
+                    "embedding_dropout needs an embedding E to drop from: set n_e (--n-e)"
+                )
         if self.init_x is not None:
             if not _is_real(self.init_x) or not 0 < self.init_x < float("inf"):
                 raise ValueError(f"init_x must be positive and finite or None, not {self.init_x!r}")
@@ -109,11 +120,11 @@ class RNNConfig:
         return replace(self, **changes)
 
     def to_json(self):
-        """The header's dict; n_s and n_e only where they are set and cell only where it is not
-        "rnn", so that a model without them has the header it had before they existed (and
-        older rnnkit still reads it)."""
+        """The header's dict; n_s, n_e and embedding_dropout only where they are set and cell
+        only where it is not "rnn", so that a model without them has the header it had before
+        they existed (and older rnnkit still reads it)."""
         data = asdict(self)
-        for name in ("n_s", "n_e"):
+        for name in ("n_s", "n_e", "embedding_dropout"):
             if data[name] is None:
                 del data[name]
         if data["cell"] == "rnn":

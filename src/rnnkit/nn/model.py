@@ -82,6 +82,7 @@ class ForwardCache:
     a0: np.ndarray | None  # (m, n_a) or None (zeros)
     inputs: list = field(default_factory=list)  # layer l's: x (T, m, ...) or E x, then a[l-1]
     x: np.ndarray | None = None  # (T, m[, K]) the ids of x<t>, where layer 1 reads e<t> = E x<t>
+    e_drop: np.ndarray | None = None  # (T, m, n_e) the dropout multiplier on e<t>, or None
     s: np.ndarray | tuple | None = None  # (T, m, n_s) layer 1's s<t>, (table, index (T, m)), None
     states: list = field(default_factory=list)  # layer l's a (T, m, n_a), one per chain
     drop: list = field(default_factory=list)  # layer l's dropout multiplier on a[l], or None
@@ -115,7 +116,7 @@ class RNN:
     activation, output = _setting("activation"), _setting("output")
     layers, bidirectional = _setting("layers"), _setting("bidirectional")
     dropout, init_x, n_s = _setting("dropout"), _setting("init_x"), _setting("n_s")
-    cell, n_e = _setting("cell"), _setting("n_e")
+    cell, n_e, embedding_dropout = _setting("cell"), _setting("n_e"), _setting("embedding_dropout")
 
     def __init__(
         self,
@@ -132,6 +133,7 @@ class RNN:
         n_s=None,
         cell="rnn",
         n_e=None,
+        embedding_dropout=None,
         seed=0,
         dtype=np.float32,
     ):
@@ -149,6 +151,7 @@ class RNN:
             n_s,
             cell,
             n_e,
+            embedding_dropout,
         )
         self._initialise(config, seed)
 
@@ -354,6 +357,9 @@ class RNN:
             if x_tm.dtype.kind not in "iu":
                 raise ValueError("a model with an embedding E (n_e set) reads ids, not floats")
             cache.x, x_tm = x_tm, self._gather(self.params["E"], x_tm)
+            cache.e_drop = self._dropout(x_tm.shape, dropout_rng, self.embedding_dropout)
+            if cache.e_drop is not None:
+                x_tm *= cache.e_drop
         rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
         T, m = x_tm.shape[:2]
         if rows is not None and self._stacks(x_tm):
@@ -374,7 +380,7 @@ class RNN:
                 for chain in self.chains_of(layer)
             ]
             out = states[0] if len(states) == 1 else np.concatenate(states, axis=-1)
-            drop = self._dropout(out.shape, dropout_rng)
+            drop = self._dropout(out.shape, dropout_rng, self.dropout)
             cache.inputs.append(inp)
             cache.states.append(states)
             cache.drop.append(drop)
@@ -467,9 +473,9 @@ class RNN:
             return np.take(np.dot(table, W_as.T), index, axis=0)
         return np.dot(s, W_as.T)
 
-    def _dropout(self, shape, dropout_rng):
-        """Inverted dropout's multiplier (0 or 1/(1-p)) for a layer's output, or None if off."""
-        p = self.dropout
+    def _dropout(self, shape, dropout_rng, p):
+        """Inverted dropout's multiplier (0 or 1/(1-p)) for a layer's output or e<t>, or None if
+        off."""
         if dropout_rng is None or p is None:
             return None
         return (dropout_rng.random(shape) >= p).astype(self.dtype) / (1 - p)
@@ -573,6 +579,8 @@ class RNN:
         if layer > 1:
             return d_inp
         if cache.x is not None:  # dL/dE = sum_t dL/de<t> x<t>^T: E's columns, as for W_ax
+            if cache.e_drop is not None:
+                d_inp *= cache.e_drop
             grads["E"] = self._input_grad(
                 cache.x, d_inp, cache.mask_tm, self.params["E"], sparse, memo
             )
