@@ -148,3 +148,37 @@ def torch_loss(rnn, linear, x, y, lengths, output):
         )
         y_hat = torch.sigmoid(logits)
     return L / mask.sum(), a, y_hat * mask[..., None]
+
+
+class FixedDropout:
+    """The model with one dropout draw frozen, so that finite differences see one function."""
+
+    def __init__(self, model, seed):
+        self.model, self.seed, self.params = model, seed, model.params
+
+    def loss_and_grads(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(self.seed))
+
+
+class OnS:
+    """The model on one dense s<t> (a spelling), as gradcheck calls it; `ds` is dL/ds and
+    `numeric_ds` its central differences."""
+
+    def __init__(self, model, s):
+        self.model, self.s, self.params = model, s, model.params
+
+    def loss_and_grads(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, s=self.s)[:2]
+
+    def ds(self, x, y, mask=None):
+        return self.model.loss_and_grads(x, y, mask, s=self.s)[2]
+
+    def numeric_ds(self, x, y, mask=None, eps=1e-6):
+        numeric = np.zeros_like(self.s)
+        for idx in np.ndindex(self.s.shape):
+            for sign in (1, -1):
+                moved = self.s.copy()
+                moved[idx] += sign * eps
+                loss = self.model.loss_and_grads(x, y, mask, s=moved)[0]
+                numeric[idx] += sign * loss / (2 * eps)
+        return numeric

@@ -6,6 +6,7 @@ import pytest
 import rnnkit
 from rnnkit.nn.model import param_name
 from rnnkit.nn.optim import train_step
+from support import FixedDropout
 
 
 @pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, False), (2, True), (3, True)])
@@ -27,16 +28,6 @@ def test_gradients_match_central_differences(layers, bidirectional, inputs):
     mask = np.arange(6)[None, :] < np.array([6, 2, 4])[:, None]
     errors = rnnkit.gradcheck(model, x, rng.integers(0, 3, (3, 6)), mask)
     assert max(errors.values()) < 1e-6, errors
-
-
-class FixedDropout:
-    """The model with one dropout draw frozen, so that finite differences see the same function."""
-
-    def __init__(self, model, seed):
-        self.model, self.seed, self.params = model, seed, model.params
-
-    def loss_and_grads(self, x, y, mask=None):
-        return self.model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(self.seed))
 
 
 def test_dropout_gradients_match_central_differences():

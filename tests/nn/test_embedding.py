@@ -10,7 +10,7 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.sparse import ColumnGrad
-from support import torch_loss
+from support import FixedDropout, OnS, torch_loss
 
 CONFIGS = [(1, False, "rnn"), (2, True, "rnn"), (1, True, "gru"), (2, True, "gru")]
 
@@ -72,16 +72,6 @@ def test_gradients_match_central_differences(layers, bidirectional, cell, K, mas
     assert max(errors.values()) < 1e-6, errors
 
 
-class FixedDropout:
-    """The model with one dropout draw frozen, so that finite differences see one function."""
-
-    def __init__(self, model, seed):
-        self.model, self.seed, self.params = model, seed, model.params
-
-    def loss_and_grads(self, x, y, mask=None):
-        return self.model.loss_and_grads(x, y, mask, dropout_rng=np.random.default_rng(self.seed))
-
-
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 def test_embedding_dropout_gradients_match_central_differences(cell):
     """Dropout on e<t> (and on each layer's output): E's gradient passes the same multiplier."""
@@ -105,22 +95,12 @@ def test_with_a_spelling_both_gradients_arrive():
     x, y, mask = batch(rng)
     s = rng.normal(size=(*x.shape[:2], 4))
 
-    class WithS:  # the model on this s, as gradcheck calls it
-        params = model.params
-
-        def loss_and_grads(self, x, y, mask=None):
-            return model.loss_and_grads(x, y, mask, s=s)[:2]
-
-    errors = gradcheck(WithS(), x, y, mask)
+    on_s = OnS(model, s)
+    errors = gradcheck(on_s, x, y, mask)
     assert {"E", "W_as.fwd"} <= set(errors) and max(errors.values()) < 1e-6, errors
-    ds = model.loss_and_grads(x, y, mask, s=s)[2]
-    numeric = np.zeros_like(s)
-    for idx in np.ndindex(s.shape):
-        for sign in (1, -1):
-            moved = s.copy()
-            moved[idx] += sign * 1e-6
-            numeric[idx] += sign * model.loss_and_grads(x, y, mask, s=moved)[0] / 2e-6
-    np.testing.assert_allclose(ds, numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        on_s.ds(x, y, mask), on_s.numeric_ds(x, y, mask), rtol=1e-6, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("K", [0, 3])

@@ -12,7 +12,7 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.gru import gru_backward, gru_forward
-from support import torch_loss
+from support import OnS, torch_loss
 
 CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
@@ -172,25 +172,12 @@ def test_gradients_reach_a_dense_s_through_the_gates():
     x, s = rng.integers(0, 5, (2, 4)), rng.normal(size=(2, 4, 4))
     y, mask = rng.integers(0, 2, (2, 4)), np.array([[1, 1, 1, 1], [1, 1, 0, 0]], bool)
 
-    class WithS:  # the model on this s, as gradcheck calls it
-        params = model.params
-
-        def loss_and_grads(self, x, y, mask=None):
-            return model.loss_and_grads(x, y, mask, s=s)[:2]
-
-    errors = gradcheck(WithS(), x, y, mask)
+    on_s = OnS(model, s)
+    errors = gradcheck(on_s, x, y, mask)
     assert {"W_as.fwd", "W_as.bwd"} <= set(errors) and max(errors.values()) < 1e-6, errors
-    ds = model.loss_and_grads(x, y, mask, s=s)[2]
-    eps, numeric = 1e-6, np.zeros_like(s)
-    for idx in np.ndindex(s.shape):
-        s_plus, s_minus = s.copy(), s.copy()
-        s_plus[idx] += eps
-        s_minus[idx] -= eps
-        numeric[idx] = (
-            model.loss_and_grads(x, y, mask, s=s_plus)[0]
-            - model.loss_and_grads(x, y, mask, s=s_minus)[0]
-        ) / (2 * eps)
-    np.testing.assert_allclose(ds, numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        on_s.ds(x, y, mask), on_s.numeric_ds(x, y, mask), rtol=1e-6, atol=1e-9
+    )
 
 
 torch = pytest.importorskip("torch")
