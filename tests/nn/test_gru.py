@@ -12,7 +12,7 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.gru import gru_backward, gru_forward
-from support import OnS, torch_loss
+from support import FixedDropout, OnS, torch_loss
 
 CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
@@ -127,7 +127,8 @@ def test_gradients_match_central_differences(layers, bidirectional, cell, inputs
         "dense": rng.normal(size=(m, T, 6)),
     }[inputs]
     mask = np.arange(T)[None, :] < np.array([T, 2, 4])[:, None] if masked else None
-    errors = gradcheck(model, x, rng.integers(0, 3, (m, T)), mask)
+    checked = FixedDropout(model, 5) if dropout else model  # one dropout draw, frozen
+    errors = gradcheck(checked, x, rng.integers(0, 3, (m, T)), mask)
     assert set(errors) == set(model.params) and any(k.startswith("b_aa") for k in errors)
     assert max(errors.values()) < 1e-6, errors
 
