@@ -29,7 +29,8 @@ dropout and weight averaging) with 15 epochs, plus:
 
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
-trains nothing. Writes OUT/results.json (every run's scores).
+trains nothing. Adds every run's scores to OUT/results.json (a run scored again replaces its
+entry; the other runs' entries are kept).
 """
 
 import argparse
@@ -142,7 +143,9 @@ def main(argv=None):
     results = {
         str(out): scores(out, files, items) for _, _, out in runs if (out / "model.npz").exists()
     }
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    path = args.out / "results.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**kept, **results}, indent=1))
     rows = list(next(iter(results.values()), {}))
     print("| evaluation (PER spans, mean ± sd over seeds) | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

@@ -7,7 +7,8 @@ Each run is the `rnnkit train` command printed beside it (selection on valid,
 early stopping on dev F1); test is scored once, on the selected model, with
 `rnnkit eval`. Prints a Markdown table of mean ± standard deviation over seeds
 (the time is the sum of the epochs' training time in history.csv, without the
-dev evaluation after each) and writes every run's scores to OUT/results.json.
+dev evaluation after each) and adds every run's scores to OUT/results.json (a run scored again
+replaces its entry).
 `--report DIR ...` trains nothing and tabulates the runs already in those folders.
 The ABLATIONS (named in --configs only) show what each part of the feature recipe adds.
 """
@@ -248,7 +249,11 @@ def main(argv=None):
                 dev, test = results[-1]["dev_f1"], results[-1]["test_f1"]
                 print(f"  {model}: dev F1 {dev:.4f}  test F1 {test:.4f}", flush=True)
     if args.report is None:
-        (out / "results.json").write_text(json.dumps(results, indent=2))
+        path = out / "results.json"
+        kept = json.loads(path.read_text()) if path.exists() else []
+        scored = {r["dir"] for r in results}
+        kept = [r for r in kept if r["dir"] not in scored]
+        path.write_text(json.dumps(kept + results, indent=2))
     print(
         "\n| configuration | seeds | dev F1 | test F1 | test PER F1 | test F1, argmax decoding "
         "| time in training epochs |"
