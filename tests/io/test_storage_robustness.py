@@ -56,6 +56,9 @@ BAD_MODELS = {
     ),
     "n_a huge": (lambda a, m: _set(m["model"], "n_a", 10**6), ["n_a = 1000000", "parameters"]),
     "layers huge": (lambda a, m: _set(m["model"], "layers", 10**9), ["layers = 1000000000"]),
+    # an embedding E of 10^9 rows named in the header: refused before RNN() would allocate it
+    "n_e huge": (lambda a, m: _set(m["model"], "n_e", 10**9), ["parameters"]),
+    "n_e zero": (lambda a, m: _set(m["model"], "n_e", 0), ["n_e must be a positive integer"]),
     # the word vocabulary lost a word: its size no longer gives n_x
     "vocab vs n_x": (lambda a, m: m["featurizer"]["vocabs"][0]["words"].pop(), ["n_x"]),
     "int parameter": (

@@ -219,6 +219,11 @@ NAN, INF = float("nan"), float("inf")
         (dict(features=()), "--features"),
         (dict(patience=0), "--patience"),
         (dict(n_a=10**7), "--n-a"),  # 10^14 parameters: more memory than any machine has
+        (dict(embedding_dropout=0.5), "--embedding-dropout"),  # without --n-e: nothing to drop
+        (dict(n_e=4, embedding_dropout=1.0), "--embedding-dropout"),
+        (dict(n_e=4, embedding_dropout=NAN), "--embedding-dropout"),
+        (dict(n_e=0), "--n-e"),
+        (dict(n_e=2.5), "--n-e"),
     ],
 )
 def test_every_setting_is_checked_when_the_config_is_made(bad, option):
@@ -235,6 +240,9 @@ def test_a_model_that_does_not_fit_in_memory_is_refused_before_any_work(monkeypa
     big = config.rnn_config(n_x=200_000, n_y=1)  # the inputs count too, once they are known
     with pytest.raises(RnnkitError, match="200,000 inputs"):
         config.check_memory(big)
+    embedded = TrainConfig(n_e=10_000)  # E (10^4, n_x) is counted once the inputs are known
+    with pytest.raises(RnnkitError, match="--n-e 10000 and 200,000 inputs"):
+        embedded.check_memory(embedded.rnn_config(n_x=200_000, n_y=1))
 
 
 def test_only_the_bidirectional_model_finds_whole_names(corpus, tmp_path):

@@ -146,7 +146,7 @@ def _add_model_options(p, d):
         default=d.n_e,
         help="layer 1 reads e<t> = E x<t>, a learned embedding of n_e units, instead of the "
         "one-hot x<t>: W_ax E takes the place of W_ax, and E is shared by both directions and "
-        "a GRU's three blocks (a GRU then takes little more room than the lecture's cell); "
+        "a GRU's three blocks (such a GRU takes less room than the lecture's cell on x<t>); "
         "default: off",
     )
     p.add_argument(
