@@ -150,6 +150,32 @@ def torch_loss(rnn, linear, x, y, lengths, output):
     return L / mask.sum(), a, y_hat * mask[..., None]
 
 
+def random_targets(rng, output, n_y, shape):
+    """Gold targets of an (m, T) batch: class ids for softmax, (m, T, 1) floats 0/1 for sigmoid."""
+    if output == "softmax":
+        return rng.integers(0, n_y, shape)
+    return rng.integers(0, 2, (*shape, 1)).astype(float)
+
+
+def assert_equal_to_torch(model, x, y, mask, rnn, linear, t_x=None):
+    """Our loss, top-layer states and ŷ on (x, y, mask) equal those of PyTorch's (rnn, linear)
+    on t_x (a tensor; default x itself), with padded steps packed away. PyTorch's backward has
+    run, so its parameters hold their gradients, to compare with ours, which are returned."""
+    import torch
+
+    loss, grads = model.loss_and_grads(x, y, mask)
+    y_hat, a = model.forward(x, mask)
+    t_x = torch.tensor(x) if t_x is None else t_x
+    t_loss, t_a, t_y_hat = torch_loss(
+        rnn, linear, t_x, torch.tensor(y), mask.sum(axis=1), model.output
+    )
+    t_loss.backward()
+    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
+    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
+    return grads
+
+
 class FixedDropout:
     """The model with one dropout draw frozen, so that finite differences see one function."""
 
@@ -182,3 +208,20 @@ class OnS:
                 loss = self.model.loss_and_grads(x, y, mask, s=moved)[0]
                 numeric[idx] += sign * loss / (2 * eps)
         return numeric
+
+
+def assert_round_trip(rnn, linear):
+    """A PyTorch (rnn, linear) of 5 inputs loaded by from_torch gives PyTorch's states, and
+    exported again by to_torch gives them in PyTorch; returns the model and the exported pair."""
+    import torch
+
+    import rnnkit
+
+    model = rnnkit.from_torch(rnn, linear, output="softmax")
+    x = np.random.default_rng(0).normal(size=(2, 4, 5))
+    t_a, _ = rnn(torch.tensor(x))
+    np.testing.assert_allclose(model.forward(x)[1], t_a.detach().numpy(), rtol=1e-10)
+    rnn2, linear2 = rnnkit.to_torch(model)
+    t_a2, _ = rnn2(torch.tensor(x))
+    np.testing.assert_allclose(t_a2.detach().numpy(), t_a.detach().numpy(), rtol=1e-10)
+    return model, linear2

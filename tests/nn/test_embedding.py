@@ -10,7 +10,7 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.sparse import ColumnGrad
-from support import FixedDropout, OnS, torch_loss
+from support import FixedDropout, OnS, assert_equal_to_torch, random_targets
 
 CONFIGS = [(1, False, "rnn"), (2, True, "rnn"), (1, True, "gru"), (2, True, "gru")]
 
@@ -137,26 +137,13 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, cell, output
     for name, p in on_e.params.items():
         p[...] = model.params[name]
     x, _, mask = batch(rng, n_x=n_x, m=4, T=6, K=K)
-    lengths = mask.sum(axis=1)
-    if output == "softmax":
-        y = rng.integers(0, n_y, mask.shape)
-    else:
-        y = rng.integers(0, 2, (*mask.shape, 1)).astype(float)
-
-    loss, grads = model.loss_and_grads(x, y, mask)
-    y_hat, a = model.forward(x, mask)
-
+    y = random_targets(rng, output, n_y, mask.shape)
     bag = torch.nn.EmbeddingBag(n_x, n_e, mode="sum", dtype=torch.float64)
     with torch.no_grad():
         bag.weight.copy_(torch.tensor(model.params["E"].T))
     rnn, linear = rnnkit.to_torch(on_e)
     e = bag(torch.tensor(x.reshape(-1, K))).reshape(*x.shape[:2], n_e)
-    t_loss, t_a, t_y_hat = torch_loss(rnn, linear, e, torch.tensor(y), lengths, output)
-    t_loss.backward()
-
-    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
-    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
+    grads = assert_equal_to_torch(model, x, y, mask, rnn, linear, t_x=e)
     np.testing.assert_allclose(grads["E"], bag.weight.grad.numpy().T, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(grads["W_ya"], linear.weight.grad.numpy(), rtol=1e-6, atol=1e-12)
     e_ours = e.detach().numpy()

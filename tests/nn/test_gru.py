@@ -12,7 +12,13 @@ from rnnkit.nn import kernels
 from rnnkit.nn.config import RNNConfig
 from rnnkit.nn.gradcheck import gradcheck
 from rnnkit.nn.gru import gru_backward, gru_forward
-from support import FixedDropout, OnS, torch_loss
+from support import (
+    FixedDropout,
+    OnS,
+    assert_equal_to_torch,
+    assert_round_trip,
+    random_targets,
+)
 
 CONFIGS = [(1, False), (1, True), (2, False), (2, True)]
 
@@ -211,25 +217,10 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, output):
     model = gru(6, 5, n_y, output, layers, bidirectional)
     rnn, linear = rnnkit.to_torch(model)
     assert isinstance(rnn, torch.nn.GRU)
-    lengths = np.array([7, 3, 5, 1])
-    mask = np.arange(T)[None, :] < lengths[:, None]
+    mask = np.arange(T)[None, :] < np.array([7, 3, 5, 1])[:, None]
     x = rng.normal(size=(m, T, 6)) * mask[..., None]
-    if output == "softmax":
-        y = rng.integers(0, n_y, (m, T))
-    else:
-        y = rng.integers(0, 2, (m, T, 1)).astype(float)
-
-    loss, grads = model.loss_and_grads(x, y, mask)
-    y_hat, a = model.forward(x, mask)
-
-    t_loss, t_a, t_y_hat = torch_loss(
-        rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output
-    )
-    t_loss.backward()
-
-    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
-    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
+    y = random_targets(rng, output, n_y, (m, T))
+    grads = assert_equal_to_torch(model, x, y, mask, rnn, linear)
     for chain in model.chains:
         for name, want in torch_grads_as_ours(rnn, chain).items():
             np.testing.assert_allclose(grads[name], want, rtol=1e-6, atol=1e-12, err_msg=name)
@@ -245,14 +236,8 @@ def test_weights_move_both_ways(layers, bidirectional):
         5, 3, num_layers=layers, bidirectional=bidirectional, batch_first=True, dtype=torch.float64
     )
     linear = torch.nn.Linear(3 * (2 if bidirectional else 1), 2, dtype=torch.float64)
-    model = rnnkit.from_torch(rnn, linear, output="softmax")
+    model, _ = assert_round_trip(rnn, linear)
     assert model.cell == "gru"
-    x = np.random.default_rng(0).normal(size=(2, 4, 5))
-    t_a, _ = rnn(torch.tensor(x))
-    np.testing.assert_allclose(model.forward(x)[1], t_a.detach().numpy(), rtol=1e-10)
-    rnn2, _ = rnnkit.to_torch(model)
-    t_a2, _ = rnn2(torch.tensor(x))
-    np.testing.assert_allclose(t_a2.detach().numpy(), t_a.detach().numpy(), rtol=1e-10)
 
 
 def test_settings():

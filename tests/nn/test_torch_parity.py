@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from support import torch_loss
+from support import assert_equal_to_torch, assert_round_trip, random_targets
 
 torch = pytest.importorskip("torch")
 
@@ -29,25 +29,10 @@ def test_outputs_and_gradients_equal_pytorch(layers, bidirectional, activation, 
         seed=1,
     )
     rnn, linear = rnnkit.to_torch(model)
-    lengths = np.array([7, 3, 5, 1])
-    mask = np.arange(T)[None, :] < lengths[:, None]
+    mask = np.arange(T)[None, :] < np.array([7, 3, 5, 1])[:, None]
     x = rng.normal(size=(m, T, n_x)) * mask[..., None]
-    y = (
-        rng.integers(0, n_y, (m, T))
-        if output == "softmax"
-        else rng.integers(0, 2, (m, T, 1)).astype(float)
-    )
-
-    loss, grads = model.loss_and_grads(x, y, mask)
-    y_hat, a = model.forward(x, mask)
-    t_loss, t_a, t_y_hat = torch_loss(
-        rnn, linear, torch.tensor(x), torch.tensor(y), lengths, output
-    )
-    t_loss.backward()
-
-    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-10)
-    np.testing.assert_allclose(a, t_a.detach().numpy(), rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(y_hat, t_y_hat.detach().numpy(), rtol=1e-6, atol=1e-12)
+    y = random_targets(rng, output, n_y, (m, T))
+    grads = assert_equal_to_torch(model, x, y, mask, rnn, linear)
     tp = dict(rnn.named_parameters())
     for chain in model.chains:
         W_aa, W_ax, b_a = chain.W_aa, chain.W_ax, chain.b_a
@@ -87,13 +72,7 @@ def test_weights_move_both_ways(layers, bidirectional):
         5, 3, num_layers=layers, bidirectional=bidirectional, batch_first=True, dtype=torch.float64
     )
     linear = torch.nn.Linear(3 * (2 if bidirectional else 1), 2, dtype=torch.float64)
-    model = rnnkit.from_torch(rnn, linear, output="softmax")
-    x = np.random.default_rng(0).normal(size=(2, 4, 5))
-    t_a, _ = rnn(torch.tensor(x))
-    np.testing.assert_allclose(model.forward(x)[1], t_a.detach().numpy(), rtol=1e-10)
-    rnn2, linear2 = rnnkit.to_torch(model)
-    t_a2, _ = rnn2(torch.tensor(x))
-    np.testing.assert_allclose(t_a2.detach().numpy(), t_a.detach().numpy(), rtol=1e-10)
+    _, linear2 = assert_round_trip(rnn, linear)
     np.testing.assert_allclose(linear2.weight.detach().numpy(), linear.weight.detach().numpy())
 
 

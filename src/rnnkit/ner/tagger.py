@@ -260,12 +260,10 @@ def _check_header(file, config, featurizer, task, arrays, chars=None):
             f"{file}: corrupt or inconsistent model file: the {task.name} task has a "
             f"{task.output} output, but the settings say {config.output}"
         )
-    # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x), or E (n_e, n_x)
-    # and W_ax (n_a, n_e): a lower bound on what a file with these settings holds.
-    if config.n_e is None:
-        needed = len(config.directions) * n_a * (layers * n_a + n_x)
-    else:
-        needed = len(config.directions) * n_a * (layers * n_a + config.n_e) + config.n_e * n_x
+    # Every chain stores W_aa (n_a, n_a) and the first layer's W_ax (n_a, n_x), or with an
+    # embedding E (n_e, n_x) and W_ax (n_a, n_e): a lower bound on what such a file holds.
+    n_e = config.n_e or 0
+    needed = len(config.directions) * n_a * (layers * n_a + (n_e or n_x)) + n_e * n_x
     if chars is not None:  # and the character RNN its W_aa.char and W_ax.char
         n_c = chars["n_c"]
         if not isinstance(n_c, int) or isinstance(n_c, bool) or n_c < 1 or config.n_s != 2 * n_c:
