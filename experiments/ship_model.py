@@ -64,7 +64,9 @@ def main(argv=None):
             )
         )
     tagger.save(args.dest, dtype=np.dtype(args.dtype), shipped_scores=scores)
-    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 1e6:.1f} MB)")
+    n_params = sum(p.size for p in tagger.model.params.values())
+    size = Path(args.dest).stat().st_size / 1e6
+    print(f"wrote {args.dest} ({size:.1f} MB, {n_params:,} parameters in {args.dtype})")
 
 
 if __name__ == "__main__":
