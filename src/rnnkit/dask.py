@@ -18,6 +18,7 @@ import dask
 import dask.bag as db
 
 from rnnkit.data.documents import read_paragraphs
+from rnnkit.errors import RnnkitError
 from rnnkit.io.atomic import atomic_writer
 from rnnkit.ner import formats
 from rnnkit.ner.pipeline import BATCH_SIZE, batched, tag_items
@@ -44,12 +45,9 @@ def tag_files(paths, out_dir, model=None, fmt="jsonl", address="local", workers=
     ... --out DIR` does on one machine, byte for byte."""
     from distributed import Client, LocalCluster
 
-    os.makedirs(out_dir, exist_ok=True)
-    pieces = tag_bag(read_documents(paths), model).map(_render, fmt)
-    writes = [
-        dask.delayed(_write_part)(part, os.path.join(out_dir, formats.part_name(i, fmt)), fmt)
-        for i, part in enumerate(pieces.to_delayed())
-    ]
+    from rnnkit.ner.tagger import Tagger
+
+    Tagger.load(model)  # a model that cannot load is refused here, not in every worker's log
     if address == "local":
         with (
             LocalCluster(
@@ -61,9 +59,24 @@ def tag_files(paths, out_dir, model=None, fmt="jsonl", address="local", workers=
             ) as cluster,
             Client(cluster) as client,
         ):
-            return client.compute(writes, sync=True)
-    with Client(address) as client:
-        return client.compute(writes, sync=True)
+            return _compute(client, paths, out_dir, model, fmt)
+    try:
+        client = Client(address)
+    except (ValueError, OSError) as e:  # not an address, or no scheduler answers there
+        raise RnnkitError(f"--dask {address}: cannot reach a Dask scheduler there ({e})") from None
+    with client:
+        return _compute(client, paths, out_dir, model, fmt)
+
+
+def _compute(client, paths, out_dir, model, fmt):
+    """Write the documents' parts on the cluster of `client` (out_dir made once it is up)."""
+    os.makedirs(out_dir, exist_ok=True)
+    pieces = tag_bag(read_documents(paths), model).map(_render, fmt)
+    writes = [
+        dask.delayed(_write_part)(part, os.path.join(out_dir, formats.part_name(i, fmt)), fmt)
+        for i, part in enumerate(pieces.to_delayed())
+    ]
+    return client.compute(writes, sync=True)
 
 
 def _tagger(model):

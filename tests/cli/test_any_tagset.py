@@ -171,6 +171,28 @@ def test_without_types_every_type_of_the_data_is_learned(tmp_path, capsys):
     assert "warning:" in err and str(dev_file) in err and "type PER not in the training data" in err
 
 
+@pytest.mark.parametrize("task", ["tags", "bio"])
+def test_a_type_to_keep_that_the_training_data_lacks_is_refused(task, tmp_path, capsys):
+    # A typo in --types would be an output the model never learns (and eval a row of zeros)
+    train_file, dev_file = people_corpus(tmp_path)
+    out = tmp_path / "model"
+    argv = ["train", "--task", task, "--train", str(train_file), "--dev", str(dev_file)]
+    argv += ["--out", str(out), "--map", "PERSON=PER,person=PER", "--types", "PER,NOPE"]
+    assert main([*argv, *SMALL]) == 1
+    one_line_error(capsys.readouterr().err, "--types names NOPE", "it has PER after --map")
+    assert not out.exists()
+
+
+def test_a_bio_tag_made_by_map_names_its_line(tmp_path, capsys):
+    # --map PER=PERSON makes a type the bio task lacks; the error names the line of the PER
+    # tag it came from (it once searched the file's tags for B-PERSON, and crashed)
+    _, dev_file = people_corpus(tmp_path)
+    argv = ["train", "--task", "bio", "--train", str(dev_file), "--dev", str(dev_file)]
+    argv += ["--out", str(tmp_path / "m"), "--map", "PER=PERSON", *SMALL]
+    assert main(argv) == 1
+    one_line_error(capsys.readouterr().err, f"{dev_file}:1:", "B-PERSON is not one of the bio")
+
+
 def test_inconsistent_tags_are_one_error_naming_file_and_line(tmp_path, capsys):
     bad = write(
         tmp_path / "bad.txt", [[("EU", "B-ORG"), ("said", "O")], [("in", "O"), ("Paris", "I-LOC")]]

@@ -33,6 +33,18 @@ def test_crlf_tabs_and_two_columns():
     ]
 
 
+def test_columns_are_split_at_spaces_and_tabs_only(tmp_path):
+    # A no-break space (U+00A0) or an ideographic space (U+3000) is part of a token: split
+    # there, "New\u00a0York B-LOC" would be three columns and the error would blame line 2.
+    path = tmp_path / "nbsp.txt"
+    path.write_text("New\u00a0York\tB-LOC\ncity O\n\u3000 O\n\n", encoding="utf-8")
+    sents = read_conll(path)
+    assert sents == [Sentence(["New\u00a0York", "city", "\u3000"], ["B-LOC", "O", "O"], 1)]
+    out = tmp_path / "out.txt"
+    write_conll(out, [(s.tokens, s.tags) for s in sents])
+    assert read_conll(out) == sents
+
+
 def test_missing_final_newline():
     sents = read_conll(FIXTURES / "no_final_newline.txt")
     assert [s.tokens for s in sents] == [["EU", "rejects"], ["Peter", "Blackburn"]]
@@ -108,7 +120,9 @@ def test_write_conll_to_open_file(tmp_path):
     assert path.read_text() == "a O\nb B-PER\n\n"
 
 
-@pytest.mark.parametrize("columns", [(["a", "b"], ["O"]), (["a b"], ["O"]), ([""], ["O"])])
+@pytest.mark.parametrize(
+    "columns", [(["a", "b"], ["O"]), (["a b"], ["O"]), (["a\tb"], ["O"]), ([""], ["O"])]
+)
 def test_write_conll_rejects_unreadable_output(tmp_path, columns):
     path = tmp_path / "x.txt"
     path.write_text("old")

@@ -163,3 +163,18 @@ def test_remembered_ids_are_the_looked_up_ones_and_the_memory_is_bounded(monkeyp
     f.encode(["a", "b", "c", "d", "e"])
     assert len(f._rows) <= 5
     np.testing.assert_array_equal(f.encode(tokens), first)
+
+
+def test_a_decomposed_corpus_trains_the_columns_that_composed_text_reads():
+    # A corpus stored in NFD ("e" + U+0301) must not build columns that no lookup can reach:
+    # the tagger reads every token in NFC, so the featurizer counts and looks up NFC forms.
+    import unicodedata
+
+    nfd = [unicodedata.normalize("NFD", w) for w in ("Zoé", "Zoé", "André", "Renée")]
+    featurizer = Featurizer.build(
+        [nfd], groups=("word", "lower", "suffix"), vocab_size=10, affix_size=10
+    )
+    composed = featurizer.encode(["Zoé", "André"])
+    assert (composed == featurizer.encode(nfd[1:3])).all()
+    unk = featurizer.offsets + UNK_ID
+    assert (composed != unk).all()  # known in every group, not UNK

@@ -16,8 +16,19 @@ def test_split_weight():
     assert split_weight("a.txt") == ("a.txt", 1.0)
     assert split_weight("dir/a.txt:0.5") == ("dir/a.txt", 0.5)
     assert split_weight("a:b.txt") == ("a:b.txt", 1.0)  # not a number: part of the path
-    with pytest.raises(RnnkitError, match="weight"):
-        split_weight("a.txt:-1")
+    assert split_weight("a.txt:1000") == ("a.txt", 1000.0)
+    for bad in ("a.txt:-1", "a.txt:1001", "a.txt:1e12", "a.txt:1e300", "a.txt:nan"):
+        with pytest.raises(RnnkitError, match="weight is a number from 0 to 1000"):
+            split_weight(bad)  # 1e12 copies of a file once took all memory, then a traceback
+
+
+def test_a_run_without_a_dev_file_is_refused_before_training(two_files, tmp_path):
+    # dev=[] trained an epoch, then failed to save a NaN mean F1 with a JSON error
+    from rnnkit.ner.training import TrainConfig, train
+
+    with pytest.raises(RnnkitError, match="no dev file"):
+        train(TrainConfig(n_a=4, vocab=50, epochs=1), two_files[0], [], tmp_path / "r")
+    assert not (tmp_path / "r" / "model.npz").exists()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rnnkit.cli import main
+from rnnkit.cli import _given, build_parser, main
+from rnnkit.cli.train import _resume_command, config_of
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
 from rnnkit.ner.presets import recipe, with_preset
@@ -44,3 +45,36 @@ def test_train_with_a_preset(corpus, tmp_path):
     train = meta["train"]
     assert (train["epochs"], train["vocab"]) == (1, 50)  # given
     assert (train["init_x"], train["word_dropout"], train["patience"]) == (1.0, 0.3, 8)
+
+
+def _config(argv):
+    args = build_parser().parse_args(argv)
+    args.given = _given(argv)  # as main() sets it
+    return args, config_of(args)
+
+
+FILES = ["--train", "a.txt", "--dev", "b.txt", "--out", "run"]
+
+
+@pytest.mark.parametrize(
+    "preset, given, field, value",
+    [
+        ("default", ["--seed", "0"], "seed", 0),  # the preset's seed is 1; 0 is the default
+        ("lecture", ["--epochs", "30"], "epochs", 30),  # the preset's is 40; 30 the default
+        ("lecture", ["--epo", "30"], "epochs", 30),  # argparse's abbreviation, too
+        ("conll", ["--task=tags"], "task", "tags"),
+        ("default", [], "seed", 1),  # not given: the preset's
+    ],
+)
+def test_an_option_given_overrides_the_preset_even_at_its_default(preset, given, field, value):
+    _, config = _config(["train", "--preset", preset, *FILES, *given])
+    assert getattr(config, field) == value
+
+
+def test_a_preset_runs_resume_command_names_the_runs_task_and_epochs():
+    # Interrupted, the conll preset's run (task bio, 40 epochs) must be resumed with --task bio
+    # and --epochs 40: the command-line defaults (per, 30) would be refused or stop it early.
+    args, config = _config(["train", "--preset", "conll", *FILES])
+    command = _resume_command(args, config)
+    assert command[command.index("--task") + 1] == "bio" == config.task
+    assert command[command.index("--epochs") + 1] == str(config.epochs) == "40"

@@ -74,3 +74,27 @@ def test_a_word_of_a_million_characters_costs_64_steps(spelled):
     tracemalloc.stop()
     assert len(p.tags) == len(words)
     assert peak < 60e6 + 3 * len(words[0]), peak  # the input's own copies, then little else
+
+
+def test_long_tokens_are_tagged_but_not_kept_by_the_caches(spelled):
+    """Every distinct token is remembered (its ids, shape, characters, spelling) so that words
+    that repeat cost nothing; a token longer than a spelling reads is not, or a stream of
+    pasted blobs would stay in memory (20 of a million characters: 20 MB per cache)."""
+    from rnnkit.data import features
+
+    tagger = Tagger.load(spelled)
+    blobs = [f"{i}" + "a" * 100_000 for i in range(20)]
+    tagged = [tagger.predict([["Ann", blob]])[0] for blob in blobs]
+    again = tagger.predict([["Ann", blobs[3]]])[0]
+    assert again.tags == tagged[3].tags and np.array_equal(again.probs, tagged[3].probs)
+    kept = [
+        tagger.featurizer._rows,
+        tagger.model.vocab._ids,
+        tagger.model._memo,
+    ]
+    assert all(max(map(len, cache)) <= 64 for cache in kept)
+    held = features._remembered_shape.cache_info().currsize
+    assert features.shape("b" * 1000) == features.shape("bb") == "lower"
+    assert features._remembered_shape.cache_info().currsize <= held + 1  # "bb" only
+    # the long tokens' spellings are the 64 characters' (one key for blobs alike in them)
+    assert sum(len(k) == 64 for k in tagger.model._memo) >= 1

@@ -343,3 +343,17 @@ def test_predict_refuses_a_text_or_a_flat_token_list_instead_of_tagging_characte
     tagger = Tagger.load()
     with pytest.raises(TypeError, match=r"tag\(\)"):
         tagger.predict(given)
+
+
+def test_pipe_and_tag_refuse_what_is_not_a_text():
+    # pipe("Teddy Roosevelt") tagged each of its 15 characters as a text
+    tagger = Tagger.load("lecture")
+    with pytest.raises(TypeError, match=r"for one text use tag\(\)"):
+        tagger.pipe("Teddy Roosevelt")
+    with pytest.raises(TypeError, match="texts are str, not NoneType"):
+        list(tagger.pipe(["Ann met Bob.", None]))
+    with pytest.raises(TypeError, match="tag takes a text"):
+        tagger.tag(b"Teddy Roosevelt")
+    for chunk in (0, -1, 2.5, True):  # 0 once turned off the chunking that bounds memory
+        with pytest.raises(ValueError, match="chunk must be"):
+            tagger.tag("Teddy Roosevelt", chunk=chunk)

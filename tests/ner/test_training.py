@@ -224,11 +224,30 @@ NAN, INF = float("nan"), float("inf")
         (dict(n_e=4, embedding_dropout=NAN), "--embedding-dropout"),
         (dict(n_e=0), "--n-e"),
         (dict(n_e=2.5), "--n-e"),
+        (dict(epochs=1.5), "--epochs"),  # ran 2 epochs without a word
+        (dict(epochs=True), "--epochs"),
+        (dict(batch=INF), "--batch"),
+        (dict(char_hidden=-1), "--char-hidden must not be negative"),
+        (dict(lr="1e-3"), "--lr must be a number"),
+        (dict(features="word,spelling"), "--features"),
     ],
 )
 def test_every_setting_is_checked_when_the_config_is_made(bad, option):
     with pytest.raises(RnnkitError, match=re.escape(option)):
         TrainConfig(**bad)
+
+
+def test_numbers_of_numpy_types_are_stored_as_json_numbers(corpus, tmp_path):
+    # np.int64 batch or np.float32 lr passed every check, then failed the first save of
+    # model.npz (after a whole epoch): "Object of type int64 is not JSON serializable"
+    config = TrainConfig(
+        **{**SMALL, "epochs": np.int64(1), "batch": np.int64(4), "lr": np.float32(1e-2)},
+        features="word,shape",  # as --features takes them
+    )
+    assert (type(config.epochs), type(config.batch), type(config.lr)) == (int, int, float)
+    assert config.features == ("word", "shape")
+    train(config, *corpus, tmp_path / "run", log=lambda msg: None)
+    assert storage.load(tmp_path / "run" / "model.npz")[1]["train"]["batch"] == 4
 
 
 def test_a_model_that_does_not_fit_in_memory_is_refused_before_any_work(monkeypatch):

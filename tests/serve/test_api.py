@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -12,13 +13,14 @@ pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installe
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 
 import httpx
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.cli import main
 from rnnkit.ner.tagger import Tagger
-from rnnkit.serve.app import create_app
+from rnnkit.serve.app import MAX_ERRORS, create_app
 from rnnkit.serve.limits import Limits
 
 TEXTS = [
@@ -96,6 +98,29 @@ def test_health_models_and_docs(client):
     assert client.get("/static/app.js").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/", "/health", "/model", "/models"])
+def test_the_get_routes_answer_head_with_the_headers_of_get(client, path):
+    head, get = client.head(path), client.get(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+def test_the_openapi_schema_has_exactly_the_keys_of_an_answer(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    answer = client.post("/tag", json={"texts": [TEXTS[1]]}).json()
+    result = answer["results"][0]
+    assert result["entities"], "an answer with an entity, to hold its keys against the schema"
+    for name, obj in [
+        ("TagResults", answer),
+        ("TagResult", result),
+        ("Token", result["tokens"][0]),
+        ("Entity", result["entities"][0]),
+    ]:
+        assert set(schemas[name]["properties"]) == set(obj), name
+        assert set(schemas[name]["required"]) == set(obj), name
+
+
 @pytest.mark.parametrize(
     "name, task, types",
     [
@@ -141,8 +166,8 @@ def test_a_server_of_a_trained_model_describes_it(trained):
         (b'{"text": "a", "texts": ["b"]}', "not both"),
         (b"{}", "not both"),
         (b'{"txt": "a"}', "Extra inputs"),
-        (b"[1, 2]", "valid dictionary"),
-        (b'"text"', "valid dictionary"),
+        (b"[1, 2]", "JSON object"),
+        (b'"text"', "JSON object"),
     ],
 )
 def test_invalid_json_or_types_answer_422_with_a_message(client, body, words):
@@ -151,15 +176,59 @@ def test_invalid_json_or_types_answer_422_with_a_message(client, body, words):
     assert words in " ".join(e["msg"] for e in r.json()["detail"])
 
 
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"texts": [1] * 200_000}, "valid string"),
+        ({"texts": ["a", None] * 100_000}, "valid string"),
+        ({"text": 5, "texts": [[1]] * 200_000}, "valid string"),
+        ({f"key{i}": 1 for i in range(200_000)}, "'key0', 'key1', 'key2' and 199,997 more"),
+        ({"x" * 5000: 1, "text": "a"}, "'xxxxxxxxxxxxxxxxxxxx…'"),
+    ],
+)
+def test_a_body_of_many_errors_answers_a_short_422(client, body, words):
+    # Validation stops at the first bad item, and unknown keys are one error: a million errors
+    # would take gigabytes to build.
+    r = client.post("/tag", json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert len(detail) <= 2 and len(r.content) < 1000
+    assert words in " ".join(e["msg"] for e in detail)
+
+
+def test_a_422_lists_the_first_errors_and_how_many_more():
+    app = create_app()
+
+    @app.post("/many")
+    async def many():
+        raise RequestValidationError([{"loc": ("body", i), "msg": f"bad {i}"} for i in range(25)])
+
+    with TestClient(app) as c:
+        detail = c.post("/many", json={}).json()["detail"]
+    assert [e["msg"] for e in detail[:MAX_ERRORS]] == [f"bad {i}" for i in range(MAX_ERRORS)]
+    assert detail[MAX_ERRORS:] == [{"loc": [], "msg": f"and {25 - MAX_ERRORS} more errors"}]
+
+
+@pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"}])
+def test_json_sent_without_its_content_type_answers_422_naming_the_header(client, headers):
+    r = client.post("/tag", content=b'{"text": "Angela Merkel"}', headers=headers)
+    assert r.status_code == 422
+    assert "Content-Type: application/json" in r.json()["detail"][0]["msg"]
+    r = client.post("/tag", content=b"{", headers={"content-type": "application/json"})
+    assert "Content-Type" not in r.json()["detail"][0]["msg"]
+
+
 @pytest.fixture(scope="module")
 def small():
-    with TestClient(create_app(limits=Limits(max_body_bytes=1000, max_chars=100))) as c:
+    limits = Limits(max_body_bytes=1000, max_chars=100, max_texts=3)
+    with TestClient(create_app(limits=limits)) as c:
         yield c
 
 
 def test_a_body_over_the_limit_answers_413_by_its_length(small):
     r = small.post("/tag", json={"text": "x" * 2000})
     assert r.status_code == 413 and "1,000 bytes" in r.json()["detail"]
+    assert r.headers["connection"] == "close"  # the rest of the body is no next request
 
 
 def test_a_streamed_body_over_the_limit_answers_413(small):
@@ -172,6 +241,7 @@ def test_a_streamed_body_over_the_limit_answers_413(small):
     r = small.post("/tag", content=chunks(), headers={"content-type": "application/json"})
     assert "content-length" not in r.request.headers
     assert r.status_code == 413 and "1,000 bytes" in r.json()["detail"]
+    assert r.headers["connection"] == "close"
 
 
 def test_a_text_over_the_limit_answers_413(small):
@@ -180,6 +250,57 @@ def test_a_text_over_the_limit_answers_413(small):
     assert r.status_code == 413 and "101 characters; the limit is 100" in r.json()["detail"]
     r = small.post("/tag", json={"texts": ["a", "x" * 101]})
     assert r.status_code == 413 and r.json()["detail"].startswith("text 1 has 101")
+
+
+def test_more_texts_than_the_limit_answer_413(small):
+    assert small.post("/tag", json={"texts": ["a"] * 3}).status_code == 200
+    r = small.post("/tag", json={"texts": ["a"] * 4})
+    assert r.status_code == 413 and r.json()["detail"] == "the request has 4 texts; the limit is 3"
+
+
+@pytest.mark.parametrize(
+    "window, timeout, words",
+    [
+        (float("inf"), 30, "0 to 1 s"),
+        (float("nan"), 30, "0 to 1 s"),
+        (5.0, 30, "0 to 1 s"),
+        (-0.1, 30, "0 to 1 s"),
+        (0.5, 0.5, "shorter than the timeout (0.5 s)"),
+    ],
+)
+def test_a_batch_window_that_would_time_every_request_out_is_refused(window, timeout, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        create_app(limits=Limits(timeout=timeout), window=window)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--batch-window", "inf"], "--batch-window: must be 0 to 1000 milliseconds, not inf"),
+        (["--batch-window", "5000"], "--batch-window: must be 0 to 1000 milliseconds, not 5000"),
+        (["--timeout", "inf"], "--timeout: must be positive and finite, not inf"),
+        (["--read-timeout", "0"], "--read-timeout: must be positive and finite, not 0"),
+        (["--max-texts", "0"], "--max-texts: must be at least 1, not 0"),
+    ],
+)
+def test_rnnkit_serve_refuses_limits_that_are_no_limits(args, words, capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "1", *args])
+    assert words in capsys.readouterr().err
+
+
+def test_rnnkit_serve_refuses_a_batch_window_as_long_as_the_timeout(capsys):
+    assert main(["serve", "--batch-window", "500", "--timeout", "0.5", "--port", "1"]) == 1
+    assert (
+        "--batch-window (500 ms) must be shorter than --timeout (0.5 s)" in capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan")])
+@pytest.mark.parametrize("name", ["max_texts", "read_timeout", "timeout"])
+def test_limits_must_be_positive_and_finite(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be positive and finite"):
+        Limits(**{name: value})
 
 
 def test_a_request_that_takes_too_long_answers_503_and_the_server_goes_on():

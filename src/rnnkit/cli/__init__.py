@@ -34,6 +34,16 @@ def build_parser():
     return parser
 
 
+def _given(argv):
+    """The options given on the command line (their dests), whatever their values: the same
+    parser with every default SUPPRESS sets only what argv names."""
+    parser = build_parser()
+    for p in [parser, *parser.commands.values()]:
+        for action in p._actions:
+            action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_known_args(argv)[0]))
+
+
 def _add_global_options(parser, top):
     """--debug and --threads: before the command (top) with their defaults; after it without
     (SUPPRESS), so that given there they replace the value before it, and left out they keep it."""
@@ -64,6 +74,7 @@ def main(argv=None):
     args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
     if unknown:  # argparse hands them up to the top level, whose usage does not list them
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.given = _given(sys.argv[1:] if argv is None else list(argv))
     warnings.showwarning = _one_line_warning
     try:
         with blas_threads(args.threads):
@@ -79,9 +90,14 @@ def main(argv=None):
     except UnicodeError as e:  # stdin or the terminal in another encoding
         if args.debug:
             raise
-        what = "read" if isinstance(e, UnicodeDecodeError) else "write"
+        what = "write" if isinstance(e, UnicodeEncodeError) else "read"
         encoding, reason = getattr(e, "encoding", "?"), getattr(e, "reason", e)
         print(f"rnnkit: error: cannot {what} the text as {encoding} ({reason})", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if args.debug:
+            raise
+        print("rnnkit: error: out of memory (--debug shows where)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.debug:

@@ -9,6 +9,7 @@ from rnnkit.cli.options import (
     THRESHOLD_HELP,
     load_tagger,
     output_path,
+    refuse_inputs_as_output,
     scheme_option,
     threshold,
 )
@@ -117,6 +118,8 @@ def run_eval(args):
 def run_predict(args):
     from rnnkit.data.conll import read_conll, write_conll
 
+    if args.out:
+        refuse_inputs_as_output([args.out], [args.data])
     tagger = _decoding(load_tagger(args), args)
     sentences = read_conll(args.data, tokens_only=True, scheme=args.scheme)
     predictions = tagger.predict([s.tokens for s in sentences])

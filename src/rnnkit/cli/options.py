@@ -2,6 +2,9 @@
 
 import argparse
 import contextlib
+import os
+
+from rnnkit.errors import RnnkitError
 
 DEFAULT_MODEL_HELP = (
     "a model directory or .npz file, or a shipped model name (default, lecture, conll); "
@@ -84,5 +87,36 @@ def utf8_stdout():
 
 
 def output_path(text):
-    """--out: a path, or "-" for standard output (as no --out at all)."""
+    """--out: a path, or "-" for standard output (as no --out at all); not an empty path."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: give a file, or - for standard output")
     return None if text == "-" else text
+
+
+def run_directory(text):
+    """train's --out: a directory's path, not an empty one (which would mean the current
+    directory without saying so)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: give the run's directory")
+    return text
+
+
+def refuse_inputs_as_output(outputs, inputs):
+    """Writing a file that is also being read would replace it (predict --data gold.txt --out
+    gold.txt would lose the gold file's other columns): refuse, naming both."""
+    read = {}  # (device, inode) -> the input's path: one stat per file, however many
+    for path in inputs:
+        with contextlib.suppress(OSError):
+            if path != "-":
+                st = os.stat(path)
+                read.setdefault((st.st_dev, st.st_ino), path)
+    for out in outputs:
+        try:
+            st = os.stat(out)
+        except OSError:
+            continue  # not there yet: nothing to replace
+        if (st.st_dev, st.st_ino) in read:
+            raise RnnkitError(
+                f"{out}: is also an input ({read[st.st_dev, st.st_ino]}), and writing it would "
+                "replace it: give another --out"
+            )

@@ -1,6 +1,7 @@
 """`rnnkit serve`: the tagger over HTTP, with a web page at / (needs the serve extra)."""
 
 import argparse
+import math
 import sys
 
 from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
@@ -25,16 +26,30 @@ def add_parser(sub):
         help="longer texts are refused with 413 (default 1000000)",
     )
     p.add_argument(
+        "--max-texts",
+        type=positive_int,
+        default=10_000,
+        help='requests with more "texts" are refused with 413 (default 10000)',
+    )
+    p.add_argument(
         "--timeout",
         type=positive_float,
         default=30.0,
         help="seconds a request may wait for its tags before it is answered 503 (default 30)",
     )
     p.add_argument(
+        "--read-timeout",
+        type=positive_float,
+        default=30.0,
+        help="seconds the server waits for the next piece of a request body before it answers "
+        "408 (default 30)",
+    )
+    p.add_argument(
         "--batch-window",
-        type=non_negative_float,
+        type=batch_window,
         default=2.0,
-        help="milliseconds a lone request waits for others to be tagged with it (default 2)",
+        help="milliseconds a lone request waits for others to be tagged with it: 0 to 1000, "
+        "and less than --timeout (default 2)",
     )
     p.add_argument(
         "--compiled",
@@ -71,18 +86,29 @@ def run(args):
                 "--compiled needs Numba and SciPy (the fast extra): pip install 'rnnkit[fast]'"
             )
         print("rnnkit: tagging with the compiled kernel (Numba)", file=sys.stderr)
-    limits = Limits(args.max_body_bytes, args.max_chars, args.timeout)  # checked by the parser
+    if args.batch_window / 1000 >= args.timeout:  # every request would time out in the window
+        raise RnnkitError(
+            f"--batch-window ({args.batch_window:g} ms) must be shorter than --timeout "
+            f"({args.timeout:g} s)"
+        )
+    limits = Limits(  # each checked by the parser
+        max_body_bytes=args.max_body_bytes,
+        max_chars=args.max_chars,
+        max_texts=args.max_texts,
+        timeout=args.timeout,
+        read_timeout=args.read_timeout,
+    )
     # create_app loads the model: a bad --model fails here, before the port opens.
     app = create_app(args.model, limits, window=args.batch_window / 1000)
     # On SIGTERM or SIGINT uvicorn takes no new connections and finishes the requests in flight
-    # before it exits; none can need much longer than the timeout, except a client that stops
-    # sending its body half-way, which must not hold the server up for ever.
+    # before it exits. One needs about the read timeout for its body and the timeout for its
+    # tags; a client that sends its body a byte at a time must still not hold the server for ever.
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         access_log=args.access_log,
-        timeout_graceful_shutdown=args.timeout + 10,
+        timeout_graceful_shutdown=args.read_timeout + args.timeout + 10,
     )
     return 0
 
@@ -94,15 +120,16 @@ def port(text):
     return value
 
 
-def non_negative_float(text):
+def batch_window(text):
+    # Milliseconds. A window of seconds would hold every lone request that long; inf, for ever.
     value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be 0 to 1000 milliseconds, not {value:g}")
     return value
 
 
 def positive_float(text):
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+    if not (value > 0 and math.isfinite(value)):  # inf would be no limit at all
+        raise argparse.ArgumentTypeError(f"must be positive and finite, not {value:g}")
     return value

@@ -12,6 +12,7 @@ from rnnkit.cli.options import (
     load_tagger,
     output_path,
     positive_int,
+    refuse_inputs_as_output,
     threshold,
     utf8_stdout,
 )
@@ -92,9 +93,12 @@ def add_parser(sub):
 
 def _encoding(name):
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(name)
     except LookupError:
         raise argparse.ArgumentTypeError(f"unknown encoding {name!r}") from None
+    if not codec._is_text_encoding:  # rot13, base64, hex: codecs of str to str or bytes to bytes
+        raise argparse.ArgumentTypeError(f"{name!r} is not a text encoding")
+    return codec.name
 
 
 def run(args):
@@ -145,11 +149,11 @@ _LINE_END = re.compile("\r\n|\r|\n")
 def _decode(decoder, raw, encoding, line, final=False):
     try:
         return decoder.decode(raw, final)
-    except UnicodeDecodeError as e:
+    except UnicodeError as e:  # UTF-16 without its byte-order mark raises a plain one
         raise DataError(
             "<stdin>",
-            f"cannot read the text as {encoding} ({e.reason}); give --encoding if it is "
-            "in another encoding",
+            f"cannot read the text as {encoding} ({getattr(e, 'reason', e)}); give "
+            "--encoding if it is in another encoding",
             line,
         ) from None
 
@@ -168,6 +172,15 @@ def _run_documents(args):
     if paths.count(STDIN) > 1:
         raise RnnkitError("--input - may be given once: standard input is read once")
     to_dir = args.out is not None and (args.out.endswith(("/", os.sep)) or os.path.isdir(args.out))
+    if (
+        to_dir
+        and os.path.lexists(args.out.rstrip("/" + os.sep) or args.out)
+        and not os.path.isdir(args.out)
+    ):
+        raise RnnkitError(f"{args.out}: not a directory (a trailing / asks for one)")
+    if args.out is not None:  # the files that will be written, none of them an input
+        outs = [os.path.join(args.out, part_name(i, fmt)) for i in range(len(paths))]
+        refuse_inputs_as_output(outs if to_dir else [args.out], paths)
     if args.dask is not None:
         if args.encoding != "utf-8" or args.threshold is not None:
             raise RnnkitError(

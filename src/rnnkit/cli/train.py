@@ -4,7 +4,7 @@ import shlex
 import sys
 from dataclasses import fields
 
-from rnnkit.cli.options import features, positive_int, scheme_option
+from rnnkit.cli.options import features, positive_int, run_directory, scheme_option
 
 
 def tag_set_options(p):
@@ -64,7 +64,7 @@ def _add_data_options(p, d):
         choices=PRESETS,
         default=None,
         help="train with the recipe of a shipped model (its settings, read from the model); "
-        "options given with other values than their defaults override it",
+        "options given on the command line override it, whatever their values",
     )
     p.add_argument(
         "--train",
@@ -89,6 +89,7 @@ def _add_data_options(p, d):
     p.add_argument(
         "--out",
         required=True,
+        type=run_directory,
         help="directory for model.npz, checkpoint.npz, history.csv, curves.png; one that "
         "holds files is refused unless --resume or --overwrite is given",
     )
@@ -293,19 +294,20 @@ def _progress_bar():
     return _tqdm_progress
 
 
-def _resume_command(args):
+def _resume_command(args, config):
     """The command that continues the run: --resume takes every setting from the checkpoint
-    except --epochs, and checks --task, so both must be given again."""
+    except --epochs, and checks --task, so both must be given again, as the run had them
+    (a preset's, where --preset gave them)."""
     files = [*(x for f in args.train for x in ("--train", f))]
     files += [*(x for f in args.dev for x in ("--dev", f)), "--out", args.out]
     return [
         "rnnkit",
         "train",
         "--task",
-        args.task,
+        config.task,
         *files,
         "--epochs",
-        str(args.epochs),
+        str(config.epochs),
         "--resume",
         *(["--keep-checkpoint"] if args.keep_checkpoint else []),
     ]
@@ -328,16 +330,23 @@ def _tqdm_progress(total, desc):
     return Bar()
 
 
-def run(args):
-    from rnnkit.ner.training import Interrupted, TrainConfig, train
+def config_of(args):
+    """The run's TrainConfig: the options, over the preset's recipe where --preset names one."""
+    from rnnkit.ner.training import TrainConfig
 
     # every training option is named after its TrainConfig field; 0 is off, as None is
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if args.preset is not None:  # a shipped model's recipe, under the options given
         from rnnkit.ner.presets import with_preset
 
-        settings = with_preset(args.preset, settings)
-    config = TrainConfig(**settings)
+        settings = with_preset(args.preset, settings, given=getattr(args, "given", None))
+    return TrainConfig(**settings)
+
+
+def run(args):
+    from rnnkit.ner.training import Interrupted, train
+
+    config = config_of(args)
     try:
         history = train(
             config,
@@ -352,7 +361,8 @@ def run(args):
         )
     except Interrupted as e:
         print(f"rnnkit: {e}", file=sys.stderr)
-        print(f"rnnkit: resume with: {shlex.join(_resume_command(args))}", file=sys.stderr)
+        resume = shlex.join(_resume_command(args, config))
+        print(f"rnnkit: resume with: {resume}", file=sys.stderr)
         return 130
     best = max(history, key=lambda h: h["dev_f1"]) if history else None
     if best:

@@ -1,6 +1,7 @@
 """Reading and writing CoNLL-format files (one token per line, a blank line between sentences).
 
-Columns are separated by whitespace; the token is the first column and the NER
+Columns are separated by spaces and tabs (a no-break space or any other Unicode space is part
+of a token, as in "New\u00a0York"); the token is the first column and the NER
 tag the last (CoNLL-2003 has ``token POS chunk NER``). Gold tags may be in any tag
 scheme (IOB1, IOB2, IO, BIOES, BILOU: `rnnkit.ner.schemes`), detected or given; they are
 converted to IOB2 on reading (`rnnkit.ner.schemes.file_to_iob2`), so the rest of rnnkit
@@ -10,6 +11,8 @@ only sees IOB2.
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -19,6 +22,7 @@ from rnnkit.io.atomic import atomic_writer
 from rnnkit.ner.schemes import FILE_TAG, file_to_iob2
 
 DOCSTART = "-DOCSTART-"
+_SEPARATOR = re.compile(r"[ \t]+")  # str.split() would also split on U+00A0, U+3000, ...
 
 
 @dataclass
@@ -68,7 +72,7 @@ def read_tagged(
             tokens, tags = [], []
 
     for lineno, line in enumerate(text.split("\n"), start=1):
-        fields = line.split()
+        fields = _fields(line)
         if not fields:
             end_sentence()
             continue
@@ -114,7 +118,7 @@ def write_conll(
     Each sentence is a tuple of equal-length columns, e.g. ``(tokens, gold, pred)``
     gives ``token gold pred`` lines. ``dest`` is an open text file or a path; a
     path is written atomically, so an interrupted run never leaves half a file.
-    Fields must be non-empty and free of whitespace, or the file could not be read back.
+    Fields must be non-empty and free of spaces and tabs, or the file could not be read back.
     """
     if hasattr(dest, "write"):
         _write_sentences(dest, sentences)
@@ -131,15 +135,26 @@ def _write_sentences(f: IO[str], sentences: Iterable[Sequence[Sequence[str]]]) -
         for row in zip(*columns):
             line = " ".join(row)
             # Splitting gives the fields back only if none is empty or has whitespace.
-            if line.split() != list(row):
+            if _fields(line) != list(row):
                 raise ValueError(f"field empty or containing whitespace in {row!r}")
             f.write(line + "\n")
         f.write("\n")
 
 
+def _fields(line: str) -> list[str]:
+    """A line's columns: split at runs of spaces and tabs only."""
+    if line.isascii():
+        return line.split()
+    stripped = line.strip(" \t\r")
+    return _SEPARATOR.split(stripped) if stripped else []
+
+
 def _read_text(path: str | os.PathLike) -> str:
     try:
         with open(path, "rb") as f:
+            if stat.S_ISCHR(mode := os.fstat(f.fileno()).st_mode) or stat.S_ISBLK(mode):
+                # /dev/zero would be read until memory ran out; a pipe (<(zcat ...)) is fine
+                raise DataError(path, "is a device, not a CoNLL file")
             data = f.read()
     except IsADirectoryError:
         raise DataError(path, "is a directory, not a CoNLL file") from None

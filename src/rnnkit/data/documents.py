@@ -57,6 +57,10 @@ def expand_inputs(specs: Iterable[str]) -> list[str]:
             if not found:
                 raise RnnkitError(f"{spec}: no files in this directory")
             paths += found
+        elif os.path.exists(spec):  # /dev/null, a FIFO, a socket: not a document to read twice
+            raise RnnkitError(
+                f"{spec}: not a regular file or directory; pipe a stream in with --input -"
+            )
         else:
             found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
             if not found:
@@ -87,11 +91,11 @@ def read_paragraphs(
     stream = open_text(path, encoding)
     try:
         yield from iter_paragraphs(stream, doc=path, max_chars=max_chars)
-    except UnicodeDecodeError as e:
+    except UnicodeError as e:  # UTF-16 without its byte-order mark raises a plain one
         # The decoder reads ahead, so the line is found by a second, byte-wise pass.
         line = None if path == STDIN else _first_undecodable_line(path, encoding)
         name = "UTF-8" if encoding == "utf-8" else encoding
-        raise DataError(path, f"not {name} text ({e.reason})", line=line) from None
+        raise DataError(path, f"not {name} text ({getattr(e, 'reason', e)})", line=line) from None
     finally:
         if path != STDIN:
             stream.close()
@@ -161,7 +165,7 @@ def _first_undecodable_line(path: str, encoding: str) -> int | None:
         while chunk := f.readline(2**20):
             try:
                 decoder.decode(chunk)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 return number
             number += chunk.endswith(b"\n")
     return None

@@ -18,11 +18,14 @@ in the order of ``groups``:
 ``suffix2``, ``suffix4``, ``prefix2``, ``prefix4``: the same with 2 and 4 characters.
 
 Frequencies count tokens, ties go to the first occurrence (see ``Vocabulary.build``).
+Tokens are counted and looked up in their NFC form, so that a corpus stored decomposed
+("e" + U+0301) trains the same columns that composed text is later tagged with.
 """
 
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -55,7 +58,11 @@ SHAPES = (
 _NUMBER_PUNCT = str.maketrans("", "", ".,-/:+")
 
 
-@functools.lru_cache(maxsize=1 << 16)  # word types repeat: most lookups are hits
+# Tokens longer than this are not remembered by the featurizer's caches: a text of a few
+# million-character "words" would otherwise stay in memory (words and names are far shorter).
+MEMO_CHARS = 64
+
+
 def shape(token: str) -> str:
     """The character-shape category of ``token``, one of :data:`SHAPES`.
 
@@ -63,6 +70,10 @@ def shape(token: str) -> str:
     initials, titles ending in a period, name-internal patterns (McDonald,
     O'Brien, Jean-Pierre) -- from all-caps headlines, numbers and punctuation.
     """
+    return _remembered_shape(token) if len(token) <= MEMO_CHARS else _shape(token)
+
+
+def _shape(token: str) -> str:
     if not any(c.isalnum() for c in token):
         return "punct"
     if token.isdigit():
@@ -100,6 +111,9 @@ def shape(token: str) -> str:
     return "other"
 
 
+_remembered_shape = functools.lru_cache(maxsize=1 << 16)(_shape)  # most lookups are hits
+
+
 def _suffix(n: int) -> Callable[[str], str]:
     return lambda token: token[-n:].lower()
 
@@ -134,6 +148,11 @@ def _check_groups(groups: Sequence[str]) -> tuple[str, ...]:
     if not groups or len(set(groups)) != len(groups) or not set(groups) <= set(GROUPS):
         raise ValueError(f"feature groups must be distinct names from {GROUPS}, got {groups}")
     return groups
+
+
+def nfc(token: str) -> str:
+    """The token's NFC form (the token itself when it is already in NFC, the common case)."""
+    return token if unicodedata.is_normalized("NFC", token) else unicodedata.normalize("NFC", token)
 
 
 def _tokens_of(sentence) -> Sequence[str]:
@@ -195,24 +214,27 @@ class Featurizer:
             else:
                 key = _KEYS[g]
                 vocabs.append(
-                    Vocabulary.build(([key(t) for t in ts] for ts in token_lists), sizes[g])
+                    Vocabulary.build(([key(nfc(t)) for t in ts] for ts in token_lists), sizes[g])
                 )
         return cls(groups, vocabs)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """Shared-space ids of ``tokens``, shape (T, K), int64. A token's ids are remembered
-        once looked up."""
+        once looked up (tokens of at most MEMO_CHARS characters)."""
         rows = self._rows
         new = [t for t in dict.fromkeys(tokens) if t not in rows]
-        if new:
+        if not new:
+            found = [rows[t] for t in tokens]
+        else:
             if len(rows) + len(new) > self.ROWS_KEPT:
                 rows.clear()
-            rows.update(zip(new, self._lookup(new).tolist()))
-        return np.array([rows[t] for t in tokens], dtype=np.int64).reshape(
-            len(tokens), len(self.groups)
-        )
+            looked = dict(zip(new, self._lookup(new).tolist()))
+            rows.update((t, r) for t, r in looked.items() if len(t) <= MEMO_CHARS)
+            found = [rows.get(t) or looked[t] for t in tokens]
+        return np.array(found, dtype=np.int64).reshape(len(tokens), len(self.groups))
 
     def _lookup(self, tokens: Sequence[str]) -> np.ndarray:
+        tokens = [nfc(t) for t in tokens]
         ids = np.empty((len(tokens), len(self.groups)), dtype=np.int64)
         for k, (key, vocab) in enumerate(zip(self._keys, self.vocabs)):
             ids[:, k] = vocab.ids(map(key, tokens)) + self.offsets[k]

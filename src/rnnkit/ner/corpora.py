@@ -19,6 +19,8 @@ import numpy as np
 from rnnkit.data.conll import read_conll, read_tagged
 from rnnkit.errors import RnnkitError
 
+MAX_WEIGHT = 1000  # a file shown 1000 times an epoch: far past any use, and still in memory
+
 
 def split_weight(spec):
     """A training file and its weight: "a.txt:0.5" -> ("a.txt", 0.5), "a.txt" -> ("a.txt", 1.0).
@@ -29,8 +31,10 @@ def split_weight(spec):
             weight = float(tail)
         except ValueError:
             return str(spec), 1.0
-        if not np.isfinite(weight) or weight < 0:
-            raise RnnkitError(f"{spec}: a training file's weight is a number >= 0, not {tail}")
+        if not np.isfinite(weight) or not 0 <= weight <= MAX_WEIGHT:  # 1e12: 10^12 copies
+            raise RnnkitError(
+                f"{spec}: a training file's weight is a number from 0 to {MAX_WEIGHT}, not {tail}"
+            )
         return path, weight
     return str(spec), 1.0
 
@@ -86,6 +90,8 @@ class DevSet:
 def read_dev(paths, scheme, select=None):
     """The dev sets, in the order given; `select`, if given, must name one of them."""
     names = [str(p) for p in as_list(paths)]
+    if not names:  # the model is chosen, and training stopped, on the dev sets' F1
+        raise RnnkitError("no dev file: give at least one, on which the model is chosen")
     if select is not None and select not in names:
         raise RnnkitError(f"--select {select}: not one of the dev files ({', '.join(names)})")
     return [DevSet(name, read_conll(name, scheme=scheme)) for name in names]

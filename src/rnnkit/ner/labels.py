@@ -13,7 +13,8 @@ def encode_labelled(sentences, path, task, featurizer):
             ys.append(task.labels(s.tags))
         except KeyError as e:
             tag = e.args[0]
-            line = s.line + next(i for i, t in enumerate(s.tags) if t == tag)
+            # the tag as the task read it: after --map, B-PER may have become B-PERSON
+            line = s.line + task.gold_tags(s.tags).index(tag)
             like = _resembles(tag[2:], entity_types(task))
             hint = f" (did you mean {tag[:2]}{like}?)" if like else ""
             raise DataError(

@@ -103,6 +103,9 @@ def tag_items(tagger, items, max_len=MAX_LEN):
 
 def _predict(tagger, texts, max_len):
     # Texts -> their sentences (lists of Tokens) and an iterator over the sentences' Predictions.
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"texts are str, not {type(text).__name__}: {text!r:.60}")
     sentences = [list(iter_sentences(iter_tokens(text), max_len=max_len)) for text in texts]
     return sentences, iter(tagger.predict([[t.text for t in s] for ss in sentences for s in ss]))
 

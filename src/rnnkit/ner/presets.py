@@ -26,17 +26,21 @@ def recipe(name):
     return TrainConfig.from_json(meta["train"])
 
 
-def with_preset(name, settings):
-    """TrainConfig settings (a dict by field name): the preset's, but where `settings` has a
-    value other than TrainConfig's default."""
+def with_preset(name, settings, given=None):
+    """TrainConfig settings (a dict by field name): the preset's, but where the user gave a
+    setting. given: the names of the settings given (the command line's); None: those in
+    `settings` with a value other than TrainConfig's default."""
     from rnnkit.ner.training import TrainConfig
 
     default, preset = TrainConfig(), recipe(name)
     out = {}
     for f in fields(TrainConfig):
-        given = settings.get(f.name, getattr(default, f.name))
-        same = given == getattr(default, f.name) or (
-            f.name == "features" and tuple(given) == default.features
-        )
-        out[f.name] = getattr(preset, f.name) if same else given
+        value = settings.get(f.name, getattr(default, f.name))
+        if given is None:
+            taken = value != getattr(default, f.name) and not (
+                f.name == "features" and tuple(value) == default.features
+            )
+        else:  # `--seed 0` with --preset default trains seed 0, though 0 is the default
+            taken = f.name in given
+        out[f.name] = value if taken else getattr(preset, f.name)
     return out

@@ -9,7 +9,6 @@ a person's tokens and 1 - P(person) elsewhere); an entity's "score" is the mean 
 tokens' ŷ (for a per model: the mean P(person) of its words).
 """
 
-import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from rnnkit import threads
 from rnnkit.data.batching import make_batches
-from rnnkit.data.features import Featurizer
+from rnnkit.data.features import Featurizer, nfc
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
@@ -157,7 +156,7 @@ class Tagger:
                 "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
                 "for a text use tag()"
             )
-        sentences = [[_nfc(t) for t in tokens] for tokens in sentences]
+        sentences = [[nfc(t) for t in tokens] for tokens in sentences]
         xs = [self.featurizer.encode(tokens) for tokens in sentences]
         out = [None] * len(xs)
         with threads.limited():
@@ -178,6 +177,10 @@ class Tagger:
         Offsets index into `text`. Long input is tagged in sentences of at most
         max_len tokens, `chunk` sentences at a time, so memory stays bounded.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"tag takes a text (str), not {type(text).__name__}")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk must be a whole number of sentences >= 1, not {chunk!r}")
         tokens_out, entities = [], []
         pending = []
         for sentence in iter_sentences(iter_tokens(text), max_len=max_len):
@@ -202,6 +205,10 @@ class Tagger:
         time, on `workers` processes (each loads the model once)."""
         from rnnkit.ner import pipeline
 
+        if isinstance(texts, str | bytes):  # a text is an iterable too: of one-letter texts
+            raise TypeError(
+                "pipe takes an iterable of texts (['Ann met Bob.', ...]); for one text use tag()"
+            )
         return pipeline.pipe(self, texts, batch_size, workers)
 
     def tag_file(self, path, batch_size=64, workers=1):
@@ -239,10 +246,6 @@ def tagged_sentence(text, sentence, pred, tokens_out, entities):
 
 def _has_bidi(gap):
     return not BIDI_CONTROLS.isdisjoint(gap)
-
-
-def _nfc(token):
-    return token if unicodedata.is_normalized("NFC", token) else unicodedata.normalize("NFC", token)
 
 
 def _check_header(file, config, featurizer, task, arrays, chars=None):

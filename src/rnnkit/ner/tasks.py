@@ -184,9 +184,16 @@ def for_training(config, train_tags, train_scheme, dev_tags, dev_path, log=print
     relabel = Relabel.parse(config.types, config.type_map)
     crf = config.output == "crf"
     tagset = base.tagset
+    found = types_of(relabel(t) for t in train_tags)
+    absent = [t for t in relabel.keep or () if t not in found]
+    if absent:  # a typo in --types would be an output the model never learns
+        mapped = " after --map" if relabel.renames else ""
+        raise RnnkitError(
+            f"--types names {', '.join(absent)}, which the training data does not hold "
+            f"(it has {', '.join(found) or 'no entities'}{mapped})"
+        )
     if config.task == "tags":
-        found = types_of(relabel(t) for t in train_tags)
-        types = relabel.keep or tuple(found)
+        types = tuple(found)  # sorted; with --types, only the kept ones were found
         if not types:
             raise RnnkitError("the training data has no entities: nothing to learn to tag")
         tagset = TagSet(schemes.model_scheme(train_scheme), types)

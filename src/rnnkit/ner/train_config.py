@@ -34,6 +34,15 @@ OFF_AT_ZERO = (
 )
 # Arrays of the parameters' size a run holds: θ, its gradient, Adam's m and v (and θ_avg).
 COPIES = 4
+# The settings that are counts, and those that are rates or scales (the model's own, n_a and
+# dropout among them, are checked by RNNConfig)
+WHOLE = (
+    "vocab", "lower_vocab", "affix_vocab", "char_hidden", "epochs", "batch", "patience", "seed",
+)  # fmt: skip
+REAL = (
+    "word_dropout", "unk_alpha", "feature_dropout", "entity_dropout", "case_augment", "average",
+    "lr", "lr_decay", "clip",
+)  # fmt: skip
 
 
 @dataclass
@@ -79,29 +88,25 @@ class TrainConfig:
         """Every setting is checked here, before any work: a bad one fails in an instant,
         not after an epoch (NaN and ±inf included)."""
         check_settings(self)  # the task's: task, scheme, types, type_map, output
+        if isinstance(self.features, str):  # "word,shape", as --features takes it
+            self.features = self.features.split(",")
         self.features = tuple(self.features)
+        self._normalise_numbers()
         groups = set(self.features)
         if not groups or len(groups) != len(self.features) or not groups <= set(GROUPS):
             raise RnnkitError(
                 f"--features must be distinct names from {', '.join(GROUPS)}, "
                 f"not {','.join(self.features) or 'none'}"
             )
-        if self.char_hidden is not None and (
-            isinstance(self.char_hidden, bool)
-            or not isinstance(self.char_hidden, int | float | np.integer | np.floating)
-            or not float(self.char_hidden).is_integer()
-            or self.char_hidden < 0
-        ):
-            raise RnnkitError(f"--char-hidden must be a whole number, not {self.char_hidden!r}")
+        if self.char_hidden is not None and self.char_hidden < 0:
+            raise RnnkitError(f"--char-hidden must not be negative, not {self.char_hidden}")
         if self.char_hidden is not None:
-            self.char_hidden = int(self.char_hidden) or None  # 0 is off
+            self.char_hidden = self.char_hidden or None  # 0 is off
         for name in ("vocab", "affix_vocab", "epochs", "batch", "patience"):
             if getattr(self, name) < 1:
                 raise RnnkitError(f"--{name.replace('_', '-')} must be at least 1")
         if self.lower_vocab is not None and self.lower_vocab < 1:
             raise RnnkitError("--lower-vocab must be at least 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
-            raise RnnkitError(f"--seed must be an integer, not {self.seed!r}")
         if self.seed < 0:  # NumPy's generators take none
             raise RnnkitError(f"--seed must not be negative, not {self.seed}")
         for name in ("word_dropout", "feature_dropout", "entity_dropout", "average"):
@@ -122,6 +127,34 @@ class TrainConfig:
         for name in MODEL_FIELDS:  # as RNNConfig holds them: dropout 0 is None, and so on
             setattr(self, name, getattr(model, name))
         self.check_memory(model, inputs_known=False)
+
+    def _normalise_numbers(self):
+        """Counts as int and rates as float, whatever type they came in (np.int64(4) from an
+        array, 2.0 from JSON), so that they are stored as JSON; a count of 1.5 or True, or a rate
+        given as a string, is refused by name."""
+        for name in WHOLE:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float | np.integer | np.floating)
+                or not math.isfinite(value)
+                or not float(value).is_integer()
+            ):
+                raise RnnkitError(
+                    f"--{name.replace('_', '-')} must be a whole number, not {value!r}"
+                )
+            setattr(self, name, int(value))
+        for name in REAL:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(
+                value, int | float | np.integer | np.floating
+            ):
+                raise RnnkitError(f"--{name.replace('_', '-')} must be a number, not {value!r}")
+            setattr(self, name, float(value))
 
     def rnn_config(self, n_x, n_y, output="sigmoid"):
         """The run's model configuration, for n_x inputs and n_y outputs."""

@@ -83,7 +83,8 @@ class CharVocab:
             ids.flags.writeable = False  # shared by every call for the word
             if len(self._ids) >= self.IDS_KEPT:
                 self._ids.clear()
-            self._ids[word] = ids
+            if len(word) <= self.MAX_CHARS:  # a million-character token is not kept
+                self._ids[word] = ids
         return ids
 
     def to_dict(self):

@@ -14,6 +14,7 @@ ACTIVATIONS = ("relu", "tanh")  # g
 OUTPUTS = ("linear", "sigmoid", "softmax")  # g2
 DTYPES = ("float16", "float32", "float64")
 CELLS = ("rnn", "gru")  # the lecture's RNN; the gated recurrent unit (rnnkit.nn.gru)
+INIT_X_MAX = 100.0  # the widest U(-init_x, init_x) for layer 1's W_ax
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,12 @@ class RNNConfig:
                     "embedding_dropout needs an embedding E to drop from: set n_e (--n-e)"
                 )
         if self.init_x is not None:
-            if not _is_real(self.init_x) or not 0 < self.init_x < float("inf"):
-                raise ValueError(f"init_x must be positive and finite or None, not {self.init_x!r}")
+            # Beyond 100 every tanh is saturated from the start, and 1e39 would be inf in float32
+            # (the loss stays finite through the saturated tanh, so only loading would notice)
+            if not _is_real(self.init_x) or not 0 < self.init_x <= INIT_X_MAX:
+                raise ValueError(
+                    f"init_x must lie in (0, {INIT_X_MAX:g}] or be None, not {self.init_x!r}"
+                )
             set_("init_x", float(self.init_x))
         try:
             dtype = np.dtype(self.dtype)

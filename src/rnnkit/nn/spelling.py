@@ -25,10 +25,20 @@ the model's float32, so that a word's spelling does not depend on the words comp
 (`_exact_encoder`): what a process writes does not depend on what it tagged before.
 """
 
+import unicodedata
+
 import numpy as np
 
 from rnnkit.nn.chars import CharEncoder, CharVocab, distinct_words, token_mask
 from rnnkit.nn.model import RNN
+
+
+def _memo_key(word):
+    """The word, or for one longer than the spelling reads, the characters it reads: the memory
+    keeps 64 characters of a pasted million-character token, not the million (same spelling)."""
+    if len(word) <= CharVocab.MAX_CHARS:
+        return word
+    return unicodedata.normalize("NFC", word)[: CharVocab.MAX_CHARS]
 
 
 def _longest(pair):
@@ -104,16 +114,18 @@ class SpellingRNN:
             self._memo, self._memo_weights = {}, weights
         memo = self._memo
         distinct, which = distinct_words(words)
-        ids = sorted(((self.vocab.ids(w), w) for w in distinct if w not in memo), key=_longest)
+        keys = [_memo_key(w) for w in distinct]
+        todo = {k: w for k, w in zip(keys, distinct) if k not in memo}
+        ids = sorted(((self.vocab.ids(w), k) for k, w in todo.items()), key=_longest)
         while ids:  # longest first, in chunks whose padded steps stay under CHUNK_STEPS
             n = max(1, self.CHUNK_STEPS // len(ids[0][0]))
             chunk, ids = ids[:n], ids[n:]
             vectors, _ = self._exact_encoder(weights).encode([i for i, _ in chunk], compiled=True)
-            memo.update(zip((w for _, w in chunk), vectors.astype(self.encoder.dtype)))
+            memo.update(zip((k for _, k in chunk), vectors.astype(self.encoder.dtype)))
         table = np.empty((1 + len(distinct), 2 * self.encoder.n_c), self.encoder.dtype)
         table[0] = 0
         if distinct:
-            table[1:] = [memo[w] for w in distinct]
+            table[1:] = [memo[k] for k in keys]
         which += 1
         if len(which) == len(words) * T:  # no padding (one sentence, or all of length T)
             return table, which.reshape(len(words), T)

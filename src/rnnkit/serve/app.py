@@ -7,9 +7,11 @@ GET  /health   {"status": "ok"}
 GET  /model    name, task, entity types, scores and settings of a model (?model=NAME)
 GET  /models   the names a request may pick, the served one first
 GET  /         the web page; /docs and /openapi.json: the API, as FastAPI describes it
+HEAD           on each GET route: its headers, no body
 """
 
 import asyncio
+import email.message
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,10 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from rnnkit import __version__
 from rnnkit.serve.limits import BodyLimit, Limits
-from rnnkit.serve.models import Models, UnknownModel, describe
+from rnnkit.serve.models import Models, UnknownModel, check_window, describe
 
 STATIC = Path(__file__).parent / "static"
 
@@ -37,7 +40,28 @@ class TagRequest(BaseModel):
         },
     )
     text: str | None = Field(None, description="one raw text")
-    texts: list[str] | None = Field(None, description="several raw texts, tagged in order")
+    # fail_fast: the first bad item ends validation; a million bad items would otherwise make a
+    # million error objects, gigabytes of them.
+    texts: list[str] | None = Field(
+        None, fail_fast=True, description="several raw texts, tagged in order"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object_with_known_keys(cls, data):
+        # One error for the lot: extra="forbid" alone makes one per unknown key.
+        if not isinstance(data, dict):
+            raise PydanticCustomError(
+                "model_type", 'Input should be a JSON object with "text" or "texts"'
+            )
+        unknown = [str(key) for key in data if key not in cls.model_fields]
+        if unknown:
+            raise PydanticCustomError(
+                "extra_forbidden",
+                'Extra inputs are not permitted: {keys}; the body takes "text" or "texts"',
+                {"keys": _some(unknown)},
+            )
+        return data
 
     @model_validator(mode="after")
     def _one_of_text_and_texts(self):
@@ -59,6 +83,7 @@ class Entity(BaseModel):
     start: int = Field(description="text[start:end] is the entity")
     end: int
     type: str
+    score: float = Field(description="the mean ŷ of the entity's tokens' labels")
 
 
 class TagResult(BaseModel):
@@ -71,11 +96,67 @@ class TagResults(BaseModel):
     results: list[TagResult]
 
 
+def _some(keys, shown=3, width=20):
+    # A few of the keys, each cut short: a body may hold a million keys, or one of 9 MB.
+    named = ", ".join(repr(k if len(k) <= width else k[:width] + "…") for k in keys[:shown])
+    more = len(keys) - shown
+    return f"{named} and {more:,} more ({len(keys):,} unknown keys)" if more > 0 else named
+
+
+MAX_ERRORS = 10  # a 422 lists this many errors at most, then says how many there were
+
+
+async def invalid_request(request, e):
+    """A 422 that lists what is wrong, without echoing the input back (FastAPI's own answer
+    does: megabytes for a large wrong body), MAX_ERRORS at most."""
+    errors = e.errors()
+    if not _is_json(request.headers.get("content-type")) and any(
+        err.get("loc", ())[:1] == ("body",) for err in errors
+    ):
+        # FastAPI reads a body as JSON only when its Content-Type says it is; otherwise the
+        # error would say "should be a JSON object" of a body that is one.
+        return _invalid([{"loc": ["body"], "msg": _NOT_JSON}])
+    detail = [
+        {"loc": list(err.get("loc", ())), "msg": _message(err)} for err in errors[:MAX_ERRORS]
+    ]
+    if len(errors) > MAX_ERRORS:
+        detail.append({"loc": [], "msg": f"and {len(errors) - MAX_ERRORS:,} more errors"})
+    return _invalid(detail)
+
+
+_NOT_JSON = (
+    "send the body with the header Content-Type: application/json; without it the body is not "
+    "read as JSON"
+)
+
+
+def _is_json(content_type):
+    # FastAPI's test: application/json, or application/...+json.
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _message(err):
+    msg = err.get("msg", "")
+    return msg + (f": {err['ctx']['error']}" if err.get("type") == "json_invalid" else "")
+
+
+def _invalid(detail):
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def create_app(model=None, limits=None, window=0.002):
     """The application serving `model` (a path or shipped name; None: the default model), with
     `limits` (None: the defaults of Limits); `window`: seconds a lone request waits for others
-    to be tagged with it."""
+    to be tagged with it, at most 1 and less than the timeout."""
     limits = limits or Limits()
+    check_window(window, limits.timeout)
     models = Models(model, window=window)
 
     @asynccontextmanager
@@ -89,21 +170,9 @@ def create_app(model=None, limits=None, window=0.002):
         description="The lecture's RNN as a named-entity tagger. The page at / tries it out.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, read_timeout=limits.read_timeout)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.state.models = models
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request, e):
-        # FastAPI's own answer echoes each bad input back: megabytes for a large wrong body.
-        errors = [
-            {
-                "loc": list(err.get("loc", ())),
-                "msg": err.get("msg", "")
-                + (f": {err['ctx']['error']}" if err.get("type") == "json_invalid" else ""),
-            }
-            for err in e.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
 
     async def pick(name):
         try:
@@ -116,7 +185,8 @@ def create_app(model=None, limits=None, window=0.002):
         response_class=Response,
         responses={
             200: {"model": TagResult | TagResults, "description": "the tags"},
-            413: {"description": "the body or a text is over the server's limit"},
+            408: {"description": "the body stopped coming before it was whole"},
+            413: {"description": "the body, a text or the number of texts is over the limit"},
             422: {"description": "not JSON, or not one of the two shapes"},
             503: {"description": "tagging took longer than the server's timeout"},
         },
@@ -125,6 +195,10 @@ def create_app(model=None, limits=None, window=0.002):
         """Tag one text ({"text": ...}) or several ({"texts": [...]}) with the model named."""
         batcher = await pick(model)
         texts = [body.text] if body.texts is None else body.texts
+        if len(texts) > limits.max_texts:  # checked first: tagging them would take unbounded time
+            raise HTTPException(
+                413, f"the request has {len(texts):,} texts; the limit is {limits.max_texts:,}"
+            )
         for i, text in enumerate(texts):
             if len(text) > limits.max_chars:
                 what = "the text" if body.texts is None else f"text {i}"
@@ -141,21 +215,27 @@ def create_app(model=None, limits=None, window=0.002):
         content = results[0] if body.texts is None else '{"results": [' + ", ".join(results) + "]}"
         return Response(content, media_type="application/json")
 
+    # Each GET route answers HEAD too (what monitors and `curl -I` send), undocumented: one
+    # route of both methods gives OpenAPI the same operation id twice.
     @app.get("/health")
+    @app.head("/health", include_in_schema=False)
     async def health():
         return {"status": "ok"}
 
     @app.get("/model")
+    @app.head("/model", include_in_schema=False)
     async def model_info(model: str | None = None):
         """Name, task, entity types, scores (from the model's file) and settings of a model."""
         batcher = await pick(model)
         return describe(models.default if model is None else model, batcher.tagger)
 
     @app.get("/models")
+    @app.head("/models", include_in_schema=False)
     async def model_names():
         return {"default": models.default, "models": list(models.names)}
 
     @app.get("/", include_in_schema=False)
+    @app.head("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
 

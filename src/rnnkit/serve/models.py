@@ -5,9 +5,23 @@ port opens) and gets its own Batcher. A request names a model only from this lis
 """
 
 import asyncio
+import math
 
 from rnnkit.ner.tagger import SHIPPED, Tagger
 from rnnkit.serve.batching import Batcher
+
+MAX_WINDOW = 1.0  # seconds; a lone request waits this long at most for others to join it
+
+
+def check_window(window, timeout=math.inf):
+    """Refuse a batch window (seconds) that would hold every lone request too long, or until its
+    timeout: then every request would be answered 503."""
+    if not 0 <= window <= MAX_WINDOW:  # nan and inf fail too
+        raise ValueError(f"the batch window must be 0 to {MAX_WINDOW:g} s, not {window}")
+    if window >= timeout:
+        raise ValueError(
+            f"the batch window ({window:g} s) must be shorter than the timeout ({timeout:g} s)"
+        )
 
 
 class UnknownModel(LookupError):
@@ -16,6 +30,7 @@ class UnknownModel(LookupError):
 
 class Models:
     def __init__(self, model=None, window=0.002):
+        check_window(window)
         self.default = "default" if model is None else str(model)
         self.names = (self.default, *(name for name in SHIPPED if name != self.default))
         self.window = window
