@@ -27,6 +27,8 @@ dropout and weight averaging) with 15 epochs, plus:
     reg-gru-e  reg-gru reading a learned embedding e<t> = E x<t> of 100 units, with dropout
                0.5 on it (--n-e 100 --embedding-dropout 0.5) (not in the default --configs)
 
+    reg-btc2   reg with the tweets weighed twice (`--train btc/train.txt:2`): every BTC
+               sentence shown twice an epoch (not in the default --configs)
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
 model.npz exists is not trained again. --jobs runs that many trainings at once. --report
 trains nothing. Adds every run's scores to OUT/results.json (a run scored again replaces its
@@ -53,11 +55,12 @@ BASE = [*BI2_INIT, *SIZES, "--lr", "3e-3", *FEATURES, "--epochs", "15"]
 CASE, CHARS = ["--case-augment", "0.4"], ["--char-hidden", "25"]
 
 
-def data_flags(data, btc=True):
+def data_flags(data, btc=True, btc_weight=None):
     conll, tweets = data / "conll2003", data / "btc"
     flags = ["--train", str(conll / "train.txt"), "--dev", str(conll / "valid.txt")]
     if btc:
-        flags += ["--train", str(tweets / "train.txt"), "--dev", str(tweets / "dev.txt")]
+        weight = "" if btc_weight is None else f":{btc_weight}"
+        flags += ["--train", f"{tweets / 'train.txt'}{weight}", "--dev", str(tweets / "dev.txt")]
     return flags
 
 
@@ -89,6 +92,8 @@ def configs(data):
         ],
         "reg-gru": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
         + ["--feature-dropout", "0.2", "--cell", "gru"],
+        "reg-btc2": [*BASE, *data_flags(data, btc_weight=2), *CASE, *CHARS, "--dropout", "0.35"]
+        + ["--feature-dropout", "0.2"],
         "reg-gru-e": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
         + ["--feature-dropout", "0.2", "--cell", "gru", "--n-e", "100"]
         + ["--embedding-dropout", "0.5"],
