@@ -340,6 +340,21 @@ def _epoch_tokens(path):
     return sum(len(s.tokens) for s in read_conll(path))
 
 
+def test_settings_given_with_resume_that_the_run_does_not_take_are_named(corpus, tmp_path):
+    # --resume takes every setting but the epochs from the checkpoint; --lr 0.05 given with it
+    # used to be dropped without a word
+    out = tmp_path / "r"
+    train(TrainConfig(**{**SMALL, "epochs": 1}), *corpus, out, log=quiet, keep_checkpoint=True)
+    said = []
+    asked = TrainConfig(**{**SMALL, "epochs": 2, "lr": 0.05, "features": ("word", "shape")})
+    train(asked, *corpus, out, resume=True, log=said.append)
+    [warning] = [line for line in said if line.startswith("warning:")]
+    assert "--lr 0.05 (the run's: 0.01)" in warning
+    assert "--features word,shape (the run's: word)" in warning
+    assert "--seed" not in warning and "--epochs" not in warning  # the run's own, or taken
+    assert Tagger.load(out).meta["train"]["lr"] == 0.01  # the run went on with its own
+
+
 def test_a_resumed_epoch_reports_its_whole_loss_and_speed(corpus, tmp_path):
     """The checkpoint holds the interrupted epoch's sums so far: the resumed run's history (and
     its model's) has the loss over the whole epoch, and tokens/s over all of its tokens."""

@@ -18,7 +18,7 @@ epochs of `train_epoch` and `end_epoch` (dev scores, the best model, the checkpo
 import signal
 import time
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +131,12 @@ def train(
         saved = None
         if resume:
             saved = load_checkpoint(out)
-            config = resumed_config(saved, config, out / CHECKPOINT_FILE)
+            asked, config = config, resumed_config(saved, config, out / CHECKPOINT_FILE)
+            if ignored := ignored_settings(asked, config):
+                log(
+                    f"warning: --resume continues the run with its checkpoint's settings; "
+                    f"ignored: {', '.join(ignored)}"
+                )
             log(f"resuming {out} at epoch {saved.position.epoch + 1}, step {saved.position.step}")
         # one file or several, with weights (rnnkit.ner.corpora); read as the run's config says
         train_files, train_scheme = corpora.read_train(train_path, config.scheme, config.seed)
@@ -177,6 +182,24 @@ def resumed_config(saved, config, path):
             f"{path}: the checkpoint is for task {saved.config['task']}, not {config.task}"
         )
     return TrainConfig.from_json({**saved.config, "epochs": config.epochs})
+
+
+def ignored_settings(asked, resumed):
+    """The settings `asked` changes from their defaults that the resumed run does not take
+    (`--lr 0.01` where the run had 3e-3), as "--lr 0.01 (the run's: 0.003)"."""
+    default = TrainConfig()
+    return [
+        f"--{f.name.replace('_', '-')} {_shown(getattr(asked, f.name))} "
+        f"(the run's: {_shown(getattr(resumed, f.name))})"
+        for f in fields(TrainConfig)
+        if f.name not in ("task", "epochs")
+        and getattr(asked, f.name) != getattr(default, f.name)
+        and getattr(asked, f.name) != getattr(resumed, f.name)
+    ]
+
+
+def _shown(value):
+    return ",".join(value) if isinstance(value, tuple) else value
 
 
 def build_featurizer(train_sentences, config):
