@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnnkit.cli import _given, build_parser, main
+from rnnkit.cli import build_parser, main
 from rnnkit.cli.train import _resume_command, config_of
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
@@ -49,7 +49,7 @@ def test_train_with_a_preset(corpus, tmp_path):
 
 def _config(argv):
     args = build_parser().parse_args(argv)
-    args.given = _given(argv)  # as main() sets it
+    args.argv = argv  # as main() sets it
     return args, config_of(args)
 
 

@@ -34,9 +34,10 @@ def build_parser():
     return parser
 
 
-def _given(argv):
+def given(argv):
     """The options given on the command line (their dests), whatever their values: the same
-    parser with every default SUPPRESS sets only what argv names."""
+    parser with every default SUPPRESS sets only what argv names. It parses argv a second
+    time (some ms), so a command calls it only where it needs it (train with --preset)."""
     parser = build_parser()
     for p in [parser, *parser.commands.values()]:
         for action in p._actions:
@@ -71,10 +72,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv=None):
     parser = build_parser()
-    args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse hands them up to the top level, whose usage does not list them
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.given = _given(sys.argv[1:] if argv is None else list(argv))
+    args.argv = argv  # for given(), which a command asks only where it needs it
     warnings.showwarning = _one_line_warning
     try:
         with blas_threads(args.threads):

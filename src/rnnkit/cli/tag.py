@@ -179,8 +179,8 @@ def _run_documents(args):
     ):
         raise RnnkitError(f"{args.out}: not a directory (a trailing / asks for one)")
     if args.out is not None:  # the files that will be written, none of them an input
-        outs = [os.path.join(args.out, part_name(i, fmt)) for i in range(len(paths))]
-        refuse_inputs_as_output(outs if to_dir else [args.out], paths)
+        parts = (os.path.join(args.out, part_name(i, fmt)) for i in range(len(paths)))
+        refuse_inputs_as_output(parts if to_dir else [args.out], paths)
     if args.dask is not None:
         if args.encoding != "utf-8" or args.threshold is not None:
             raise RnnkitError(

@@ -337,9 +337,10 @@ def config_of(args):
     # every training option is named after its TrainConfig field; 0 is off, as None is
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if args.preset is not None:  # a shipped model's recipe, under the options given
+        from rnnkit.cli import given
         from rnnkit.ner.presets import with_preset
 
-        settings = with_preset(args.preset, settings, given=getattr(args, "given", None))
+        settings = with_preset(args.preset, settings, given=given(args.argv))
     return TrainConfig(**settings)
 
 
