@@ -9,6 +9,7 @@ import pytest
 
 from rnnkit.cli import main
 from rnnkit.data.conll import read_conll
+from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.training import TrainConfig, train
@@ -247,3 +248,71 @@ def test_decode_argmax_is_each_tokens_best_tag_and_viterbi_keeps_iob2(trained, c
     assert _columns(tmp_path / "a.txt") == argmax
     for tags in _columns(tmp_path / "v.txt"):  # IOB2: an I- continues a chunk of its type
         assert all(t[0] != "I" or p[2:] == t[2:] for p, t in zip(["O", *tags], tags))
+
+
+def as_iob2(path, out):
+    """A BIOES file written as IOB2, by hand: S- begins a chunk as B- does, E- continues it."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    to_iob2 = {"S": "B", "E": "I", "B": "B", "I": "I"}
+    rows = [f"{w} {t if t == 'O' else to_iob2[t[0]] + t[1:]}" if w else "" for w, t in
+            (line.split() if line else ("", "") for line in lines)]  # fmt: skip
+    Path(out).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return Path(out)
+
+
+@pytest.mark.parametrize("task, files, model_scheme", [
+    ("tags", "iob2", "bioes"),  # BIO files, a model that learns where a chunk ends
+    ("tags", "bioes", "iob2"),  # and the other way round
+    ("tags", "iob2", "bilou"),
+])  # fmt: skip
+def test_the_model_learns_the_scheme_it_is_given_whatever_the_files(
+    drugs, tmp_path, capsys, task, files, model_scheme
+):
+    train_file, dev_file = drugs
+    if files == "iob2":
+        train_file = as_iob2(train_file, tmp_path / "train.txt")
+        dev_file = as_iob2(dev_file, tmp_path / "dev.txt")
+    out = tmp_path / "model"
+    argv = ["train", "--task", task, "--train", str(train_file), "--dev", str(dev_file)]
+    argv += ["--output", "crf", "--model-scheme", model_scheme, "--out", str(out)]
+    assert main([*argv, *SMALL]) == 0
+    tagger = Tagger.load(out)  # the scheme is in the model file's header
+    assert tagger.task.tagset.scheme == model_scheme
+    prefixes = {"iob2": "BI", "bioes": "BIES", "bilou": "BILU"}[model_scheme]
+    assert {t[0] for t in tagger.task.tags} == set("O" + prefixes)
+    # gold IOB2 "vitamin C" is learned as B-DRUG E-DRUG (or L-), "aspirin" as S- (or U-)
+    y = tagger.task.labels(["O", "B-DRUG", "I-DRUG", "B-DRUG"])
+    expected = {"iob2": "O B I B", "bioes": "O B E S", "bilou": "O B L U"}[model_scheme]
+    assert [tagger.task.tags[i][0] for i in y] == expected.split()
+    capsys.readouterr()
+    assert main(["eval", "--model", str(out), "--data", str(dev_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["f1"] > 0.8
+    assert main(["tag", "--model", str(out), "She took vitamin C 10 mg daily ."]) == 0
+    assert capsys.readouterr().out.strip() == "She took [vitamin C](DRUG) [10 mg](DOSE) daily ."
+
+
+def test_a_bio_model_may_learn_bioes_and_keeps_it_in_its_file(tmp_path):
+    train_file, dev_file = people_corpus(tmp_path)
+    config = TrainConfig(
+        task="bio", n_a=16, features=("word", "shape"), batch=8, lr=1e-2, epochs=1,
+        type_map="PERSON=PER,person=PER", model_scheme="IOBES",
+    )  # fmt: skip
+    assert config.model_scheme == "bioes"  # an alias, spelt as rnnkit spells it
+    train(config, train_file, dev_file, tmp_path / "m", log=lambda msg: None)
+    tagger = Tagger.load(tmp_path / "m")
+    assert tagger.task.name == "bio" and tagger.task.tagset.scheme == "bioes"
+    assert len(tagger.task.tags) == 1 + 4 * 4  # O, and B- I- E- S- of the four CoNLL types
+    meta = storage.load(tmp_path / "m" / "model.npz")[1]
+    assert meta["task"]["tagset"]["scheme"] == "bioes"
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"task": "per", "model_scheme": "bioes"}, ["--model-scheme go with --task bio or tags"]),
+    ({"task": "bio", "model_scheme": "iob1"}, ["a model does not learn IOB1"]),
+    ({"task": "bio", "model_scheme": "BIOX"}, ["unknown tag scheme 'BIOX'"]),
+])  # fmt: skip
+def test_a_model_scheme_that_cannot_be_learned_is_refused(settings, words):
+    with pytest.raises(RnnkitError) as e:
+        TrainConfig(**settings)
+    for word in words:
+        assert word in str(e.value)

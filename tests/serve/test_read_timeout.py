@@ -2,7 +2,9 @@
 is answered 408, and the limits set on the command line hold."""
 
 import json
+import select
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -60,3 +62,24 @@ def test_the_command_line_limits_and_head_hold_on_a_real_server(serve):
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=60) as r:
             assert r.status == 200 and r.read() == b""
             assert int(r.headers["content-length"]) > 0
+
+
+def test_a_body_trickled_a_byte_at_a_time_answers_408_however_regular(serve):
+    # Each byte comes within the read timeout, so only the body's rate (MIN_RATE, 1,000 bytes a
+    # second after the first read_timeout seconds) stops it: a byte each 0.2 s is 5 a second.
+    with serve("--read-timeout", "0.5", "--no-access-log") as (_, url):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(request_head(BODY))
+            sent, start = 0, time.monotonic()
+            # A byte, then 0.2 s of waiting for the answer; once it comes, nothing more is sent
+            # (bytes that the server would not read make its close a reset, losing the answer).
+            while sent < len(BODY) and not select.select([s], [], [], 0.2)[0]:
+                s.sendall(BODY[sent : sent + 1])
+                sent += 1
+            head, payload = read_answer(s)
+        assert sent < len(BODY) and time.monotonic() - start < 5  # not the whole body's 11 s
+        assert head[0].startswith(b"HTTP/1.1 408")
+        assert json.loads(payload) == {
+            "detail": "the request body came at under 1,000 bytes a second; send it whole"
+        }

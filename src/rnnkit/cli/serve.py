@@ -42,7 +42,7 @@ def add_parser(sub):
         type=positive_float,
         default=30.0,
         help="seconds the server waits for the next piece of a request body before it answers "
-        "408 (default 30)",
+        "408, and after which a body must average 1,000 bytes a second (default 30)",
     )
     p.add_argument(
         "--batch-window",

@@ -8,8 +8,19 @@ from rnnkit.cli.options import features, positive_int, run_directory, scheme_opt
 
 
 def tag_set_options(p):
-    """--scheme, --types, --map and --output: the tag set of bio and tags (rnnkit.ner.tasks)."""
+    """--scheme, --model-scheme, --types, --map and --output: the tag set of bio and tags
+    (rnnkit.ner.tasks)."""
+    from rnnkit.ner.schemes import ALIASES, SCHEMES
+
     scheme_option(p, "the tag scheme of the CoNLL files (default: detected in each file)")
+    p.add_argument(
+        "--model-scheme",
+        choices=[s for s in SCHEMES + tuple(ALIASES) if s not in ("iob1", "iob")],
+        default=None,
+        help="the tag scheme the model learns and decodes, whatever the files': bioes tells "
+        "the last word of a name from the others (bio and tags; default: iob2 for bio, the "
+        "training file's for tags)",
+    )
     p.add_argument(
         "--types", default=None, help="keep these entity types, e.g. PER,LOC; the rest become O"
     )

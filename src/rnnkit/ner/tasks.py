@@ -8,6 +8,10 @@ bio   CoNLL-2003's four types (PER, LOC, ORG, MISC): 9 IOB2 tags, one softmax ou
 tags  any tag set: the entity types of the training data (or --types), in the scheme of the
       training file (IOB1 read as IOB2), one softmax output over them.
 
+bio and tags may learn another scheme than that (--model-scheme): gold tags are converted to it
+as they are read, so that a model trained on BIO files can learn BIOES, whose E- and S- tags
+say where a chunk ends (Ratinov & Roth 2009 find BILOU better than BIO on CoNLL-2003).
+
 bio and tags may put a CRF on the RNN instead of the softmax (--output crf): the RNN's logits
 are the CRF's emissions, and its transition scores A, start and end join the model's parameters
 as crf.A, crf.start, crf.end, so that one optimiser, clipping, averaging, checkpoint and model
@@ -123,7 +127,8 @@ class Task:
     def to_meta(self):
         """What a model file's header says of the task: only its name for per and the plain
         bio task, as before tag sets were stored."""
-        if self.name == "per" or (self.name == "bio" and not self.crf and not self.relabel):
+        plain = not self.crf and not self.relabel and self.tagset == TASKS["bio"].tagset
+        if self.name == "per" or (self.name == "bio" and plain):
             return {"task": self.name}
         tagset = {**self.tagset.to_json(), "output": "crf" if self.crf else "softmax"}
         return {"task": self.name, "tagset": {**tagset, **self.relabel.to_json()}}
@@ -155,22 +160,30 @@ TASKS = {
 
 
 def check_settings(config):
-    """Hold a training config's task settings (task, scheme, types, type_map, output) to what
-    its task takes; RnnkitError says what is wrong."""
+    """Hold a training config's task settings (task, scheme, model_scheme, types, type_map,
+    output) to what its task takes; RnnkitError says what is wrong. model_scheme comes back
+    spelt as rnnkit spells it ("bioes" for "IOBES")."""
     if config.task not in TASKS:
         raise RnnkitError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     try:
         if config.scheme is not None:
             schemes.scheme_name(config.scheme)
+        if config.model_scheme is not None:
+            config.model_scheme = schemes.scheme_name(config.model_scheme)
         Relabel.parse(config.types, config.type_map)
     except ValueError as e:
         raise RnnkitError(str(e)) from None
     if config.output is not None and config.output not in OUTPUTS:
         raise RnnkitError(f"--output is one of {', '.join(OUTPUTS)}, not {config.output!r}")
-    if config.task == "per" and (config.types or config.type_map or config.output):
+    if config.model_scheme == "iob1":  # its B- depends on the chunk before: see model_scheme
         raise RnnkitError(
-            "the per task is the lecture's person tagger: --types, --map and --output go with "
-            "--task bio or tags"
+            "--model-scheme is one of iob2, io, bioes, bilou: a model does not learn IOB1"
+        )
+    per_only = (config.types, config.type_map, config.output, config.model_scheme)
+    if config.task == "per" and any(per_only):
+        raise RnnkitError(
+            "the per task is the lecture's person tagger: --types, --map, --output and "
+            "--model-scheme go with --task bio or tags"
         )
 
 
@@ -184,6 +197,8 @@ def for_training(config, train_tags, train_scheme, dev_tags, dev_path, log=print
     relabel = Relabel.parse(config.types, config.type_map)
     crf = config.output == "crf"
     tagset = base.tagset
+    if config.model_scheme is not None:  # gold IOB2 tags are converted to it as they are read
+        tagset = TagSet(config.model_scheme, tagset.types)
     found = types_of(relabel(t) for t in train_tags)
     absent = [t for t in relabel.keep or () if t not in found]
     if absent:  # a typo in --types would be an output the model never learns
@@ -196,7 +211,7 @@ def for_training(config, train_tags, train_scheme, dev_tags, dev_path, log=print
         types = tuple(found)  # sorted; with --types, only the kept ones were found
         if not types:
             raise RnnkitError("the training data has no entities: nothing to learn to tag")
-        tagset = TagSet(schemes.model_scheme(train_scheme), types)
+        tagset = TagSet(config.model_scheme or schemes.model_scheme(train_scheme), types)
     output = "linear" if crf else "softmax"
     task = replace(base, output=output, tagset=tagset, crf=crf, relabel=relabel)
     missing = sorted(set(types_of(relabel(t) for t in dev_tags)) - set(task.tagset.types))

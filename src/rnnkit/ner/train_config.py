@@ -79,6 +79,7 @@ class TrainConfig:
     patience: int = 5  # epochs without a better dev F1 before stopping
     seed: int = 0
     scheme: str | None = None  # the files' tag scheme (None: detected in each file)
+    model_scheme: str | None = None  # the scheme the model learns (None: IOB2, or the file's)
     types: str | None = None  # "PER,LOC": the entity types kept (the rest become O)
     type_map: str | None = None  # "PERSON=PER,person=PER": types renamed as they are read
     output: str | None = None  # "crf": a CRF on the RNN (bio, tags); None: the task's own
@@ -87,7 +88,7 @@ class TrainConfig:
     def __post_init__(self):
         """Every setting is checked here, before any work: a bad one fails in an instant,
         not after an epoch (NaN and ±inf included)."""
-        check_settings(self)  # the task's: task, scheme, types, type_map, output
+        check_settings(self)  # the task's: task, scheme, model_scheme, types, type_map, output
         if isinstance(self.features, str):  # "word,shape", as --features takes it
             self.features = self.features.split(",")
         self.features = tuple(self.features)
@@ -205,7 +206,8 @@ class TrainConfig:
         """The config a checkpoint stores. Checkpoints written before None meant "off" hold 0
         for off (where 0 is not a value, too: init_x, lower_vocab, n_e) and an unused "extra"."""
         data = {k: v for k, v in data.items() if k != "extra"}
-        off = ("init_x", "lower_vocab", "n_e", "scheme", "types", "type_map", "output", "select")
+        off = ("init_x", "lower_vocab", "n_e", "scheme", "model_scheme", "types", "type_map")
+        off += ("output", "select")
         for name in off:
             if data.get(name) == 0:
                 data[name] = None

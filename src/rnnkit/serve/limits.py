@@ -11,6 +11,11 @@ from starlette.responses import JSONResponse
 # On the answers given before the body is read whole: the rest of it, if it comes, is no request
 # for the connection to read next.
 CLOSE = {"Connection": "close"}
+# Bytes a second that a request body must average once its first read_timeout seconds are
+# over: a client that trickles a byte every few seconds, each within read_timeout, would
+# otherwise hold its connection for days (a 10 MB body at a byte every 29 s). A body of 10 MB
+# has some three hours at this rate, a slow mobile link's 50 kB/s needs 200 s.
+MIN_RATE = 1_000
 
 
 @dataclass(frozen=True)
@@ -19,7 +24,8 @@ class Limits:
     so or its streamed bytes do. max_chars: a longer text is refused with 413. max_texts: a
     request with more texts is refused with 413. timeout: seconds a request may wait for its tags
     (queue included) before it is answered 503. read_timeout: seconds the server waits for the
-    next piece of a request's body before it answers 408."""
+    next piece of a request's body before it answers 408, and the grace before the body must
+    come at MIN_RATE bytes a second or be answered 408."""
 
     max_body_bytes: int = 10_000_000
     max_chars: int = 1_000_000
@@ -38,10 +44,12 @@ class Limits:
 class BodyLimit:
     """ASGI middleware: a request body over max_bytes is answered 413, as soon as its
     Content-Length says so, or else when the bytes streamed in pass the limit; a body whose next
-    piece takes longer than read_timeout seconds to come is answered 408."""
+    piece takes longer than read_timeout seconds to come, or that comes at under min_rate bytes
+    a second once read_timeout seconds have passed, is answered 408."""
 
-    def __init__(self, app, max_bytes, read_timeout=30.0):
+    def __init__(self, app, max_bytes, read_timeout=30.0, min_rate=MIN_RATE):
         self.app, self.max_bytes, self.read_timeout = app, max_bytes, read_timeout
+        self.min_rate = min_rate
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -51,13 +59,14 @@ class BodyLimit:
         if length.isdigit() and int(length) > self.max_bytes:
             await self.too_large()(scope, receive, send)
             return
-        seen, complete = 0, False
+        seen, complete, started = 0, False, None
 
         async def receive_limited():
-            nonlocal seen, complete
+            nonlocal seen, complete, started
             if complete:  # only the disconnect is left to come, which may rightly take long
                 return await receive()
-            message = await self.next_piece(receive)
+            started = started or asyncio.get_running_loop().time()
+            message = await self.next_piece(receive, seen, started)
             seen += len(message.get("body", b""))
             complete = not message.get("more_body", False)
             if seen > self.max_bytes:
@@ -68,17 +77,21 @@ class BodyLimit:
 
         await self.app(scope, receive_limited, send)
 
-    async def next_piece(self, receive):
+    async def next_piece(self, receive, seen, started):
         # A client that sends its headers and half a body would otherwise hold its connection,
-        # and at shutdown the server, for ever.
+        # and at shutdown the server, for ever; one that trickles it, for days (MIN_RATE).
+        due = started + self.read_timeout + seen / self.min_rate
+        wait = min(self.read_timeout, due - asyncio.get_running_loop().time())
         try:
-            return await asyncio.wait_for(receive(), self.read_timeout)
+            if wait <= 0:
+                raise TimeoutError
+            return await asyncio.wait_for(receive(), wait)
         except TimeoutError:
-            raise HTTPException(
-                408,
-                f"the request body stopped coming for {self.read_timeout:g} s; send it whole",
-                headers=CLOSE,
-            ) from None
+            if wait < self.read_timeout:
+                detail = f"the request body came at under {self.min_rate:,} bytes a second"
+            else:
+                detail = f"the request body stopped coming for {self.read_timeout:g} s"
+            raise HTTPException(408, f"{detail}; send it whole", headers=CLOSE) from None
 
     def message(self):
         return f"the request body is over the limit of {self.max_bytes:,} bytes"
