@@ -303,7 +303,7 @@ def test_a_bio_model_may_learn_bioes_and_keeps_it_in_its_file(tmp_path):
     assert tagger.task.name == "bio" and tagger.task.tagset.scheme == "bioes"
     assert len(tagger.task.tags) == 1 + 4 * 4  # O, and B- I- E- S- of the four CoNLL types
     meta = storage.load(tmp_path / "m" / "model.npz")[1]
-    assert meta["task"]["tagset"]["scheme"] == "bioes"
+    assert meta["task"] == "bio" and meta["tagset"]["scheme"] == "bioes"
 
 
 @pytest.mark.parametrize("settings, words", [

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rnnkit.errors import DataError, DataWarning
 from rnnkit.ner.schemes import (
+    PREFERENCE,
     SCHEMES,
     allows,
     allows_end,
@@ -196,6 +197,49 @@ def test_tags_that_break_the_scheme_name_the_line(lines, declared, line, words):
     assert info.value.line == line and str(info.value).startswith(f"data.txt:{line}: ")
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "lines, line, message",
+    [
+        # an E- that opens the file is BIOES's fault, not "no tag of IOB2", and no lines came
+        # before it to read as anything
+        (
+            [["E-PER", "O"]],
+            1,
+            "'E-PER' follows the sentence start: it continues a chunk never opened (BIOES opens "
+            "with B-PER)",
+        ),
+        # conlleval's lenient reading (--scheme iob1) is offered only for a file of B- and I-
+        (
+            [["S-PER", "O"], ["I-LOC", "O"]],
+            4,
+            "'I-LOC' follows the sentence start: it continues a chunk never opened (BIOES opens "
+            "with B-LOC) (the lines before read as BIOES)",
+        ),
+        (
+            [["B-PER", "I-PER"], ["I-LOC", "O"]],
+            4,
+            "'I-LOC' follows the sentence start: an I- tag of a type never opened (IOB2 opens "
+            "with B-LOC) (the lines before read as IOB2; --scheme iob1 reads any mix of B- and "
+            "I- as conlleval does)",
+        ),
+        (
+            [["O", "O"], ["I-LOC", "O"], ["E-PER", "O"]],
+            7,
+            "'E-PER' is not a tag of IOB1, which has only B-/I- and O (the lines before read as "
+            "IOB1/IO)",
+        ),
+    ],
+)
+def test_an_undeclared_file_hears_of_the_scheme_its_tag_belongs_to(lines, line, message):
+    sentences, at = [], 1
+    for tags in lines:
+        sentences.append(SimpleNamespace(tags=tags, line=at))
+        at += len(tags) + 1
+    with pytest.raises(DataError) as info:
+        file_to_iob2("data.txt", sentences, PREFERENCE)
+    assert str(info.value) == f"data.txt:{line}: {message}"
 
 
 def test_iob1_declared_reads_any_mix_as_conlleval_does():

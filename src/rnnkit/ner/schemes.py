@@ -265,7 +265,8 @@ def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
                 left_after[candidates, prev_tag, tag] = left
             if not left:
                 before = prev_tag if i else "the sentence start"
-                why = _broken(candidates, parse_tag(prev_tag), before, tag, declared)
+                first = s is sentences[0] and i == 0
+                why = _broken(candidates, parse_tag(prev_tag), before, tag, declared, first)
                 raise DataError(path, why, s.line + i)
             candidates, prev_tag = left, tag
         left = tuple(c for c in candidates if allows_end(c, parse_tag(prev_tag)))
@@ -285,9 +286,12 @@ def file_to_iob2(path, sentences, scheme: str | None = None) -> str:
     return found
 
 
-def _broken(candidates, prev, prev_tag, tag, declared):
-    """Why `tag` after `prev` fits none of the candidates, in the first one's terms."""
-    scheme, (p, t) = candidates[0], parse_tag(tag)
+def _broken(candidates, prev, prev_tag, tag, declared, first=False):
+    """Why `tag` after `prev` fits none of the candidates: in the terms of the first that has
+    such a tag (an E- at a sentence start is BIOES's fault, not IOB2's), or else the first's.
+    first: no tag came before it in the file."""
+    p, t = parse_tag(tag)
+    scheme = next((c for c in candidates if fits(c, (p, t))), candidates[0])
     name = NAMES[scheme]
     if not fits(scheme, (p, t)):
         prefixes = "/".join(c + "-" for c in PREFIXES[scheme])
@@ -301,15 +305,17 @@ def _broken(candidates, prev, prev_tag, tag, declared):
     elif _role(scheme, prev)[0] in ("B", "I"):
         why = f"{tag!r} follows {prev_tag}, a chunk that {name} must continue or close"
     else:
-        why = f"{tag!r} follows {prev_tag}: it continues a chunk that was never opened ({name})"
-    return why + _how(candidates, declared)
+        why = f"{tag!r} follows {prev_tag}: it continues a chunk never opened ({name} opens "
+        why += f"with B-{t})"
+    return why + _how(candidates, declared, p, first)
 
 
-def _how(candidates, declared):
+def _how(candidates, declared, prefix="B", first=False):
     if declared:
         return f" (the file is declared {NAMES[candidates[0]]})"
-    names = "/".join(NAMES[c] for c in candidates)
-    return (
-        f" (the lines before read as {names}; --scheme iob1 reads any mix of B- and I- as "
-        "conlleval does)"
-    )
+    # conlleval's reading helps only B- and I- tags in a file of B- and I- tags; there are
+    # lines before only if a tag came before this one
+    read = "" if first else "the lines before read as " + "/".join(NAMES[c] for c in candidates)
+    iob = prefix in "BI" and {"iob1", "iob2"} & set(candidates)
+    lenient = "--scheme iob1 reads any mix of B- and I- as conlleval does" if iob else ""
+    return f" ({'; '.join(x for x in (read, lenient) if x)})" if read or lenient else ""
