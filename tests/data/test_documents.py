@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data.documents import (
+    _DecodedLines,
     expand_inputs,
     iter_paragraphs,
     read_paragraphs,
@@ -78,6 +79,37 @@ def test_undecodable_bytes_name_the_file_and_line(tmp_path):
     with pytest.raises(DataError) as e:
         list(read_paragraphs(str(path)))
     assert str(e.value).startswith(f"{path}:4: not UTF-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines, st.booleans(), st.integers(3, 40), st.sampled_from(["utf-8", "utf-16"]))
+def test_standard_input_reads_as_a_file_does(parts, bom, max_chars, encoding):
+    # Standard input is decoded a line of bytes at a time (_DecodedLines), a file by Python's
+    # TextIOWrapper: the same bytes make the same paragraphs, at the same offsets.
+    text = ("\ufeff" if bom else "") + "".join(a + b for a, b in parts)
+    raw = text.encode(encoding)
+    as_file = io.TextIOWrapper(io.BytesIO(raw), encoding=encoding, newline="")
+    as_stdin = _DecodedLines(io.BytesIO(raw), encoding)
+    assert list(iter_paragraphs(as_stdin, max_chars=max_chars)) == list(
+        iter_paragraphs(as_file, max_chars=max_chars)
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, line",
+    [
+        (b"fine\nstill fine\n\nM\xfcller\n", 4),
+        (b"\xff at once", 1),
+        (b"a\r\nb\r\n\r\ncut short \xc3", 4),  # a truncated sequence at the very end
+    ],
+)
+def test_undecodable_standard_input_names_its_line(monkeypatch, raw, line):
+    # Standard input cannot be read twice, as a file is to find the line; it is found as read.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    with pytest.raises(DataError) as e:
+        list(read_paragraphs("-"))
+    assert str(e.value).startswith(f"-:{line}: not UTF-8 text (")
+    assert str(e.value).endswith("give --encoding if it is in another encoding")
 
 
 def test_read_text_keeps_line_ends_and_the_mark(tmp_path):

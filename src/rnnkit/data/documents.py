@@ -19,6 +19,7 @@ import codecs
 import glob
 import io
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -87,20 +88,65 @@ def read_paragraphs(
     path: str, max_chars: int = MAX_CHARS, encoding: str = "utf-8"
 ) -> Iterator[Paragraph]:
     """The paragraphs of the document at ``path``, lazily; text that is not valid in
-    ``encoding`` raises a DataError naming the file and line."""
+    ``encoding`` raises a DataError naming the file (or "-") and line."""
+    if path == STDIN:  # read once, so decoded a line at a time to know the line at fault
+        yield from iter_paragraphs(_DecodedLines(sys.stdin.buffer, encoding), path, max_chars)
+        return
     stream = open_text(path, encoding)
     try:
         yield from iter_paragraphs(stream, doc=path, max_chars=max_chars)
     except UnicodeError as e:  # UTF-16 without its byte-order mark raises a plain one
         # The decoder reads ahead, so the line is found by a second, byte-wise pass.
-        line = None if path == STDIN else _first_undecodable_line(path, encoding)
-        name = "UTF-8" if encoding == "utf-8" else encoding
-        raise DataError(path, f"not {name} text ({getattr(e, 'reason', e)})", line=line) from None
+        line = _first_undecodable_line(path, encoding)
+        raise _undecodable(path, encoding, e, line) from None
     finally:
-        if path != STDIN:
-            stream.close()
-        else:
-            stream.detach()  # leave sys.stdin usable
+        stream.close()
+
+
+def _undecodable(path, encoding, error, line):
+    name = "UTF-8" if encoding == "utf-8" else encoding
+    return DataError(
+        path,
+        f"not {name} text ({getattr(error, 'reason', error)}); give --encoding if it is in "
+        "another encoding",
+        line=line,
+    )
+
+
+class _DecodedLines:
+    """A byte stream read as text with its line ends untranslated, as open_text reads a file,
+    but decoded a line of bytes at a time: an undecodable byte is a DataError naming its line,
+    where the stream cannot be read a second time to find it (standard input)."""
+
+    _END = re.compile("\r\n?|\n")
+
+    def __init__(self, raw, encoding):
+        self.raw, self.encoding = raw, encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.text, self.line, self.done = "", 1, False  # line: of the next bytes to decode
+
+    def readline(self, limit: int) -> str:
+        """The next line, its end kept ("\r\n", "\r" or "\n"), or its first `limit`
+        characters; "" at the end."""
+        while not self.done and len(self.text) < limit and not self._ended(self.text):
+            raw = self.raw.readline(2**16)
+            try:
+                piece = self.decoder.decode(raw, final=not raw)
+            except UnicodeError as e:
+                raise _undecodable(STDIN, self.encoding, e, self.line) from None
+            self.text += piece
+            self.line += piece.count("\n")
+            self.done = not raw
+        end = self._END.search(self.text, 0, limit)
+        cut = end.end() if end else min(limit, len(self.text))
+        line, self.text = self.text[:cut], self.text[cut:]
+        return line
+
+    def _ended(self, text):
+        # A "\r" last may be the first half of a "\r\n" (a UTF-16 "\n" is cut from it by
+        # the byte-wise readline): the next piece tells, as TextIOWrapper waits for it too.
+        end = self._END.search(text)
+        return end is not None and (end.end() < len(text) or text[-1] == "\n")
 
 
 def iter_paragraphs(
