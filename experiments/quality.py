@@ -146,6 +146,11 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *["--dropout", "0.2", *FEATURES_BASE, *AVERAGE, "--cell", "gru"],
     ],
+    # the CRF tagger (the shipped conll's recipe) learning BIOES tags from the BIO files
+    "bi2-bio-crf-bioes": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--model-scheme", "bioes"],
+    ],
     # the GRU tagger learning BIOES tags from the BIO files (--model-scheme): E- and S- tell the
     # last word of a name from the others, which Ratinov & Roth 2009 find helps on CoNLL-2003
     "bi2-bio-crf-gru-bioes": [
