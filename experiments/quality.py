@@ -162,6 +162,12 @@ CONFIGS = {
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
         *["--dropout", "0.2", *FEATURES_BASE, *AVERAGE, "--cell", "gru", "--model-scheme", "bioes"],
     ],
+    # the GRU on a learned embedding (e100-drop, which fits a shipped model's 10 MB) learning BIOES
+    "bi2-bio-crf-gru-e100-drop-bioes": [
+        *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
+        *["--dropout", "0.2", *FEATURES, "--cell", "gru", "--n-e", "100"],
+        *["--embedding-dropout", "0.5", "--model-scheme", "bioes"],
+    ],
     # the CRF tagger with twice the vocabularies: a word seen in training keeps its own column
     "bi2-bio-crf-vocab": [
         *["--task", "bio", "--output", "crf", "--bidirectional", "--layers", "2"],
