@@ -22,6 +22,8 @@ dropout and weight averaging) with 15 epochs, plus:
     reg2       full with more dropout still: 0.5 on each layer's output, 0.3 of the feature
                groups (not in the default --configs)
     tags-crf-reg  tags-crf with reg's dropout (not in the default --configs)
+    tags-crf-bioes  tags-crf learning BIOES tags from the files' BIO (--model-scheme bioes),
+               as bi2-bio-crf-gru-bioes of quality.py does (not in the default --configs)
     reg-gru    reg (the shipped default's recipe) with gated recurrent units, --cell gru, for
                the lecture's cell (not in the default --configs)
     reg-gru-e  reg-gru reading a learned embedding e<t> = E x<t> of 100 units, with dropout
@@ -82,6 +84,14 @@ def configs(data):
         + ["--feature-dropout", "0.2"],
         "reg2": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.5"]
         + ["--feature-dropout", "0.3"],
+        "tags-crf-bioes": [
+            *BASE,
+            *data_flags(data),
+            *CASE,
+            *CHARS,
+            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
+            *["--model-scheme", "bioes"],
+        ],
         "tags-crf-reg": [
             *BASE,
             *data_flags(data),
