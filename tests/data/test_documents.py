@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data.documents import (
-    _DecodedLines,
+    DecodedLines,
     expand_inputs,
     iter_paragraphs,
     read_paragraphs,
@@ -84,12 +84,12 @@ def test_undecodable_bytes_name_the_file_and_line(tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(lines, st.booleans(), st.integers(3, 40), st.sampled_from(["utf-8", "utf-16"]))
 def test_standard_input_reads_as_a_file_does(parts, bom, max_chars, encoding):
-    # Standard input is decoded a line of bytes at a time (_DecodedLines), a file by Python's
+    # Standard input is decoded a line of bytes at a time (DecodedLines), a file by Python's
     # TextIOWrapper: the same bytes make the same paragraphs, at the same offsets.
     text = ("\ufeff" if bom else "") + "".join(a + b for a, b in parts)
     raw = text.encode(encoding)
     as_file = io.TextIOWrapper(io.BytesIO(raw), encoding=encoding, newline="")
-    as_stdin = _DecodedLines(io.BytesIO(raw), encoding)
+    as_stdin = DecodedLines(io.BytesIO(raw), encoding)
     assert list(iter_paragraphs(as_stdin, max_chars=max_chars)) == list(
         iter_paragraphs(as_file, max_chars=max_chars)
     )

@@ -233,3 +233,16 @@ def assert_same_record(a, b):
         for x, y in zip(a[key], b[key]):
             for k in scores & x.keys():
                 assert abs(x[k] - y[k]) <= 1.5e-4, (x, y)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_stdin_lines_end_at_each_line_end_in_any_encoding(capsys, monkeypatch, encoding):
+    # UTF-16's "\r\n" comes in two reads of bytes ("\n" is a byte of its own); it once gave
+    # an empty text between every two lines.
+    import io
+
+    raw = "Olaf\r\nScholz\rmet\n\nAnna".encode(encoding)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    out = run(["tag", "--json", "--encoding", encoding], capsys)
+    texts = [json.loads(line)["text"] for line in out.splitlines()]
+    assert texts == ["Olaf", "Scholz", "met", "", "Anna"]

@@ -3,7 +3,6 @@
 import argparse
 import codecs
 import os
-import re
 import sys
 
 from rnnkit.cli.options import (
@@ -129,33 +128,23 @@ def stdin_lines(encoding="utf-8"):
     (Python's own stdin would turn bytes that are not UTF-8 into surrogates under the C
     locale); bytes that are not `encoding` raise a DataError naming the line. Line ends are
     those of text mode: \n, \r\n and \r."""
+    from rnnkit.data.documents import DecodedLines
+
     if not hasattr(sys.stdin, "buffer"):  # a text stream put in place of stdin
         yield from (line.rstrip("\r\n") for line in sys.stdin)
         return
-    decoder = codecs.getincrementaldecoder(encoding)()
-    pending, number = "", 0
-    for number, raw in enumerate(iter(sys.stdin.buffer.readline, b""), start=1):
-        pending += _decode(decoder, raw, encoding, number)
-        *lines, pending = _LINE_END.split(pending)
-        yield from lines
-    pending += _decode(decoder, b"", encoding, number, final=True)
-    if pending:
-        yield from _LINE_END.split(pending.removesuffix("\r"))
 
-
-_LINE_END = re.compile("\r\n|\r|\n")
-
-
-def _decode(decoder, raw, encoding, line, final=False):
-    try:
-        return decoder.decode(raw, final)
-    except UnicodeError as e:  # UTF-16 without its byte-order mark raises a plain one
-        raise DataError(
+    def undecodable(e, line):
+        return DataError(
             "<stdin>",
             f"cannot read the text as {encoding} ({getattr(e, 'reason', e)}); give "
             "--encoding if it is in another encoding",
             line,
-        ) from None
+        )
+
+    reader = DecodedLines(sys.stdin.buffer, encoding, undecodable)
+    while line := reader.readline(sys.maxsize):  # a whole line, however long, as before
+        yield line.rstrip("\r\n")
 
 
 def _run_documents(args):

@@ -90,7 +90,7 @@ def read_paragraphs(
     """The paragraphs of the document at ``path``, lazily; text that is not valid in
     ``encoding`` raises a DataError naming the file (or "-") and line."""
     if path == STDIN:  # read once, so decoded a line at a time to know the line at fault
-        yield from iter_paragraphs(_DecodedLines(sys.stdin.buffer, encoding), path, max_chars)
+        yield from iter_paragraphs(DecodedLines(sys.stdin.buffer, encoding), path, max_chars)
         return
     stream = open_text(path, encoding)
     try:
@@ -113,16 +113,18 @@ def _undecodable(path, encoding, error, line):
     )
 
 
-class _DecodedLines:
+class DecodedLines:
     """A byte stream read as text with its line ends untranslated, as open_text reads a file,
     but decoded a line of bytes at a time: an undecodable byte is a DataError naming its line,
-    where the stream cannot be read a second time to find it (standard input)."""
+    where the stream cannot be read a second time to find it (standard input).
+    undecodable(error, line) makes that error (default: "-:LINE: not UTF-8 text ...")."""
 
     _END = re.compile("\r\n?|\n")
 
-    def __init__(self, raw, encoding):
+    def __init__(self, raw, encoding, undecodable=None):
         self.raw, self.encoding = raw, encoding
         self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.undecodable = undecodable or (lambda e, line: _undecodable(STDIN, encoding, e, line))
         self.text, self.line, self.done = "", 1, False  # line: of the next bytes to decode
 
     def readline(self, limit: int) -> str:
@@ -133,7 +135,7 @@ class _DecodedLines:
             try:
                 piece = self.decoder.decode(raw, final=not raw)
             except UnicodeError as e:
-                raise _undecodable(STDIN, self.encoding, e, self.line) from None
+                raise self.undecodable(e, self.line) from None
             self.text += piece
             self.line += piece.count("\n")
             self.done = not raw
