@@ -122,9 +122,11 @@ def port(text):
 
 def batch_window(text):
     # Milliseconds. A window of seconds would hold every lone request that long; inf, for ever.
-    value = float(text)
-    if not 0 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be 0 to 1000 milliseconds, not {value:g}")
+    from rnnkit.serve.models import MAX_WINDOW  # the server's own bound, in seconds
+
+    value, most = float(text), MAX_WINDOW * 1000
+    if not 0 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be 0 to {most:g} milliseconds, not {value:g}")
     return value
 
 

@@ -73,12 +73,17 @@ class CharVocab:
         """n_chars, the size of the one-hot character vectors."""
         return len(self.chars) + self.SPECIALS
 
+    @classmethod
+    def read(cls, word):
+        """The characters of `word` that its spelling reads: its NFC form's first MAX_CHARS."""
+        return unicodedata.normalize("NFC", word)[: cls.MAX_CHARS]
+
     def ids(self, word):
         """[BOW, c<1>, ..., c<L>, EOW]: (L + 2,) int ids of one word, L <= MAX_CHARS."""
         ids = self._ids.get(word)
         if ids is None:
             get, unk = self.index.get, self.UNK
-            chars = [get(c, unk) for c in unicodedata.normalize("NFC", word)[: self.MAX_CHARS]]
+            chars = [get(c, unk) for c in self.read(word)]
             ids = np.array([self.BOW, *chars, self.EOW], np.intp)
             ids.flags.writeable = False  # shared by every call for the word
             if len(self._ids) >= self.IDS_KEPT:

@@ -25,8 +25,6 @@ the model's float32, so that a word's spelling does not depend on the words comp
 (`_exact_encoder`): what a process writes does not depend on what it tagged before.
 """
 
-import unicodedata
-
 import numpy as np
 
 from rnnkit.nn.chars import CharEncoder, CharVocab, distinct_words, token_mask
@@ -38,7 +36,7 @@ def _memo_key(word):
     keeps 64 characters of a pasted million-character token, not the million (same spelling)."""
     if len(word) <= CharVocab.MAX_CHARS:
         return word
-    return unicodedata.normalize("NFC", word)[: CharVocab.MAX_CHARS]
+    return CharVocab.read(word)
 
 
 def _longest(pair):
