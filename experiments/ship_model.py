@@ -1,13 +1,17 @@
 """Copy a trained model into the package as a shipped model, stored in float16 (or float32).
 
     python experiments/ship_model.py runs/default src/rnnkit/models/default.npz \
-        --data ../shared/data/conll2003
+        --data ../shared/data/conll2003 [--show PER]
 
 float16 halves the file; this script refuses to ship it when the rounding changes any
 score it reports (dev and test entity F1, precision, recall, token accuracy, to 4
 decimals): then ship with --dtype float32, or, where float32 would pass the 10 MB a shipped
 model may take, with --accept-rounding: float16 all the same, the scores recorded (and
 printed) being those of the model as stored, beside those it had as trained.
+
+--show TYPES ships a model of several types that prints only these (Tagger.show), and writes
+them into the recipe its header holds (`train --show`, which changes no weight), so that
+`rnnkit train --preset NAME` trains the same settings; the scores are of the types shown.
 """
 
 import argparse
@@ -36,8 +40,12 @@ def main(argv=None):
         action="store_true",
         help="ship even where the rounding moves a score; record the stored model's scores",
     )
+    p.add_argument("--show", default=None, help="the entity types the shipped model prints")
     args = p.parse_args(argv)
     tagger = Tagger.load(args.model)
+    if args.show is not None:
+        tagger.show = args.show
+        tagger.meta["train"] = {**tagger.meta["train"], "show": ",".join(tagger.show)}
     tmp = Path(args.dest).with_suffix(".check.npz")
     tagger.save(tmp, dtype=np.dtype(args.dtype))
     rounded = Tagger.load(tmp)

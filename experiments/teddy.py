@@ -4,7 +4,10 @@
 
 Runs `rnnkit tag --json` (the real command) with each model and prints, for every
 word, ŷ<t> = P(word t is part of a person's name) as a Markdown table. `prob` in
-the JSON is ŷ of the predicted label, so for a word labelled O it is 1 - ŷ<t>.
+the JSON is ŷ of the predicted label, so for a word labelled O it is 1 - ŷ<t>. For a CRF
+that shows only persons (the shipped default) the column is a marginal probability: of the
+word's own label (B-PER, I-PER) where it is labelled a person's, and of any person label
+where it is labelled O (whose prob is 1 - that).
 """
 
 import argparse

@@ -40,7 +40,7 @@ NOT_RUN = {
     "rnnkit train --task per --bidirectional --layers 2": "trains the shipped default model "
     "(20 minutes)",
     "python experiments/generalise.py": "trains twelve models, 15 to 20 minutes each",
-    "git show 312a6ac": "needs the repository's history (a clean checkout has it; an sdist "
+    "git show 4c5dc07": "needs the repository's history (a clean checkout has it; an sdist "
     "does not) and times models for a minute",
     "python benchmarks/compare_torch.py": "the full benchmark against PyTorch (minutes)",
     "dask scheduler": "starts a cluster's scheduler and workers on several machines; "

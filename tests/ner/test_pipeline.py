@@ -75,7 +75,10 @@ def test_a_hard_wrapped_name_is_one_person(tagger, tmp_path):
     path = tmp_path / "wrapped.txt"
     path.write_text("German Chancellor Olaf\nScholz said on Monday that talks would go on.\n")
     (record,) = tagger.tag_file(str(path))
-    assert [(e["text"], e["type"]) for e in record["entities"]] == [("Olaf\nScholz", "PER")]
+    # one person across the line break (whether the title is taken with the name is the model's
+    # business, not the reader's: the shipped default takes "Chancellor" too)
+    (person,) = [e for e in record["entities"] if "Scholz" in e["text"]]
+    assert person["type"] == "PER" and person["text"].endswith("Olaf\nScholz")
     # Today's `rnnkit tag` reads a line as a text: two texts, and no person spans the two.
 
 

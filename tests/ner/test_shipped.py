@@ -18,7 +18,9 @@ def test_shipped_models_load_and_are_small(name):
     path = shipped_model_path(name)
     assert path.stat().st_size <= 10_000_000
     tagger = Tagger.load(name)
-    assert tagger.task.name == {"conll": "bio"}.get(name, "per")
+    assert tagger.task.name == {"conll": "bio", "default": "tags"}.get(name, "per")
+    # the default learned persons, places and organisations, and prints persons
+    assert tagger.show == {"default": ("PER",)}.get(name)
 
 
 def test_the_default_model_tells_teddy_roosevelt_from_teddy_bears():

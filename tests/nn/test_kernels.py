@@ -337,3 +337,91 @@ def test_the_kernel_is_taken_only_once_loaded_however_much_is_tagged(monkeypatch
     y_hat, _ = model.forward(x)
     assert calls == [1]
     np.testing.assert_allclose(y_hat, want, rtol=1e-5, atol=1e-6)
+
+
+def crf_case(rng, m, T, n_y, scale, forbid):
+    """Random CRF scores, right-padded lengths (at times an empty sequence) and, with `forbid`,
+    some transitions forbidden, by -inf in A and by the allowed mask; tag 0 may follow and lead
+    to any tag, so that a path always exists. scale "ties": small integers, so that many paths
+    tie."""
+    lengths = np.sort(rng.integers(0, T + 1, m))[::-1]
+    mask = np.arange(T) < lengths[:, None]
+    shapes = ((m, T, n_y), (n_y, n_y), (n_y,), (n_y,))
+    if scale == "ties":
+        z, A, start, end = (rng.integers(-2, 3, s).astype(float) for s in shapes)
+    else:
+        z, A, start, end = (rng.normal(size=s) * scale for s in shapes)
+    allowed = np.ones((n_y, n_y), bool)
+    if forbid:
+        allowed = rng.random((n_y, n_y)) > 0.3
+        A[rng.random((n_y, n_y)) < 0.2] = -np.inf
+        allowed[0, :] = allowed[:, 0] = True
+        A[0, :], A[:, 0] = np.nan_to_num(A[0, :], neginf=0), np.nan_to_num(A[:, 0], neginf=0)
+    return z, lengths, mask, A, start, end, allowed
+
+
+@needs_numba
+@pytest.mark.parametrize("scale", [0.1, 1.0, 10.0, 1000.0, "ties"])
+@pytest.mark.parametrize("forbid", [False, True])
+def test_crf_decoding_kernels_equal_numpy(scale, forbid, monkeypatch):
+    """Viterbi compiled gives NumPy's path to the bit (ties to the first tag, as argmax), and
+    the marginals agree to rounding, in exp space (small scores) and in log space (scores
+    hundreds of nats apart, where exp space would underflow)."""
+    from rnnkit.nn.crf import crf_decode_folded, crf_marginals
+    from rnnkit.nn.viterbi import viterbi
+
+    rng = np.random.default_rng([7, forbid, len(str(scale))])
+    assert kernels.load()
+    for _ in range(40):
+        m, T, n_y = rng.integers(1, 5), rng.integers(1, 15), rng.integers(1, 7)
+        z, lengths, mask, A, start, end, allowed = crf_case(rng, m, T, n_y, scale, forbid)
+        ends = np.ones(n_y, bool), np.ones(n_y, bool)
+        folded = rng.random(n_y) < 0.4
+        folded[0] = False
+        with_k = (
+            viterbi(z, A, mask, start, end, allowed),
+            crf_marginals(z, mask, A, start, end),
+            *crf_decode_folded(z, lengths, A, start, end, allowed, *ends, folded),
+        )
+        monkeypatch.setattr(kernels, "available", False)
+        path = viterbi(z, A, mask, start, end, allowed)
+        p = crf_marginals(z, mask, A, start, end)
+        shown_path, shown_p = crf_decode_folded(z, lengths, A, start, end, allowed, *ends, folded)
+        monkeypatch.setattr(kernels, "available", True)
+        np.testing.assert_array_equal(with_k[0], path)
+        np.testing.assert_allclose(with_k[1], p, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(with_k[2][mask], shown_path[mask])
+        np.testing.assert_allclose(with_k[3][mask], shown_p[mask], rtol=0, atol=1e-9)
+        # and NumPy's folding is its definition: folded labels read as 0, whose p gains theirs
+        as_zero = folded[path] | (path == 0)
+        np.testing.assert_array_equal(shown_path, np.where(folded[path], 0, path))
+        own = np.take_along_axis(p, path[..., None], axis=-1)[..., 0]
+        np.testing.assert_allclose(
+            shown_p, np.where(as_zero, p[..., 0] + (p * folded).sum(axis=-1), own), atol=1e-12
+        )
+
+
+@needs_numba
+def test_crf_kernels_keep_numpys_errors_and_float32():
+    """A sequence with no allowed path is NumPy's ValueError, naming it, kernel or not; the
+    model's float32 emissions decode as their float64 values do."""
+    from rnnkit.nn.crf import crf_decode_folded
+    from rnnkit.nn.viterbi import viterbi
+
+    assert kernels.load()
+    z = np.zeros((2, 3, 2))
+    allowed = np.array([[True, False], [False, True]])
+    no_end, none = np.array([True, False]), np.zeros(2, bool)
+    with pytest.raises(ValueError, match="sequence 0 has no allowed tag path"):
+        viterbi(z, None, None, None, None, allowed, np.array([False, True]), no_end)
+    with pytest.raises(ValueError, match="sequence 0 has no allowed tag path"):
+        crf_decode_folded(z, [3, 3], np.zeros((2, 2)), np.zeros(2), np.zeros(2), allowed,
+                          np.array([False, True]), no_end, none)  # fmt: skip
+    rng = np.random.default_rng(3)
+    z32 = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    A, s, e = (rng.normal(size=n).astype(np.float32) for n in ((4, 4), 4, 4))
+    ok = np.ones((4, 4), bool), np.ones(4, bool), np.ones(4, bool), np.zeros(4, bool)
+    best32, p32 = crf_decode_folded(z32, [6, 4, 1], A, s, e, *ok)
+    best64, p64 = crf_decode_folded(z32.astype(float), [6, 4, 1], A, s, e, *ok)
+    np.testing.assert_array_equal(best32, best64)
+    np.testing.assert_allclose(p32, p64, atol=1e-12)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from rnnkit.cli.options import (
     DEFAULT_MODEL_HELP,
+    SHOW_HELP,
     THRESHOLD_HELP,
     load_tagger,
     output_path,
@@ -27,6 +28,7 @@ def add_parsers(sub):
         "--json", action="store_true", help="print the scores (and the model used) as JSON"
     )
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
+    p.add_argument("--show", default=None, help=SHOW_HELP)
     p.set_defaults(run=run_eval)
 
     p = sub.add_parser(
@@ -43,6 +45,7 @@ def add_parsers(sub):
         "--out", type=output_path, default=None, help="output file; - or none: standard output"
     )
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
+    p.add_argument("--show", default=None, help=SHOW_HELP)
     p.set_defaults(run=run_predict)
 
 

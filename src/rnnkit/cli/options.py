@@ -54,6 +54,12 @@ THRESHOLD_HELP = (
 )
 
 
+SHOW_HELP = (
+    "print only these entity types, e.g. PER (the rest as O); default: those the model's "
+    "file names, else all it tags"
+)
+
+
 def threshold(text):
     value = float(text)
     if not 0 < value < 1:  # also refuses nan
@@ -62,11 +68,13 @@ def threshold(text):
 
 
 def load_tagger(args):
-    """The tagger that --model names, with --threshold applied (per models only)."""
+    """The tagger that --model names, with --threshold (per models only) and --show applied."""
     from rnnkit.errors import RnnkitError
     from rnnkit.ner.tagger import Tagger, describe_model
 
     tagger = Tagger.load(args.model)
+    if args.show is not None:
+        tagger.show = args.show
     if args.threshold is not None:
         if tagger.task.name != "per":
             raise RnnkitError(

@@ -7,6 +7,7 @@ import sys
 
 from rnnkit.cli.options import (
     DEFAULT_MODEL_HELP,
+    SHOW_HELP,
     THRESHOLD_HELP,
     load_tagger,
     output_path,
@@ -38,6 +39,7 @@ def add_parser(sub):
         "token's prob is ŷ of its chosen label, an entity's score the mean ŷ of its tokens",
     )
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
+    p.add_argument("--show", default=None, help=SHOW_HELP)
     p.add_argument(
         "--encoding",
         type=_encoding,
@@ -171,10 +173,10 @@ def _run_documents(args):
         parts = (os.path.join(args.out, part_name(i, fmt)) for i in range(len(paths)))
         refuse_inputs_as_output(parts if to_dir else [args.out], paths)
     if args.dask is not None:
-        if args.encoding != "utf-8" or args.threshold is not None:
+        if args.encoding != "utf-8" or args.threshold is not None or args.show is not None:
             raise RnnkitError(
-                "--dask tags UTF-8 files at the model's threshold: leave out "
-                "--encoding and --threshold"
+                "--dask tags UTF-8 files at the model's threshold, with the types it shows: "
+                "leave out --encoding, --threshold and --show"
             )
         if args.out is None:
             raise RnnkitError("--dask writes one file per document: give --out DIR")
@@ -195,8 +197,10 @@ def _run_documents(args):
     # workers load it from its file, once each.
     workers = args.workers or 1
     tagger = load_tagger(args)
-    # Workers load the model from its file, or from a copy of the tagger that has --threshold.
-    model = args.model if workers > 1 and args.threshold is None else tagger
+    # Workers load the model from its file, or from a copy of the tagger that has --threshold
+    # or --show.
+    own = args.threshold is None and args.show is None
+    model = args.model if workers > 1 and own else tagger
     pieces = render_documents(model, paths, fmt, workers=workers, encoding=args.encoding)
     if to_dir:
         _write_parts(pieces, args.out, len(paths), fmt)

@@ -8,8 +8,8 @@ from rnnkit.cli.options import features, positive_int, run_directory, scheme_opt
 
 
 def tag_set_options(p):
-    """--scheme, --model-scheme, --types, --map and --output: the tag set of bio and tags
-    (rnnkit.ner.tasks)."""
+    """--scheme, --model-scheme, --types, --map, --show and --output: the tag set of bio and
+    tags (rnnkit.ner.tasks)."""
     from rnnkit.ner.schemes import ALIASES, SCHEMES
 
     scheme_option(p, "the tag scheme of the CoNLL files (default: detected in each file)")
@@ -29,6 +29,12 @@ def tag_set_options(p):
         dest="type_map",
         default=None,
         help="rename entity types as they are read, e.g. PERSON=PER,person=PER",
+    )
+    p.add_argument(
+        "--show",
+        default=None,
+        help="the entity types the model prints when it tags, e.g. PER: it still learns, and "
+        "is chosen on, every type (bio and tags; default: all; `rnnkit tag --show` overrides)",
     )
     p.add_argument(
         "--output",

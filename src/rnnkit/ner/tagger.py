@@ -5,10 +5,12 @@ tagger.predict([["Teddy", "Roosevelt", "was", "here"]])   # tags and probabiliti
 tagger.tag('He said, "Teddy Roosevelt was a great President."')   # spans with offsets
 
 A token's "prob" is ŷ of the label chosen for it (for a per model that is P(person) on
-a person's tokens and 1 - P(person) elsewhere); an entity's "score" is the mean of its
-tokens' ŷ (for a per model: the mean P(person) of its words).
+a person's tokens and 1 - P(person) elsewhere; a CRF's is its marginal; where the tagger
+shows only some types, an O's is 1 - p of every label of a shown type); an entity's "score"
+is the mean of its tokens' prob (for a per model: the mean P(person) of its words).
 """
 
+import copy
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -69,12 +71,37 @@ def describe_model(path):
 
 
 class Tagger:
-    """threshold: a per model's tokens with P(person) >= threshold are a person's."""
+    """threshold: a per model's tokens with P(person) >= threshold are a person's.
+    show: the entity types it prints (None: every type the model tags); the model file's
+    header holds it, so that a model that learned persons, places and organisations can ship
+    as a person tagger."""
 
-    def __init__(self, model, featurizer, task, meta=None, threshold=0.5):
+    def __init__(self, model, featurizer, task, meta=None, threshold=0.5, show=None):
         self.model, self.featurizer, self.task = model, featurizer, task
         self.meta = meta or {}
         self.threshold = threshold
+        self.show = show
+
+    @property
+    def show(self):
+        return self._show
+
+    @show.setter
+    def show(self, types):
+        """A tuple of the model's types, "PER,LOC" or None; RnnkitError for a type it lacks."""
+        self._show = self.task.check_show(types)
+
+    def showing(self, types):
+        """This tagger, the same model (not a copy of it), printing only `types` (None: all)."""
+        other = copy.copy(self)
+        other.meta = dict(self.meta)
+        other.show = types
+        return other
+
+    def gold_tags(self, tags):
+        """Gold IOB2 tags as this tagger's predictions have them: its task's view, with only
+        the types it shows."""
+        return self.task.gold_tags(tags, self.show)
 
     # -- storage ---------------------------------------------------------------
     @classmethod
@@ -92,7 +119,8 @@ class Tagger:
             else:
                 model = RNN.from_config(config)
             task.attach(model)  # a CRF's parameters
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            show = task.check_show(meta.get("show"))
+        except (KeyError, TypeError, ValueError, AttributeError, RnnkitError) as e:
             raise storage.ModelFileError(
                 f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
             ) from None
@@ -113,7 +141,7 @@ class Tagger:
             p[...] = arrays[name]
             if not np.isfinite(p).all():
                 raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
-        return cls(model, featurizer, task, meta)
+        return cls(model, featurizer, task, meta, show=show)
 
     def save(self, path, dtype=None, **meta):
         """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding
@@ -124,7 +152,11 @@ class Tagger:
         self.meta.update(meta)
         # storage.load adds "format" and "format_version" to a loaded tagger's meta, and
         # storage.save writes them itself (refusing them in meta): a loaded tagger must save.
+        # "show" is the tagger's own, as it is now.
         kept = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
+        kept.pop("show", None)
+        if self.show is not None:
+            kept["show"] = list(self.show)
         storage.save(
             path,
             arrays,
@@ -164,7 +196,7 @@ class Tagger:
                 spelled = {"words": [sentences[i] for i in batch.index]} if self.spells else {}
                 y_hat, _ = self.model.forward(batch.x, batch.mask, **spelled)
                 decoded = self.task.decode_batch(
-                    y_hat, batch.mask, self.model.params, self.threshold
+                    y_hat, batch.mask, self.model.params, self.threshold, self.show
                 )
                 for i, (tags, probs) in zip(batch.index, decoded):
                     out[i] = Prediction(tags, probs)

@@ -19,16 +19,16 @@ import numpy as np
 from rnnkit.ner import schemes
 
 
-def parse_types(text: str | None) -> tuple[str, ...] | None:
-    """The types of --types: "PER,LOC" -> ("PER", "LOC"), None -> None; a name that is not a
-    type is a ValueError."""
+def parse_types(text: str | None, option="--types") -> tuple[str, ...] | None:
+    """The types of --types (or --show): "PER,LOC" -> ("PER", "LOC"), None -> None; a name
+    that is not a type is a ValueError."""
     if text is None:
         return None
     types = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     for t in types:
         _check_type(t)
     if not types:
-        raise ValueError("--types needs at least one entity type, e.g. --types PER,LOC")
+        raise ValueError(f"{option} needs at least one entity type, e.g. {option} PER,LOC")
     return types
 
 
@@ -154,11 +154,20 @@ class TagSet:
             tags = schemes.convert(tags, "iob2", self.scheme)
         return np.array([self.index[t] for t in tags], dtype=np.int64)
 
-    def iob2(self, ids) -> list[str]:
+    def iob2(self, ids, valid=False) -> list[str]:
         """Label ids (T,) -> IOB2 tags, the chunks read by the scheme's rules (IOB2 tags are
-        given as they are, as conlleval reads them)."""
+        given as they are, as conlleval reads them). valid: the ids are known to follow the
+        scheme (a path of Viterbi's under its transitions), so that BIOES and BILOU read tag by
+        tag, E- and L- as I-, S- and U- as B-, with none of the rules' work on each tag."""
+        if valid and self.scheme in ("bioes", "bilou"):
+            return [self._as_iob2[i] for i in ids]
         tags = [self.tags[i] for i in ids]
         return tags if self.scheme == "iob2" else schemes.convert(tags, self.scheme, "iob2")
+
+    @cached_property
+    def _as_iob2(self) -> tuple[str, ...]:
+        """Each tag of a BIOES or BILOU path as IOB2."""
+        return tuple(t if t == "O" else ("I" if t[0] in "IEL" else "B") + t[1:] for t in self.tags)
 
     def to_json(self):
         return {"scheme": self.scheme, "types": list(self.types)}

@@ -20,6 +20,7 @@ scheme allows (no I-LOC after O in IOB2); a CRF decodes with Viterbi over its ow
 the same constraints. Predicted tags come back as IOB2 whatever the model's scheme.
 """
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,8 +28,8 @@ import numpy as np
 from rnnkit.errors import RnnkitError
 from rnnkit.ner import schemes
 from rnnkit.ner.schemes import binary_to_bio
-from rnnkit.ner.tagsets import Relabel, TagSet, types_of
-from rnnkit.nn.crf import crf_marginals, crf_nll
+from rnnkit.ner.tagsets import Relabel, TagSet, parse_types, types_of
+from rnnkit.nn.crf import crf_decode_folded, crf_nll, fold
 from rnnkit.nn.viterbi import viterbi
 
 CONLL_TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -63,45 +64,76 @@ class Task:
             return np.array([t.endswith("-PER") for t in tags], dtype=np.int64)
         return self.tagset.ids(self.relabel(tags), unknown_as_o=self.name == "tags")
 
-    def gold_tags(self, tags):
+    def gold_tags(self, tags, show=None):
         """The gold tags as this task sees them (per: B-PER/I-PER runs of person tokens;
-        otherwise types renamed and kept as in training)."""
-        return binary_to_bio(self.labels(tags)) if self.name == "per" else self.relabel(tags)
+        otherwise types renamed and kept as in training); show: the types a tagger prints
+        (None: all), the others read as O, as its predictions have them."""
+        if self.name == "per":
+            return binary_to_bio(self.labels(tags))
+        tags = self.relabel(tags)
+        if show is not None:
+            tags = [t if t == "O" or t[2:] in show else "O" for t in tags]
+        return tags
 
     # -- decoding ------------------------------------------------------------------------------
-    def decode(self, y_hat, threshold=0.5, params=None):
+    def decode(self, y_hat, threshold=0.5, params=None, show=None):
         """ŷ (T, n_y) of one sentence -> (IOB2 tags, prob of each predicted label (T,)).
         threshold: per's least P(person) of a person's token; params: the model's parameters,
-        for a CRF's scores."""
+        for a CRF's scores; show: as decode_batch takes it."""
         if self.name == "per":
             p = y_hat[:, 0]
             person = p >= threshold
             # a list of Python bools: comparing NumPy scalars one by one costs microseconds each
             return binary_to_bio(person.tolist()), np.where(person, p, 1 - p)
-        if not self.crf and self.decoding == "argmax":
-            best = y_hat.argmax(axis=1)
-            return self.tagset.iob2(best), y_hat[np.arange(len(best)), best]
-        return self.decode_batch(y_hat[None], None, params)[0]
+        return self.decode_batch(y_hat[None], None, params, show=show)[0]
 
-    def decode_batch(self, y_hat, mask, params=None, threshold=0.5):
+    def decode_batch(self, y_hat, mask, params=None, threshold=0.5, show=None):
         """ŷ (m, T, n_y) of a batch, mask (m, T) bool (None: all real) -> one (IOB2 tags, prob of
-        each predicted label (T_i,)) per sentence. A CRF's prob is its marginal p(y<t> | x)."""
+        each predicted label (T_i,)) per sentence. A CRF's prob is its marginal p(y<t> | x).
+
+        show: the entity types to print (None: all). A token of another type is printed O, and
+        the prob of an O is then that of all it stands for: p(O) plus p of every hidden type's
+        labels, which is 1 - p(a shown type's label), as a per model's O has 1 - P(person)."""
         m, T = y_hat.shape[:2]
         lengths = np.full(m, T) if mask is None else mask.sum(axis=1)
-        if self.name == "per" or (not self.crf and self.decoding == "argmax"):
+        if self.name == "per":
             return [self.decode(y_hat[i, :n], threshold) for i, n in enumerate(lengths)]
         allowed, allowed_start, allowed_end = self.tagset.transitions
+        # label 0 is O; a hidden type's chunk made O leaves the rest of a valid path valid
+        hidden = _hidden_labels(self.tags, None if show is None else tuple(show))
+        valid = True  # a path that keeps to the scheme's transitions
         if self.crf:
             A, start, end = (params[k] for k in CRF_PARAMS)
-            best = viterbi(y_hat, A, mask, start, end, allowed, allowed_start, allowed_end)
-            p = crf_marginals(y_hat, mask, A, start, end)
+            tables = (allowed, allowed_start, allowed_end)
+            best, probs = crf_decode_folded(y_hat, lengths, A, start, end, *tables, hidden)
         else:
-            with np.errstate(divide="ignore"):  # log 0 = -inf: the padding, and underflows
-                log_y = np.log(y_hat)
-            best = viterbi(log_y, None, mask, None, None, allowed, allowed_start, allowed_end)
-            p = y_hat
-        probs = np.take_along_axis(p, best[..., None], axis=-1)[..., 0]
-        return [(self.tagset.iob2(best[i, :n]), probs[i, :n]) for i, n in enumerate(lengths)]
+            if self.decoding == "argmax":
+                best, valid = y_hat.argmax(axis=2), False
+            else:
+                with np.errstate(divide="ignore"):  # log 0 = -inf: the padding, and underflows
+                    log_y = np.log(y_hat)
+                best = viterbi(log_y, None, mask, None, None, allowed, allowed_start, allowed_end)
+            best, probs = fold(best, y_hat, hidden)
+        return [
+            (self.tagset.iob2(best[i, :n], valid=valid), probs[i, :n])
+            for i, n in enumerate(lengths)
+        ]
+
+    def check_show(self, show):
+        """`show` ("PER,LOC", or a list of types) as a tuple of this task's entity types, or
+        None for all; RnnkitError for a type the task does not tag, or an empty list."""
+        if show is None:
+            return None
+        if isinstance(show, str):  # "PER,LOC", as --show takes it
+            show = show.split(",")
+        show = tuple(dict.fromkeys(t.strip() for t in show if t.strip()))
+        types = tuple(dict.fromkeys(t[2:] for t in self.tags if t != "O"))
+        unknown = [t for t in show if t not in types]
+        if unknown or not show:
+            raise RnnkitError(
+                f"--show names {', '.join(unknown) or 'no type'}; the model tags {', '.join(types)}"
+            )
+        return show
 
     # -- the CRF -------------------------------------------------------------------------------
     def attach(self, model):
@@ -152,6 +184,13 @@ class Task:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _hidden_labels(tags, show):
+    """(n_y,) bool: the labels of types not in `show` (None: none), made once per tag set and
+    show, not once per batch (a short sentence's decoding takes microseconds)."""
+    return np.array([show is not None and t != "O" and t[2:] not in show for t in tags])
+
+
 TASKS = {
     "per": Task("per", "sigmoid", TagSet("iob2", ("PER",))),
     "bio": Task("bio", "softmax", TagSet("iob2", CONLL_TYPES)),
@@ -161,7 +200,7 @@ TASKS = {
 
 def check_settings(config):
     """Hold a training config's task settings (task, scheme, model_scheme, types, type_map,
-    output) to what its task takes; RnnkitError says what is wrong. model_scheme comes back
+    output, show) to what its task takes; RnnkitError says what is wrong. model_scheme comes back
     spelt as rnnkit spells it ("bioes" for "IOBES")."""
     if config.task not in TASKS:
         raise RnnkitError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
@@ -170,7 +209,8 @@ def check_settings(config):
             schemes.scheme_name(config.scheme)
         if config.model_scheme is not None:
             config.model_scheme = schemes.scheme_name(config.model_scheme)
-        Relabel.parse(config.types, config.type_map)
+        relabel = Relabel.parse(config.types, config.type_map)
+        show = parse_types(config.show, "--show")
     except ValueError as e:
         raise RnnkitError(str(e)) from None
     if config.output is not None and config.output not in OUTPUTS:
@@ -179,11 +219,18 @@ def check_settings(config):
         raise RnnkitError(
             "--model-scheme is one of iob2, io, bioes, bilou: a model does not learn IOB1"
         )
-    per_only = (config.types, config.type_map, config.output, config.model_scheme)
+    per_only = (config.types, config.type_map, config.output, config.model_scheme, config.show)
     if config.task == "per" and any(per_only):
         raise RnnkitError(
-            "the per task is the lecture's person tagger: --types, --map, --output and "
-            "--model-scheme go with --task bio or tags"
+            "the per task is the lecture's person tagger: --types, --map, --output, "
+            "--model-scheme and --show go with --task bio or tags"
+        )
+    kept = relabel.keep or (CONLL_TYPES if config.task == "bio" else None)
+    outside = [t for t in show or () if kept is not None and t not in kept]
+    if outside:  # else for_training holds it to the types the training data has
+        raise RnnkitError(
+            f"--show names {', '.join(outside)}, which the model would not learn "
+            f"(it learns {', '.join(kept)})"
         )
 
 
@@ -214,6 +261,12 @@ def for_training(config, train_tags, train_scheme, dev_tags, dev_path, log=print
         tagset = TagSet(config.model_scheme or schemes.model_scheme(train_scheme), types)
     output = "linear" if crf else "softmax"
     task = replace(base, output=output, tagset=tagset, crf=crf, relabel=relabel)
+    unshown = [t for t in parse_types(config.show, "--show") or () if t not in task.tagset.types]
+    if unshown:  # a typo in --show would be a model that prints nothing
+        raise RnnkitError(
+            f"--show names {', '.join(unshown)}, which the training data does not hold (it has "
+            f"{', '.join(task.tagset.types)})"
+        )
     missing = sorted(set(types_of(relabel(t) for t in dev_tags)) - set(task.tagset.types))
     if missing and config.task == "tags":
         log(

@@ -84,6 +84,7 @@ class TrainConfig:
     type_map: str | None = None  # "PERSON=PER,person=PER": types renamed as they are read
     output: str | None = None  # "crf": a CRF on the RNN (bio, tags); None: the task's own
     select: str | None = None  # the dev file (as given) that chooses the model; None: the mean
+    show: str | None = None  # "PER": the types the model prints (it learns all); None: all
 
     def __post_init__(self):
         """Every setting is checked here, before any work: a bad one fails in an instant,
@@ -207,7 +208,7 @@ class TrainConfig:
         for off (where 0 is not a value, too: init_x, lower_vocab, n_e) and an unused "extra"."""
         data = {k: v for k, v in data.items() if k != "extra"}
         off = ("init_x", "lower_vocab", "n_e", "scheme", "model_scheme", "types", "type_map")
-        off += ("output", "select")
+        off += ("output", "select", "show")
         for name in off:
             if data.get(name) == 0:
                 data[name] = None

@@ -72,7 +72,7 @@ class _StopOnSignal:
 def evaluate(tagger, sentences):
     """Entity-level scores of the tagger on gold sentences, and its predictions."""
     predictions = tagger.predict([s.tokens for s in sentences])
-    gold = [tagger.task.gold_tags(s.tags) for s in sentences]
+    gold = [tagger.gold_tags(s.tags) for s in sentences]
     return score(gold, [p.tags for p in predictions]), predictions
 
 
@@ -246,7 +246,8 @@ def start(config, data, saved=None):
     if saved is not None:
         checkpoint.restore(saved, model, opt, average)
         position = saved.position
-    tagger = Tagger(model, data.featurizer, data.task, {"train": config.to_json()})
+    meta = {"train": config.to_json()}
+    tagger = Tagger(model, data.featurizer, data.task, meta, show=config.show)
     return Run(tagger, opt, average, position)
 
 
@@ -350,7 +351,8 @@ def end_epoch(run, data, config, out, tokens, loss_sum, seconds, log):
     """Score the epoch on dev, keep the model if it is the best so far, save the checkpoint."""
     pos = run.position
     with swapped(run.model.params, run.average):
-        scores = corpora.dev_scores(evaluate, run.tagger, data.dev, config.select)
+        # --show changes what the model prints, not what it learns or is chosen by
+        scores = corpora.dev_scores(evaluate, run.tagger.showing(None), data.dev, config.select)
     f1 = scores["f1"]
     pos.history.append(
         {

@@ -43,6 +43,7 @@ and their entries get gradient 0); emissions must be finite.
 
 import numpy as np
 
+from rnnkit.nn import kernels
 from rnnkit.nn.viterbi import lengths_of, path_score, viterbi
 
 
@@ -96,6 +97,11 @@ def crf_log_Z(emissions, mask, A, start, end):
 def crf_marginals(emissions, mask, A, start, end):
     """p(y<t> = j | x) (m, T, n_y) by the forward-backward algorithm; 0 at padded steps."""
     z, real, A, start, end = _inputs(emissions, mask, A, start, end)
+    if kernels.wanted(z.shape[1]):  # loaded by the process: the same sums, compiled
+        try:
+            return kernels.crf_marginals(z, real.sum(axis=1), A, start, end)
+        except kernels.KernelFailed:
+            pass  # switched off; NumPy's below
     alpha, log_Z = _forward(z, real, A, start, end)
     beta = _backward(z, real, A, end)
     return _node_marginals(alpha, beta, log_Z, real)
@@ -154,6 +160,58 @@ def crf_decode(emissions, mask, A, start, end, allowed=None, allowed_start=None,
 
     allowed (n_y, n_y), allowed_start, allowed_end (n_y,) bool restrict the paths as in viterbi."""
     return viterbi(emissions, A, mask, start, end, allowed, allowed_start, allowed_end)
+
+
+def crf_decode_marginals(
+    emissions, lengths, A, start, end, allowed=None, allowed_start=None, allowed_end=None
+):
+    """(crf_decode's best paths (m, T), crf_marginals (m, T, n_y)) of a tagger's emissions,
+    right-padded to lengths (m,), with crf_decode's checks and NumPy's loops."""
+    mask = np.arange(emissions.shape[1]) < np.asarray(lengths)[:, None]
+    best = viterbi(emissions, A, mask, start, end, allowed, allowed_start, allowed_end)
+    return best, crf_marginals(emissions, mask, A, start, end)
+
+
+def crf_decode_folded(emissions, lengths, A, start, end, allowed, allowed_start, allowed_end,
+                      folded):  # fmt: skip
+    """What a tagger prints of its emissions, right-padded to lengths (m,): (the best allowed
+    paths (m, T) under allowed, allowed_start and allowed_end (as crf_decode takes them; None
+    allows all), labels `folded` (n_y,) bool read as label 0; each step's probability of its
+    label (m, T), a label 0's being p(0) plus p of every folded label). Label 0 is a tagger's
+    O, and the folded labels those of types it does not show (ner.tasks).
+
+    Once the kernels are loaded (nn.kernels) this is one compiled call with none of the checks
+    (a model's emissions and parameters are finite): those checks and NumPy's calls would cost
+    a short sentence several times the decoding itself. The same paths, and the same
+    probabilities to rounding."""
+    T = emissions.shape[1]
+    lengths = np.asarray(lengths, np.intp)
+    tables = (allowed, allowed_start, allowed_end)
+    if T and kernels.wanted(T) and all(t is not None for t in tables):
+        floor = np.finfo(np.float64).min / (2 * T + 2)  # as viterbi's tables have it
+        try:
+            best, stuck, probs = kernels.crf_decode_folded(
+                emissions, lengths, A, start, end, *tables, folded, floor
+            )
+            if stuck < 0:  # else NumPy's viterbi below says which sequence, as it raises
+                return best, probs
+        except kernels.KernelFailed:
+            pass  # switched off; NumPy's below
+    best, p = crf_decode_marginals(emissions, lengths, A, start, end, *tables)
+    return fold(best, p, folded)
+
+
+def fold(best, p, folded):
+    """(best (m, T) with the `folded` labels read as label 0, p of each step's label (m, T),
+    a label 0's with every folded label's added) from the label probabilities p (m, T, n_y)."""
+    m, T, n_y = p.shape
+    # p[i, t, best[i, t]], indexed flat: take_along_axis costs a short sentence ~10 µs
+    probs = p.reshape(m * T, n_y)[np.arange(m * T), best.ravel()].reshape(m, T)
+    if folded.any():
+        as_zero = folded | (np.arange(n_y) == 0)
+        probs = np.where(as_zero[best], p @ as_zero.astype(p.dtype), probs)
+        best = np.where(folded[best], 0, best)
+    return best, probs
 
 
 def _inputs(emissions, mask, A, start, end):

@@ -14,6 +14,11 @@ Eigen's rational function (CLAMP, P, Q below): np.tanh inside a compiled loop
 is a call into libm per element, several times slower than NumPy's vectorised
 tanh. tests/nn/test_kernels.py holds the kernel equal to the NumPy loop.
 
+A CRF's decoding takes more, once loaded: Viterbi (`viterbi_paths`) and the forward-backward
+marginals (`crf_marginals`), one sequence at a time, where NumPy pays a dozen calls a step
+over the batch (a 12-token sentence: over 1 ms of the CRF tagger's 1.7), and for a tagger both
+in one call with the choice of what it prints (`crf_decode_folded`).
+
 A model of one or two layers on word ids takes a second kernel, `stack_forward`: every
 chain, the input products of layer 2 and the output layer in one call. A 12-token sentence
 is some 10^6 multiply-adds, while each call from Python into NumPy or Numba costs a few
@@ -188,6 +193,25 @@ def stack_forward(ids, rows, activation, layer1, S, s_rows, layer2, W_ya, b_y):
     """
     args = (ids, rows, activation == "relu", *layer1, S, s_rows, *layer2, W_ya, b_y)
     return _call("stack", args)
+
+
+def viterbi_paths(scores, lengths, A, start, end):
+    """(y (m, T), the first sequence with no allowed path or -1): viterbi.viterbi's loop over
+    time, compiled, on its tables (float64; -inf where forbidden)."""
+    return _call("viterbi_paths", (scores, np.asarray(lengths, np.intp), A, start, end))
+
+
+def crf_marginals(z, lengths, A, start, end):
+    """p(y<t> = j | x) (m, T, n_y) of crf.crf_marginals, compiled, on float64 inputs."""
+    return _call("crf_marginals", (z, np.asarray(lengths, np.intp), A, start, end))
+
+
+def crf_decode_folded(emissions, lengths, A, start, end, allowed, allowed_start, allowed_end,
+                      folded, floor):  # fmt: skip
+    """(best paths, first stuck sequence or -1, each step's probability of its label):
+    crf.crf_decode_folded in one compiled call."""
+    args = (emissions, np.asarray(lengths, np.intp), A, start, end, allowed, allowed_start)
+    return _call("crf_decode_folded", (*args, allowed_end, folded, floor))
 
 
 def _call(name, args):

@@ -214,3 +214,217 @@ def gru_chain(z, rows, reverse, W_aa_T, b_aa, W_ya, logits):
     if W_ya is not None:  # the top layer: this chain's part of W_ya a<t> + b_y
         add_output(logits, a, W_ya, rows)
     return a
+
+
+# The CRF's decoding (nn.viterbi, nn.crf) one sequence at a time, where NumPy makes a dozen
+# calls a step over the whole batch. Compiled without fastmath: Viterbi's path must be NumPy's
+# to the bit, the same sums in the same order and ties to the first tag, as argmax breaks them.
+exact = numba.njit(cache=True, nogil=True)
+
+
+@exact
+def viterbi_paths(scores, lengths, A, start, end):
+    """(y (m, T) intp, 0 at padded steps; the first sequence with no allowed path, or -1) of
+    viterbi.viterbi, its tables made: scores floored, forbidden entries -inf."""
+    m, T, n = scores.shape
+    y = np.zeros((m, T), np.intp)
+    psi = np.empty((T, n), np.intp)
+    delta, step = np.empty(n), np.empty(n)
+    for s in range(m):
+        L = lengths[s]
+        if L == 0:
+            continue
+        for j in range(n):
+            delta[j] = start[j] + scores[s, 0, j]
+        for t in range(1, L):
+            for j in range(n):
+                best, best_i = delta[0] + A[0, j], 0
+                for i in range(1, n):
+                    c = delta[i] + A[i, j]
+                    if c > best:
+                        best, best_i = c, i
+                psi[t, j] = best_i
+                step[j] = best + scores[s, t, j]
+            delta[:] = step
+        best, best_j = delta[0] + end[0], 0
+        for j in range(1, n):
+            c = delta[j] + end[j]
+            if c > best:
+                best, best_j = c, j
+        if best == -np.inf:
+            return y, s
+        y[s, L - 1] = best_j
+        for t in range(L - 1, 0, -1):
+            y[s, t - 1] = psi[t, y[s, t]]
+    return y, -1
+
+
+@exact
+def _logsumexp(v):
+    top = v.max()
+    if top == -np.inf:
+        return top
+    total = 0.0
+    for x in v:
+        total += np.exp(x - top)
+    return np.log(total) + top
+
+
+@exact
+def crf_marginals(z, lengths, A, start, end):
+    """p(y<t> = j | x) (m, T, n_y) of crf.crf_marginals, 0 at padded steps: forward-backward
+    one sequence at a time, in exp space where that is safe, else in log space."""
+    m, T, n = z.shape
+    gamma = np.zeros((m, T, n))
+    # A constant factor on every transition (or first, or last tag) cancels in p
+    expA, e_start, e_end = _exp_shifted(A), _exp_shifted(start), _exp_shifted(end)
+    spread = _spread(A.ravel()) + _spread(start) + _spread(end)
+    for s in range(m):
+        L = lengths[s]
+        if not L:
+            continue
+        width = spread
+        for t in range(L):
+            width = max(width, spread + _spread(z[s, t]))
+        # Each factor of exp space is at least e^-width of its step's largest: with width
+        # under SAFE, no factor that matters underflows
+        if width > SAFE or not _scaled_marginals(z[s], L, expA, e_start, e_end, gamma[s]):
+            _log_marginals(z[s], L, A, start, end, gamma[s])
+    return gamma
+
+
+SAFE = 200.0  # nats
+
+
+@exact
+def _spread(v):
+    """max - min of v's finite entries (0 if none)."""
+    low, high = np.inf, -np.inf
+    for x in v:
+        if np.isfinite(x):
+            low, high = min(low, x), max(high, x)
+    return high - low if high >= low else 0.0
+
+
+@exact
+def _exp_shifted(v):
+    """exp(v - max v): at most 1, 0 where v is -inf (every entry, if all are)."""
+    top = v.max()
+    return np.exp(v - top) if np.isfinite(top) else np.zeros_like(v)
+
+
+@exact
+def _scaled_marginals(z, L, expA, e_start, e_end, gamma):
+    """Forward-backward on exp(scores), each step's α and β rescaled to sum 1, so that nothing
+    overflows and each step costs n_y exponentials, not 2 n_y^2: p(y<t> = j) ∝ α<t>[j] β<t>[j]
+    whatever the scales. False (gamma left unusable) where a step's sum underflows to 0 (scores
+    some 700 apart), for _log_marginals to do again."""
+    n = z.shape[1]
+    e = np.empty((L, n))
+    for t in range(L):
+        top = z[t].max()
+        for j in range(n):
+            e[t, j] = np.exp(z[t, j] - top)
+    alpha, beta = np.empty((L, n)), np.empty((L, n))
+    for j in range(n):
+        alpha[0, j] = e_start[j] * e[0, j]
+    for t in range(L):
+        if t:
+            for j in range(n):
+                total = 0.0
+                for i in range(n):
+                    total += alpha[t - 1, i] * expA[i, j]
+                alpha[t, j] = total * e[t, j]
+        c = alpha[t].sum()
+        if not c > 0 or not np.isfinite(c):
+            return False
+        alpha[t] /= c
+    beta[L - 1] = e_end
+    for t in range(L - 2, -1, -1):
+        for i in range(n):
+            total = 0.0
+            for j in range(n):
+                total += expA[i, j] * e[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = total
+        c = beta[t].sum()
+        if not c > 0 or not np.isfinite(c):
+            return False
+        beta[t] /= c
+    for t in range(L):
+        c = 0.0
+        for j in range(n):
+            gamma[t, j] = alpha[t, j] * beta[t, j]
+            c += gamma[t, j]
+        if not c > 0:
+            return False
+        gamma[t] /= c
+    return True
+
+
+@exact
+def _log_marginals(z, L, A, start, end, gamma):
+    """The same marginals in log space, as crf.crf_marginals computes them (2 n_y^2
+    exponentials a step)."""
+    n = z.shape[1]
+    alpha, beta, terms = np.empty((L, n)), np.empty((L, n)), np.empty(n)
+    for j in range(n):
+        alpha[0, j] = start[j] + z[0, j]
+    for t in range(1, L):
+        for j in range(n):
+            for i in range(n):
+                terms[i] = alpha[t - 1, i] + A[i, j]
+            alpha[t, j] = _logsumexp(terms) + z[t, j]
+    for j in range(n):
+        terms[j] = alpha[L - 1, j] + end[j]
+    log_Z = _logsumexp(terms)
+    beta[L - 1] = end
+    for t in range(L - 2, -1, -1):
+        for i in range(n):
+            for j in range(n):
+                terms[j] = A[i, j] + z[t + 1, j] + beta[t + 1, j]
+            beta[t, i] = _logsumexp(terms)
+    for t in range(L):
+        for j in range(n):
+            gamma[t, j] = np.exp(alpha[t, j] + beta[t, j] - log_Z)
+
+
+@exact
+def crf_decode(emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, floor):
+    """(best paths, the first sequence with no allowed path or -1, marginals) of
+    crf.crf_decode_marginals, from the model's arrays as they are: each call into NumPy or
+    Numba costs microseconds, as much as decoding a short sentence."""
+    z = emissions.astype(np.float64)
+    params = A.astype(np.float64), start.astype(np.float64), end.astype(np.float64)
+    tables = (
+        np.where(allowed, np.maximum(params[0], floor), -np.inf),
+        np.where(allowed_start, np.maximum(params[1], floor), -np.inf),
+        np.where(allowed_end, np.maximum(params[2], floor), -np.inf),
+    )
+    best, stuck = viterbi_paths(np.maximum(z, floor), lengths, *tables)
+    return best, stuck, crf_marginals(z, lengths, *params)
+
+
+@exact
+def crf_decode_folded(
+    emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, folded, floor
+):
+    """(best paths with the `folded` labels read as label 0, the first stuck sequence or -1,
+    each real step's probability of its label, a label 0's with the folded labels' added) of
+    crf.crf_decode_folded, in one call."""
+    best, stuck, gamma = crf_decode(
+        emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, floor
+    )
+    m, T, n = gamma.shape
+    probs = np.zeros((m, T))
+    for s in range(m):
+        for t in range(lengths[s]):
+            y = best[s, t]
+            if y == 0 or folded[y]:
+                total = gamma[s, t, 0]
+                for j in range(1, n):
+                    if folded[j]:
+                        total += gamma[s, t, j]
+                probs[s, t], best[s, t] = total, 0
+            else:
+                probs[s, t] = gamma[s, t, y]
+    return best, stuck, probs

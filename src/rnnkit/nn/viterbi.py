@@ -30,6 +30,8 @@ Reference, one sequence of T_i steps::
 
 import numpy as np
 
+from rnnkit.nn import kernels
+
 
 def lengths_of(mask, m, T):
     """T_i (m,) of right-padded sequences; mask (m, T) bool, or None when every step is real."""
@@ -104,6 +106,15 @@ def viterbi(
     A = _allowed_table(transitions, allowed, (n_y, n_y), floor, "transitions")
     start = _allowed_table(start, allowed_start, (n_y,), floor, "start")
     end = _allowed_table(end, allowed_end, (n_y,), floor, "end")
+    if kernels.wanted(T):  # loaded by the process: the same loop, compiled
+        try:
+            y, stuck = kernels.viterbi_paths(scores, lengths, A, start, end)
+        except kernels.KernelFailed:
+            pass  # switched off; NumPy's loop below
+        else:
+            if stuck >= 0:
+                raise _no_path(stuck)
+            return y
     real = np.arange(T) < lengths[:, None]  # (m, T)
     tags = np.arange(n_y)
     psi = np.empty((T, m, n_y), np.intp)  # ψ<t>[j]: the best tag before tag j at step t
@@ -120,14 +131,18 @@ def viterbi(
     y[:, T - 1] = final.argmax(axis=1)
     stuck = np.flatnonzero((final[np.arange(m), y[:, T - 1]] == -np.inf) & (lengths > 0))
     if stuck.size:
-        raise ValueError(
-            f"sequence {stuck[0]} has no allowed tag path: check allowed, allowed_start, "
-            "allowed_end and the -inf entries of transitions, start and end"
-        )
+        raise _no_path(stuck[0])
     for t in range(T - 1, 0, -1):
         y[:, t - 1] = np.take_along_axis(psi[t], y[:, t, None], axis=1)[:, 0]
     y[~real] = 0
     return y
+
+
+def _no_path(sequence):
+    return ValueError(
+        f"sequence {sequence} has no allowed tag path: check allowed, allowed_start, "
+        "allowed_end and the -inf entries of transitions, start and end"
+    )
 
 
 def _table(values, shape, name):
