@@ -127,7 +127,7 @@ def test_kernel_tanh_is_float32_tanh():
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("m", [1, 2, 6])
 @pytest.mark.parametrize("order", ["longest first", "any"])
-@pytest.mark.parametrize("n_y", [1, 3])
+@pytest.mark.parametrize("n_y", [1, 3, 13])  # 13: the output layer as one BLAS product
 def test_model_outputs_with_and_without_kernels(bidirectional, layers, m, order, n_y, monkeypatch):
     """The kernel also makes the top layer's logits: one output or several, one chain or two."""
     model = rnnkit.RNN(
@@ -188,8 +188,9 @@ def test_longest_first_batch_equals_any_order(bidirectional, layers):
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("inputs", ["ids", "groups", "s", "s table"])
 @pytest.mark.parametrize("m", [1, 3, 12])  # products by BLAS, by the loop, and by BLAS
+@pytest.mark.parametrize("n_y", [3, 13])  # the output layer a token at a time, or by one product
 def test_the_whole_model_in_one_kernel_call_equals_numpy(
-    layers, bidirectional, activation, inputs, m, monkeypatch
+    layers, bidirectional, activation, inputs, m, n_y, monkeypatch
 ):
     """kernels.stack_forward (a model of one or two layers in one compiled call) against NumPy,
     on word ids, K groups of ids, and a dense s<t> or a table of rows beside them; deeper models
@@ -198,7 +199,7 @@ def test_the_whole_model_in_one_kernel_call_equals_numpy(
     model = rnnkit.RNN(
         n_x,
         n_a,
-        3,
+        n_y,
         activation,
         "softmax",
         layers=layers,
