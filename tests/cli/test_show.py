@@ -150,3 +150,22 @@ def test_showing_is_the_full_decoding_with_the_hidden_types_made_o(case):
                 assert s_probs[t] == pytest.approx(1 - y_hat[i, t, is_shown].sum())
             else:
                 assert s_tag == tag and s_probs[t] == probs[t]
+
+
+def test_worker_processes_print_the_types_given_on_the_command_line(runs, tmp_path, capsys):
+    """--workers loads the model in other processes: they are given the tagger with --show (as
+    with --threshold), not the file's own types."""
+    d, _ = runs
+    docs = []
+    for i in range(4):
+        docs.append(tmp_path / f"doc{i}.txt")
+        docs[-1].write_text(f"{TEXT}\n\n" * 20, encoding="utf-8")
+    outputs = []
+    for workers in ("1", "2"):
+        argv = ["tag", "--model", str(d / "all"), "--show", "DOSE", "--workers", workers]
+        assert main([*argv, *(a for doc in docs for a in ("-i", str(doc)))]) == 0
+        outputs.append(capsys.readouterr().out)
+    records = [json.loads(line) for line in outputs[1].splitlines()]
+    assert len(records) == 4 * 20
+    assert {e["type"] for r in records for e in r["entities"]} == {"DOSE"}
+    assert outputs[0] == outputs[1]
