@@ -79,62 +79,28 @@ def data_flags(data, btc=True, btc_weight=None):
 
 
 def configs(data):
+    full = [*BASE, *data_flags(data), *CASE, *CHARS]
+    reg = ["--dropout", "0.35", "--feature-dropout", "0.2"]
+    # after BASE's --task per: the types both corpora have, with a CRF
+    tags = ["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"]
+    tags4 = ["--task", "tags", "--types", "PER,LOC,ORG,MISC", "--output", "crf"]
+    bioes = ["--model-scheme", "bioes"]
     return {
-        "full": [*BASE, *data_flags(data), *CASE, *CHARS],
+        "full": full,
         "no-chars": [*BASE, *data_flags(data), *CASE],
         "no-case": [*BASE, *data_flags(data), *CHARS],
         "no-btc": [*BASE, *data_flags(data, btc=False), *CASE, *CHARS],
-        "tags-crf": [
-            *BASE,
-            *data_flags(data),
-            *CASE,
-            *CHARS,
-            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],  # after --task per
-        ],
-        "decay": [*BASE, *data_flags(data), *CASE, *CHARS, "--lr-decay", "0.2"],
-        "reg": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
-        + ["--feature-dropout", "0.2"],
-        "reg2": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.5"]
-        + ["--feature-dropout", "0.3"],
-        "tags-crf-bioes": [
-            *BASE,
-            *data_flags(data),
-            *CASE,
-            *CHARS,
-            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
-            *["--model-scheme", "bioes"],
-        ],
-        "tags-crf-bioes-reg": [
-            *BASE,
-            *data_flags(data),
-            *CASE,
-            *CHARS,
-            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
-            *["--model-scheme", "bioes", "--dropout", "0.35", "--feature-dropout", "0.2"],
-        ],
-        "tags4-crf-bioes": [
-            *BASE,
-            *data_flags(data),
-            *CASE,
-            *CHARS,
-            *["--task", "tags", "--types", "PER,LOC,ORG,MISC", "--output", "crf"],
-            *["--model-scheme", "bioes"],
-        ],
-        "tags-crf-reg": [
-            *BASE,
-            *data_flags(data),
-            *CASE,
-            *CHARS,
-            *["--task", "tags", "--types", "PER,LOC,ORG", "--output", "crf"],
-            *["--dropout", "0.35", "--feature-dropout", "0.2"],
-        ],
-        "reg-gru": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
-        + ["--feature-dropout", "0.2", "--cell", "gru"],
-        "reg-btc2": [*BASE, *data_flags(data, btc_weight=2), *CASE, *CHARS, "--dropout", "0.35"]
-        + ["--feature-dropout", "0.2"],
-        "reg-gru-e": [*BASE, *data_flags(data), *CASE, *CHARS, "--dropout", "0.35"]
-        + ["--feature-dropout", "0.2", "--cell", "gru", "--n-e", "100"]
-        + ["--embedding-dropout", "0.5"],
+        "tags-crf": [*full, *tags],
+        "decay": [*full, "--lr-decay", "0.2"],
+        "reg": [*full, *reg],
+        "reg2": [*full, "--dropout", "0.5", "--feature-dropout", "0.3"],
+        "tags-crf-bioes": [*full, *tags, *bioes],
+        "tags-crf-bioes-reg": [*full, *tags, *bioes, *reg],
+        "tags4-crf-bioes": [*full, *tags4, *bioes],
+        "tags-crf-reg": [*full, *tags, *reg],
+        "reg-gru": [*full, *reg, "--cell", "gru"],
+        "reg-btc2": [*BASE, *data_flags(data, btc_weight=2), *CASE, *CHARS, *reg],
+        "reg-gru-e": [*full, *reg, "--cell", "gru", "--n-e", "100", "--embedding-dropout", "0.5"],
     }
 
 

@@ -127,7 +127,7 @@ class Task:
         if isinstance(show, str):  # "PER,LOC", as --show takes it
             show = show.split(",")
         show = tuple(dict.fromkeys(t.strip() for t in show if t.strip()))
-        types = tuple(dict.fromkeys(t[2:] for t in self.tags if t != "O"))
+        types = self.tagset.types
         unknown = [t for t in show if t not in types]
         if unknown or not show:
             raise RnnkitError(

@@ -162,16 +162,6 @@ def crf_decode(emissions, mask, A, start, end, allowed=None, allowed_start=None,
     return viterbi(emissions, A, mask, start, end, allowed, allowed_start, allowed_end)
 
 
-def crf_decode_marginals(
-    emissions, lengths, A, start, end, allowed=None, allowed_start=None, allowed_end=None
-):
-    """(crf_decode's best paths (m, T), crf_marginals (m, T, n_y)) of a tagger's emissions,
-    right-padded to lengths (m,), with crf_decode's checks and NumPy's loops."""
-    mask = np.arange(emissions.shape[1]) < np.asarray(lengths)[:, None]
-    best = viterbi(emissions, A, mask, start, end, allowed, allowed_start, allowed_end)
-    return best, crf_marginals(emissions, mask, A, start, end)
-
-
 def crf_decode_folded(emissions, lengths, A, start, end, allowed, allowed_start, allowed_end,
                       folded):  # fmt: skip
     """What a tagger prints of its emissions, right-padded to lengths (m,): (the best allowed
@@ -197,8 +187,9 @@ def crf_decode_folded(emissions, lengths, A, start, end, allowed, allowed_start,
                 return best, probs
         except kernels.KernelFailed:
             pass  # switched off; NumPy's below
-    best, p = crf_decode_marginals(emissions, lengths, A, start, end, *tables)
-    return fold(best, p, folded)
+    mask = np.arange(T) < lengths[:, None]
+    best = crf_decode(emissions, mask, A, start, end, *tables)
+    return fold(best, crf_marginals(emissions, mask, A, start, end), folded)
 
 
 def fold(best, p, folded):

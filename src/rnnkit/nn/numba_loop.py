@@ -403,31 +403,22 @@ def _log_marginals(z, L, A, start, end, gamma):
 
 
 @exact
-def crf_decode(emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, floor):
-    """(best paths, the first sequence with no allowed path or -1, marginals) of
-    crf.crf_decode_marginals, from the model's arrays as they are: each call into NumPy or
-    Numba costs microseconds, as much as decoding a short sentence."""
-    z = emissions.astype(np.float64)
-    params = A.astype(np.float64), start.astype(np.float64), end.astype(np.float64)
-    tables = (
-        np.where(allowed, np.maximum(params[0], floor), -np.inf),
-        np.where(allowed_start, np.maximum(params[1], floor), -np.inf),
-        np.where(allowed_end, np.maximum(params[2], floor), -np.inf),
-    )
-    best, stuck = viterbi_paths(np.maximum(z, floor), lengths, *tables)
-    return best, stuck, crf_marginals(z, lengths, *params)
-
-
-@exact
 def crf_decode_folded(
     emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, folded, floor
 ):
     """(best paths with the `folded` labels read as label 0, the first stuck sequence or -1,
     each real step's probability of its label, a label 0's with the folded labels' added) of
-    crf.crf_decode_folded, in one call."""
-    best, stuck, gamma = crf_decode(
-        emissions, lengths, A, start, end, allowed, allowed_start, allowed_end, floor
+    crf.crf_decode_folded, from the model's arrays as they are, in one call: each call into
+    NumPy or Numba costs microseconds, as much as decoding a short sentence."""
+    z = emissions.astype(np.float64)
+    params = A.astype(np.float64), start.astype(np.float64), end.astype(np.float64)
+    tables = (  # as viterbi.viterbi makes them
+        np.where(allowed, np.maximum(params[0], floor), -np.inf),
+        np.where(allowed_start, np.maximum(params[1], floor), -np.inf),
+        np.where(allowed_end, np.maximum(params[2], floor), -np.inf),
     )
+    best, stuck = viterbi_paths(np.maximum(z, floor), lengths, *tables)
+    gamma = crf_marginals(z, lengths, *params)
     m, T, n = gamma.shape
     probs = np.zeros((m, T))
     for s in range(m):

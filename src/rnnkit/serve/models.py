@@ -67,7 +67,7 @@ def _load(model):
 def describe(name, tagger):
     """What GET /model tells about a model: its name, task, entity types, scores and settings."""
     meta = tagger.meta
-    types = list(tagger.show or dict.fromkeys(tag[2:] for tag in tagger.task.tags if tag != "O"))
+    types = list(tagger.show or tagger.task.tagset.types)
     scores = meta.get("shipped_scores")
     if scores is None and "dev" in meta:  # a model from `rnnkit train`: its best dev scores
         scores = {
