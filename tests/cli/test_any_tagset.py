@@ -313,7 +313,8 @@ def test_a_bio_model_may_learn_bioes_and_keeps_it_in_its_file(tmp_path):
 
 
 @pytest.mark.parametrize("settings, words", [
-    ({"task": "per", "model_scheme": "bioes"}, ["--model-scheme and --show go with"]),
+    ({"task": "per", "model_scheme": "bioes"},
+     ["--model-scheme and --show go with --task bio or tags"]),
     ({"task": "bio", "model_scheme": "iob1"}, ["a model does not learn IOB1"]),
     ({"task": "bio", "model_scheme": "BIOX"}, ["unknown tag scheme 'BIOX'"]),
 ])  # fmt: skip
