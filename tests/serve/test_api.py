@@ -156,6 +156,90 @@ def test_a_server_of_a_trained_model_describes_it(trained):
         assert c.post("/tag", json={"text": TEXTS[0]}).json() == Tagger.load(trained).tag(TEXTS[0])
 
 
+def test_a_server_shows_the_types_that_serve_show_names(capsys):
+    # The default learned PER, LOC and ORG and its file shows PER: --show widens what it answers,
+    # as `rnnkit tag --show` prints it, and only for the served model.
+    text = "Angela Merkel visited Paris and met Siemens executives."
+    with TestClient(create_app(show="PER,LOC,ORG")) as c:
+        assert c.get("/model").json()["types"] == ["PER", "LOC", "ORG"]
+        answer = c.post("/tag", json={"text": text})
+        assert main(["tag", "--json", "--show", "PER,LOC,ORG", text]) == 0
+        assert answer.text == capsys.readouterr().out.rstrip("\n")
+        assert {"LOC", "PER"} <= {e["type"] for e in answer.json()["entities"]}
+        lecture = c.post("/tag", params={"model": "lecture"}, json={"text": text}).json()
+        assert lecture == Tagger.load("lecture").tag(text)
+
+
+def test_a_request_names_the_types_it_wants_answered(client, capsys):
+    text = "Angela Merkel visited Paris and met Siemens executives."
+    assert main(["tag", "--json", "--show", "LOC,PER", text]) == 0
+    printed = capsys.readouterr().out.rstrip("\n")
+    for show in ("LOC,PER", "PER,LOC", " PER , LOC,PER"):  # one set of types, however written
+        r = client.post("/tag", params={"show": show}, json={"text": text})
+        assert r.status_code == 200 and r.text == printed, show
+    assert client.get("/model", params={"show": "LOC,PER"}).json()["types"] == ["LOC", "PER"]
+    # the model's own types without it, and other requests are not changed by it
+    assert client.post("/tag", json={"text": text}).json() == Tagger.load().tag(text)
+    r = client.post("/tag", params={"show": "PER,LOC,ORG", "model": "conll"}, json={"text": text})
+    assert r.json() == Tagger.load("conll").showing("PER,LOC,ORG").tag(text)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"show": "DRUG"}, "show names DRUG; the model tags LOC, ORG, PER"),
+        ({"show": ""}, "show names no type; the model tags LOC, ORG, PER"),
+        ({"show": "LOC", "model": "lecture"}, "show names LOC; the model tags PER"),
+    ],
+)
+def test_a_show_the_model_cannot_answers_400_naming_its_types(client, params, words):
+    r = client.post("/tag", params=params, json={"text": "Anna Smith"})
+    assert r.status_code == 400 and r.json()["detail"] == words
+    assert client.get("/model", params=params).status_code == 400
+
+
+def test_requests_shown_differently_are_tagged_one_at_a_time_on_one_model():
+    # Each set of types has its own Batcher, and all of them one lock: a model's remembered
+    # features and spellings are not for two threads at once.
+    app = create_app(window=0)
+    models = app.state.models
+    batchers = [asyncio.run(models.get(None, show)) for show in (None, "PER", "LOC", "PER,LOC")]
+    assert len({id(b) for b in batchers}) == 4
+    assert len({id(b._lock) for b in batchers}) == 1
+    assert asyncio.run(models.get(None, "LOC,PER")) is batchers[3]
+    lecture = asyncio.run(models.get("lecture"))
+    assert lecture._lock is not batchers[0]._lock
+    texts = [f"Anna Smith met Olaf Scholz in Paris, text {i}." for i in range(40)]
+    with TestClient(app) as c:
+        answers = {}
+
+        def post(show):
+            params = {} if show is None else {"show": show}
+            answers[show] = c.post("/tag", params=params, json={"texts": texts}).json()
+
+        shows = (None, "PER", "LOC", "PER,LOC")
+        threads = [threading.Thread(target=post, args=(show,)) for show in shows]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    tagger = Tagger.load()
+    for show, answer in answers.items():
+        assert answer == {"results": [tagger.showing(show or "PER").tag(t) for t in texts]}, show
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--show", "DRUG"], "--show names DRUG; the model tags LOC, ORG, PER"),
+        (["--model", "lecture", "--show", "LOC"], "--show names LOC; the model tags PER"),
+    ],
+)
+def test_rnnkit_serve_refuses_a_show_the_model_cannot_before_it_listens(args, words, capsys):
+    assert main(["serve", "--port", "1", *args]) == 1
+    assert words in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "body, words",
     [

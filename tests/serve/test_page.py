@@ -101,6 +101,34 @@ def test_the_page_highlights_the_names_with_their_offsets(serve, browser, tmp_pa
         browser.save_screenshot(str(tmp_path / "serve.png"))
         assert (tmp_path / "serve.png").stat().st_size > 0
 
+        # The types the default learned, those it shows ticked: ticking LOC marks the place too,
+        # as the API answers with ?show=PER,LOC.
+        boxes = browser.find_elements(By.CSS_SELECTOR, "#types input")
+        assert [(b.get_attribute("value"), b.is_selected()) for b in boxes] == [
+            (t, t == "PER") for t in Tagger.load().task.tagset.types
+        ]
+        next(b for b in boxes if b.get_attribute("value") == "LOC").click()
+        tag_on_the_page(browser, TEXT)
+        marks = browser.find_elements(By.CSS_SELECTOR, "#marked mark.entity")
+        assert [(m.text, m.get_attribute("data-type")) for m in marks] == [
+            *((n, "PER") for n in NAMES),
+            ("Berlin", "LOC"),
+        ]
+        shown = json.loads(browser.find_element(By.ID, "json").text)
+        request = urllib.request.Request(
+            f"{url}/tag?show=PER,LOC",
+            json.dumps({"text": TEXT}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert shown == json.load(r)
+        for box in boxes:  # no type ticked: the server's 400 is shown, naming the types
+            if box.is_selected():
+                box.click()
+        browser.find_element(By.ID, "tag").click()
+        WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+        assert "400: show names no type" in browser.find_element(By.ID, "error").text
+
         # The model picker: the lecture's model answers, and its scores are shown.
         Select(browser.find_element(By.ID, "model")).select_by_value("lecture")
         lecture_f1 = shown_test_f1("lecture")

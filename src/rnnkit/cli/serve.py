@@ -4,13 +4,19 @@ import argparse
 import math
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, SHOW_HELP, positive_int
 from rnnkit.errors import RnnkitError
 
 
 def add_parser(sub):
     p = sub.add_parser("serve", help="serve the tagger over HTTP, with a web page at /")
     p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument(
+        "--show",
+        default=None,
+        help=SHOW_HELP.replace("print", "answer with", 1) + " (the --model one; the shipped "
+        "models a request names show what their files name)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
     p.add_argument(
@@ -98,8 +104,8 @@ def run(args):
         timeout=args.timeout,
         read_timeout=args.read_timeout,
     )
-    # create_app loads the model: a bad --model fails here, before the port opens.
-    app = create_app(args.model, limits, window=args.batch_window / 1000)
+    # create_app loads the model: a bad --model or --show fails here, before the port opens.
+    app = create_app(args.model, limits, window=args.batch_window / 1000, show=args.show)
     # On SIGTERM or SIGINT uvicorn takes no new connections and finishes the requests in flight
     # before it exits. One needs about the read timeout for its body and the timeout for its
     # tags; a client that sends its body a byte at a time must still not hold the server for ever.

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from rnnkit import __version__
+from rnnkit.errors import RnnkitError
 from rnnkit.serve.limits import BodyLimit, Limits
 from rnnkit.serve.models import Models, UnknownModel, check_window, describe
 
@@ -151,13 +152,14 @@ def _invalid(detail):
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def create_app(model=None, limits=None, window=0.002):
+def create_app(model=None, limits=None, window=0.002, show=None):
     """The application serving `model` (a path or shipped name; None: the default model), with
     `limits` (None: the defaults of Limits); `window`: seconds a lone request waits for others
-    to be tagged with it, at most 1 and less than the timeout."""
+    to be tagged with it, at most 1 and less than the timeout. show: the entity types `model`
+    answers with (Tagger.show; None: those its file names); RnnkitError for one it lacks."""
     limits = limits or Limits()
     check_window(window, limits.timeout)
-    models = Models(model, window=window)
+    models = Models(model, window=window, show=show)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -174,26 +176,30 @@ def create_app(model=None, limits=None, window=0.002):
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.state.models = models
 
-    async def pick(name):
+    async def pick(name, show=None):
         try:
-            return await models.get(name)
+            return await models.get(name, show)
         except UnknownModel as e:
             raise HTTPException(404, str(e)) from None
+        except RnnkitError as e:  # a type the model lacks: the message names its types
+            raise HTTPException(400, str(e).replace("--show", "show", 1)) from None
 
     @app.post(
         "/tag",
         response_class=Response,
         responses={
             200: {"model": TagResult | TagResults, "description": "the tags"},
+            400: {"description": "show names a type the model does not tag"},
             408: {"description": "the body stopped coming before it was whole"},
             413: {"description": "the body, a text or the number of texts is over the limit"},
             422: {"description": "not JSON, or not one of the two shapes"},
             503: {"description": "tagging took longer than the server's timeout"},
         },
     )
-    async def tag(body: TagRequest, model: str | None = None):
-        """Tag one text ({"text": ...}) or several ({"texts": [...]}) with the model named."""
-        batcher = await pick(model)
+    async def tag(body: TagRequest, model: str | None = None, show: str | None = None):
+        """Tag one text ({"text": ...}) or several ({"texts": [...]}) with the model named,
+        answering with the entity types `show` names ("PER,LOC"; default: the model's own)."""
+        batcher = await pick(model, show)
         texts = [body.text] if body.texts is None else body.texts
         if len(texts) > limits.max_texts:  # checked first: tagging them would take unbounded time
             raise HTTPException(
@@ -224,9 +230,9 @@ def create_app(model=None, limits=None, window=0.002):
 
     @app.get("/model")
     @app.head("/model", include_in_schema=False)
-    async def model_info(model: str | None = None):
+    async def model_info(model: str | None = None, show: str | None = None):
         """Name, task, entity types, scores (from the model's file) and settings of a model."""
-        batcher = await pick(model)
+        batcher = await pick(model, show)
         return describe(models.default if model is None else model, batcher.tagger)
 
     @app.get("/models")

@@ -10,6 +10,7 @@ timed out is dropped at the next chunk, and no one waits behind work whose answe
 """
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 
 from rnnkit.ner.formats import json_line
@@ -43,9 +44,12 @@ class Batcher:
     memory stay bounded.
     """
 
-    def __init__(self, tagger, window=0.002, max_chars=200_000, max_texts=1_000):
+    def __init__(self, tagger, window=0.002, max_chars=200_000, max_texts=1_000, lock=None):
         self.tagger, self.window = tagger, window
         self.max_chars, self.max_texts = max_chars, max_texts
+        # Held while tagging: Batchers of one model shown differently share it, as a model's
+        # remembered features and spellings are not for two threads at once
+        self._lock = lock or threading.Lock()
         self._queue = self._worker = None
 
     async def tag(self, texts):
@@ -89,9 +93,7 @@ class Batcher:
                 return
             chunk = self._next_chunk(jobs)
             try:
-                results = await asyncio.to_thread(
-                    tag_json, self.tagger, [job.texts[i] for job, i in chunk]
-                )
+                results = await asyncio.to_thread(self._tag, [job.texts[i] for job, i in chunk])
             except Exception as e:  # a bug, not the input: each request answers 500, we go on
                 for job in jobs:
                     if not job.future.done():
@@ -99,6 +101,10 @@ class Batcher:
                 return
             for (job, _), result in zip(chunk, results):
                 job.results.append(result)
+
+    def _tag(self, texts):
+        with self._lock:
+            return tag_json(self.tagger, texts)
 
     def _next_chunk(self, jobs):
         # (job, index of a text) pairs: the next texts to tag, in order, at least one.

@@ -6,6 +6,7 @@ port opens) and gets its own Batcher. A request names a model only from this lis
 
 import asyncio
 import math
+import threading
 
 from rnnkit.ner.tagger import SHIPPED, Tagger
 from rnnkit.serve.batching import Batcher
@@ -29,17 +30,20 @@ class UnknownModel(LookupError):
 
 
 class Models:
-    def __init__(self, model=None, window=0.002):
+    def __init__(self, model=None, window=0.002, show=None):
         check_window(window)
         self.default = "default" if model is None else str(model)
         self.names = (self.default, *(name for name in SHIPPED if name != self.default))
         self.window = window
-        self._taggers = {self.default: _load(model)}
-        self._batchers = {}
+        self._taggers = {self.default: _load(model, show)}
+        self._batchers = {}  # (name, the types shown or None) -> Batcher
+        self._locks = {}  # name -> the lock its Batchers share (Batcher)
         self._loading = asyncio.Lock()
 
-    async def get(self, name=None):
-        """A model's name -> its Batcher (which holds its Tagger), loading it on first use."""
+    async def get(self, name=None, show=None):
+        """A model's name -> its Batcher (which holds its Tagger), loading it on first use.
+        show: the entity types to answer with ("PER,LOC"; None: those the model shows); one
+        Batcher per set of types, at most 2^types of them. RnnkitError for a type it lacks."""
         name = self.default if name is None else name
         if name not in self.names:
             raise UnknownModel(
@@ -49,23 +53,33 @@ class Models:
             async with self._loading:
                 if name not in self._taggers:
                     self._taggers[name] = await asyncio.to_thread(_load, name)
-        if name not in self._batchers:
-            self._batchers[name] = Batcher(self._taggers[name], window=self.window)
-        return self._batchers[name]
+        tagger = self._taggers[name]
+        if show is not None:  # in the model's order, so that "LOC,PER" is "PER,LOC"
+            shown = set(tagger.task.check_show(show))
+            show = tuple(t for t in tagger.task.tagset.types if t in shown)
+        key = (name, show)
+        if key not in self._batchers:
+            lock = self._locks.setdefault(name, threading.Lock())
+            variant = tagger if show is None else tagger.showing(show)
+            self._batchers[key] = Batcher(variant, window=self.window, lock=lock)
+        return self._batchers[key]
 
     async def close(self):
         for batcher in self._batchers.values():
             await batcher.close()
 
 
-def _load(model):
+def _load(model, show=None):
     tagger = Tagger.load(model)
+    if show is not None:  # checked against the model's types before the port opens
+        tagger.show = show
     tagger.tag("Warm up.")  # the first call's one-time costs, before any request waits for them
     return tagger
 
 
 def describe(name, tagger):
-    """What GET /model tells about a model: its name, task, entity types, scores and settings."""
+    """What GET /model tells about a model: its name, task, entity types (those it answers with,
+    and all it learned, which `show` may name), scores and settings."""
     meta = tagger.meta
     types = list(tagger.show or tagger.task.tagset.types)
     scores = meta.get("shipped_scores")
@@ -77,6 +91,7 @@ def describe(name, tagger):
         "name": name,
         "task": tagger.task.name,
         "types": types,
+        "learned": list(tagger.task.tagset.types),
         "scores": scores or {},
         "features": list(tagger.featurizer.to_json().get("groups", [])),
         "settings": meta.get("model", {}),

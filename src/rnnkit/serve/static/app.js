@@ -1,4 +1,5 @@
-// The page's few behaviours: list the models, tag the text, show the names, ŷ and the JSON.
+// The page's few behaviours: list the models and their types, tag the text, show the names,
+// ŷ and the JSON.
 // Text from the user and the server is set with textContent only, never parsed as HTML.
 "use strict";
 
@@ -20,8 +21,23 @@ async function answer(response) {
   return body;
 }
 
+// A box for each entity type the model learned, those it shows ticked; with one type, none.
+function typeBoxes(info) {
+  const boxes = info.learned.length > 1 ? info.learned : [];
+  $("types").replaceChildren(...boxes.map((type) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = type;
+    box.checked = info.types.includes(type);
+    label.append(box, type);
+    return label;
+  }));
+}
+
 async function showModel() {
   const info = await answer(await fetch(`/model?model=${encodeURIComponent($("model").value)}`));
+  typeBoxes(info);
   const valid = info.scores.valid;
   $("model-info").textContent =
     `task ${info.task}, types ${info.types.join(", ")}` +
@@ -96,7 +112,11 @@ async function tag(event) {
   $("tag").disabled = true;
   $("status").textContent = "tagging…";
   try {
-    const response = await fetch(`/tag?model=${encodeURIComponent($("model").value)}`, {
+    const boxes = Array.from($("types").querySelectorAll("input"));
+    const show = boxes.length
+      ? `&show=${encodeURIComponent(boxes.filter((b) => b.checked).map((b) => b.value).join(","))}`
+      : "";
+    const response = await fetch(`/tag?model=${encodeURIComponent($("model").value)}${show}`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: $("text").value }),
