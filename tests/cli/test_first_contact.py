@@ -81,27 +81,26 @@ def test_predict_reads_token_only_files_and_keeps_the_file_gold_tags(per_model, 
     one_line_error(capsys.readouterr().err, str(tokens))
 
 
-def test_threshold_is_for_per_models_and_moves_the_tags(per_model, trained, capsys):
+def test_threshold_moves_the_tags(per_model, trained, capsys):
     """Item 19: --threshold (default 0.5) decides which words are a person's; entities carry
-    a score; a bio model refuses --threshold in one line."""
+    a score. A bio model takes it too, as log odds against O (tests/ner/test_threshold.py)."""
     text = "Anna Smith said Teddy Roosevelt visited Paris with Maria Ivanov ."
-    counts = []
-    for threshold in ("0.05", "0.5", "0.95"):
-        assert (
-            main(["tag", "--model", str(per_model), "--json", "--threshold", threshold, text]) == 0
-        )
-        result = json.loads(capsys.readouterr().out)
-        persons = [t for t in result["tokens"] if t["label"] != "O"]
-        assert all(t["prob"] >= float(threshold) for t in persons)
-        assert all(0 <= e["score"] <= 1 for e in result["entities"])
-        counts.append(len(persons))
-    assert counts[0] >= counts[1] >= counts[2] and counts[0] > counts[2]
-    assert main(["tag", "--model", str(per_model), "--json", text]) == 0
-    default = json.loads(capsys.readouterr().out)
-    assert main(["tag", "--model", str(per_model), "--json", "--threshold", "0.5", text]) == 0
-    assert json.loads(capsys.readouterr().out) == default
-    assert main(["tag", "--model", str(trained), "--threshold", "0.3", text]) == 1
-    one_line_error(capsys.readouterr().err, "--threshold", "per models")
+    for model in (per_model, trained):
+        counts = []
+        for threshold in ("0.05", "0.5", "0.95"):
+            args = ["tag", "--model", str(model), "--json", "--threshold", threshold, text]
+            assert main(args) == 0
+            result = json.loads(capsys.readouterr().out)
+            names = [t for t in result["tokens"] if t["label"] != "O"]
+            if model == per_model:
+                assert all(t["prob"] >= float(threshold) for t in names)
+            assert all(0 <= e["score"] <= 1 for e in result["entities"])
+            counts.append(len(names))
+        assert counts[0] >= counts[1] >= counts[2] and counts[0] > counts[2], (model, counts)
+        assert main(["tag", "--model", str(model), "--json", text]) == 0
+        default = json.loads(capsys.readouterr().out)
+        assert main(["tag", "--model", str(model), "--json", "--threshold", "0.5", text]) == 0
+        assert json.loads(capsys.readouterr().out) == default
     with pytest.raises(SystemExit):
         main(["tag", "--threshold", "1.5", text])
     capsys.readouterr()

@@ -49,8 +49,9 @@ def scheme_option(p, help):
 
 
 THRESHOLD_HELP = (
-    "per models: a word is part of a person's name when its P(person) is at least this "
-    "(default 0.5)"
+    "a word is part of a person's name when its P(person) is at least this (default 0.5); "
+    "with a model of several labels, a word takes a shown label X over O (and the types not "
+    "shown) where P(X) / P(O) is at least t / (1 - t): lower tags more words, higher fewer"
 )
 
 
@@ -68,19 +69,13 @@ def threshold(text):
 
 
 def load_tagger(args):
-    """The tagger that --model names, with --threshold (per models only) and --show applied."""
-    from rnnkit.errors import RnnkitError
-    from rnnkit.ner.tagger import Tagger, describe_model
+    """The tagger that --model names, with --threshold and --show applied."""
+    from rnnkit.ner.tagger import Tagger
 
     tagger = Tagger.load(args.model)
     if args.show is not None:
         tagger.show = args.show
     if args.threshold is not None:
-        if tagger.task.name != "per":
-            raise RnnkitError(
-                f"--threshold is for per models; {describe_model(args.model)} is a "
-                f"{tagger.task.name} model"
-            )
         tagger.threshold = args.threshold
     return tagger
 

@@ -71,7 +71,9 @@ def describe_model(path):
 
 
 class Tagger:
-    """threshold: a per model's tokens with P(person) >= threshold are a person's.
+    """threshold: a per model's tokens with P(person) >= threshold are a person's; a model of
+    several labels takes a shown label X over O (and the types not shown) where P(X) / P(O) >=
+    threshold / (1 - threshold) (Task.decode_batch).
     show: the entity types it prints (None: every type the model tags); the model file's
     header holds it, so that a model that learned persons, places and organisations can ship
     as a person tagger."""

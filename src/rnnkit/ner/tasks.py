@@ -29,7 +29,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.ner import schemes
 from rnnkit.ner.schemes import binary_to_bio
 from rnnkit.ner.tagsets import Relabel, TagSet, parse_types, types_of
-from rnnkit.nn.crf import crf_decode_folded, crf_nll, fold
+from rnnkit.nn.crf import crf_decode_folded, crf_marginals, crf_nll, fold
 from rnnkit.nn.viterbi import viterbi
 
 CONLL_TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -78,18 +78,25 @@ class Task:
     # -- decoding ------------------------------------------------------------------------------
     def decode(self, y_hat, threshold=0.5, params=None, show=None):
         """ŷ (T, n_y) of one sentence -> (IOB2 tags, prob of each predicted label (T,)).
-        threshold: per's least P(person) of a person's token; params: the model's parameters,
-        for a CRF's scores; show: as decode_batch takes it."""
+        threshold, show: as decode_batch takes them; params: the model's parameters, for a CRF's
+        scores."""
         if self.name == "per":
             p = y_hat[:, 0]
             person = p >= threshold
             # a list of Python bools: comparing NumPy scalars one by one costs microseconds each
             return binary_to_bio(person.tolist()), np.where(person, p, 1 - p)
-        return self.decode_batch(y_hat[None], None, params, show=show)[0]
+        return self.decode_batch(y_hat[None], None, params, threshold, show)[0]
 
     def decode_batch(self, y_hat, mask, params=None, threshold=0.5, show=None):
         """ŷ (m, T, n_y) of a batch, mask (m, T) bool (None: all real) -> one (IOB2 tags, prob of
         each predicted label (T_i,)) per sentence. A CRF's prob is its marginal p(y<t> | x).
+
+        threshold: per's least P(person) of a person's token. Other tasks decode with
+        log(threshold / (1 - threshold)) added at every step to the score of O and of each
+        hidden type's label (nothing at 0.5): the per model's rule in its logit form, a shown
+        label X over those where P(X) / P(O) >= t / (1 - t), which for a word that is either O
+        or X is P(X) >= t; so a lower threshold tags more words, a higher one fewer. The probs
+        stay the model's own.
 
         show: the entity types to print (None: all). A token of another type is printed O, and
         the prob of an O is then that of all it stands for: p(O) plus p of every hidden type's
@@ -101,17 +108,25 @@ class Task:
         allowed, allowed_start, allowed_end = self.tagset.transitions
         # label 0 is O; a hidden type's chunk made O leaves the rest of a valid path valid
         hidden = _hidden_labels(self.tags, None if show is None else tuple(show))
+        if not 0 < threshold < 1:  # the log odds would be infinite, or not a number
+            raise ValueError(f"a {self.name} model's threshold lies in (0, 1), not {threshold}")
+        o_bias = float(np.log(threshold / (1 - threshold)))
         valid = True  # a path that keeps to the scheme's transitions
         if self.crf:
             A, start, end = (params[k] for k in CRF_PARAMS)
             tables = (allowed, allowed_start, allowed_end)
-            best, probs = crf_decode_folded(y_hat, lengths, A, start, end, *tables, hidden)
-        else:
-            if self.decoding == "argmax":
-                best, valid = y_hat.argmax(axis=2), False
+            if o_bias:  # the path of the shifted scores, the probs of the model's own
+                shifted = _plus_o(y_hat, o_bias, hidden)
+                best, _ = crf_decode_folded(shifted, lengths, A, start, end, *tables, hidden)
+                best, probs = fold(best, crf_marginals(y_hat, mask, A, start, end), hidden)
             else:
-                with np.errstate(divide="ignore"):  # log 0 = -inf: the padding, and underflows
-                    log_y = np.log(y_hat)
+                best, probs = crf_decode_folded(y_hat, lengths, A, start, end, *tables, hidden)
+        else:
+            with np.errstate(divide="ignore"):  # log 0 = -inf: the padding, and underflows
+                log_y = _plus_o(np.log(y_hat), o_bias, hidden)
+            if self.decoding == "argmax":
+                best, valid = log_y.argmax(axis=2), False
+            else:
                 best = viterbi(log_y, None, mask, None, None, allowed, allowed_start, allowed_end)
             best, probs = fold(best, y_hat, hidden)
         return [
@@ -182,6 +197,16 @@ class Task:
             crf,
             Relabel.from_json(t),
         )
+
+
+def _plus_o(scores, bias, hidden):
+    """The scores (m, T, n_y) with `bias` added to those of label 0 (O) and of the `hidden`
+    labels (n_y,) bool, all that is printed O (a copy; the scores themselves where bias is 0)."""
+    if not bias:
+        return scores
+    scores = np.array(scores, dtype=np.result_type(scores, np.float32))
+    scores[..., hidden | (np.arange(len(hidden)) == 0)] += bias
+    return scores
 
 
 @functools.lru_cache(maxsize=64)
