@@ -103,6 +103,30 @@ def test_bad_inputs_are_value_errors():
         m.forward(np.zeros((2, 3), int), mask=np.ones((2, 4), bool))
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64"])
+def test_ids_outside_the_vocabulary_are_refused_in_every_integer_type(dtype):
+    # Every integer type, its extremes too: the compiled kernel would read past W_ax.
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=1)
+    info = np.iinfo(dtype)
+    for bad in sorted({info.min, -1, 5, 100, info.max} - {0} if info.min else {5, 100, info.max}):
+        if info.min <= bad <= info.max:
+            for x in (np.array([[0, bad, 4]], dtype), np.array([[[0, 1], [4, bad]]], dtype)):
+                with pytest.raises(ValueError, match=r"ids must lie in \[0, n_x = 5\)"):
+                    m.forward(x)
+    good = np.array([[0, 4, 1]], dtype)
+    assert m.forward(good)[0].shape == (1, 3, 1)
+    assert m.forward(np.array([[[0, 4], [4, 0]]], dtype)[:, :, ::-1])[0].shape == (1, 2, 1)
+
+
+def test_a_spelling_row_outside_its_table_is_refused():
+    m = rnnkit.RNN(n_x=5, n_a=4, n_y=1, n_s=3)
+    table = np.zeros((2, 3), np.float32)
+    for index in ([[0, 2]], [[-1, 0]], [[0, np.iinfo(np.int64).min]]):
+        with pytest.raises(ValueError, match=r"s_index must lie in \[0, 2\)"):
+            m.forward(np.array([[1, 2]]), s=table, s_index=np.array(index))
+    assert m.forward(np.array([[1, 2]]), s=table, s_index=np.array([[1, 0]]))[0].shape == (1, 2, 1)
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, "int8", np.complex64, object])
 def test_a_dtype_that_is_not_float_is_a_type_error(dtype):
     """RNN(dtype=np.int32) once built all-zero weights (U(-k, k) rounded to integers)."""
