@@ -27,6 +27,13 @@ dropout and weight averaging) with 15 epochs, plus:
     tags-crf-bioes-reg  tags-crf-bioes with reg's dropout (not in the default --configs)
     tags4-crf-bioes  tags-crf-bioes learning MISC too, as the shipped `conll` does, though BTC
                has no MISC: its MISC-like words are O there (not in the default --configs)
+    tags-crf-bioes-no-chars, tags-crf-bioes-no-case, tags-crf-bioes-no-btc  the shipped
+               default's recipe (tags-crf-bioes) without each part, as no-chars, no-case and
+               no-btc are full without it (not in the default --configs)
+    tags-crf-bioes-case25  tags-crf-bioes with a quarter of the sentences recased, not 0.4 (the
+               shipped default's recipe; not in the default --configs)
+    tags-crf-bioes-c50  tags-crf-bioes with 50 units in each chain of the character RNN, not 25
+               (not in the default --configs)
     reg-gru    reg (the shipped default's recipe) with gated recurrent units, --cell gru, for
                the lecture's cell (not in the default --configs)
     reg-gru-e  reg-gru reading a learned embedding e<t> = E x<t> of 100 units, with dropout
@@ -34,13 +41,15 @@ dropout and weight averaging) with 15 epochs, plus:
 
     reg-btc2   reg with the tweets weighed twice (`--train btc/train.txt:2`): every BTC
                sentence shown twice an epoch (not in the default --configs)
-Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run whose
-model.npz exists is not trained again. --jobs runs that many trainings at once. --report
-trains nothing. Adds every run's scores to OUT/results.json (a run scored again replaces its
-entry; the other runs' entries are kept). --split dev scores the same rows made of the dev
-sets instead (CoNLL-2003 valid as published, lowercased and uppercased; BTC dev), with their
-mean, into OUT/results-dev.json: the recipe with the best mean over seeds is the one to ship,
-and of its seeds the best that gets the lecture's Teddy pair right.
+Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run that ended
+(its model.npz there, and no lock file) is not trained again, and only such runs are scored: a
+run still training in another process is neither trained twice nor scored half-way. --jobs
+runs that many trainings at once. --report trains nothing. Adds every run's scores to
+OUT/results.json (a run scored again replaces its entry; the other runs' entries are kept).
+--split dev scores the same rows made of the dev sets instead (CoNLL-2003 valid as published,
+lowercased and uppercased; BTC dev), with their mean, into OUT/results-dev.json: the recipe
+with the best mean over seeds is the one to ship, and of its seeds the best that gets the
+lecture's Teddy pair right.
 """
 
 import argparse
@@ -62,11 +71,14 @@ from robustness import (
     score_people_write,
 )
 
+from rnnkit.ner.run_directory import LOCK_FILE
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # The default model's recipe before issue 13 (`bi2-per-init` of quality.py; the shipped
 # model's header holds it, and `--preset default` now reads the new one), in 15 epochs.
 BASE = [*BI2_INIT, *SIZES, "--lr", "3e-3", *FEATURES, "--epochs", "15"]
 CASE, CHARS = ["--case-augment", "0.4"], ["--char-hidden", "25"]
+CASE25, CHARS50 = ["--case-augment", "0.25"], ["--char-hidden", "50"]
 
 
 def data_flags(data, btc=True, btc_weight=None):
@@ -97,6 +109,18 @@ def configs(data):
         "tags-crf-bioes": [*full, *tags, *bioes],
         "tags-crf-bioes-reg": [*full, *tags, *bioes, *reg],
         "tags4-crf-bioes": [*full, *tags4, *bioes],
+        "tags-crf-bioes-no-chars": [*BASE, *data_flags(data), *CASE, *tags, *bioes],
+        "tags-crf-bioes-no-case": [*BASE, *data_flags(data), *CHARS, *tags, *bioes],
+        "tags-crf-bioes-no-btc": [
+            *BASE,
+            *data_flags(data, btc=False),
+            *CASE,
+            *CHARS,
+            *tags,
+            *bioes,
+        ],
+        "tags-crf-bioes-c50": [*BASE, *data_flags(data), *CASE, *CHARS50, *tags, *bioes],
+        "tags-crf-bioes-case25": [*BASE, *data_flags(data), *CASE25, *CHARS, *tags, *bioes],
         "tags-crf-reg": [*full, *tags, *reg],
         "reg-gru": [*full, *reg, "--cell", "gru"],
         "reg-btc2": [*BASE, *data_flags(data, btc_weight=2), *CASE, *CHARS, *reg],
@@ -104,9 +128,21 @@ def configs(data):
     }
 
 
+def finished(out):
+    """Whether the run in `out` ended. Its model.npz is written at each better epoch, so a run
+    still training (or killed) has one too; only its lock file, removed when a run ends, tells
+    them apart (rnnkit.ner.run_directory)."""
+    return (out / "model.npz").exists() and not (out / LOCK_FILE).exists()
+
+
 def train(flags, out, seed):
-    if (out / "model.npz").exists():
+    if finished(out):
         return
+    if (out / LOCK_FILE).exists():
+        sys.exit(
+            f"{out}: a run is training there, or was killed (its {LOCK_FILE} is left): wait for "
+            "it, or resume it with rnnkit train --resume"
+        )
     cmd = ["rnnkit", "train", *flags, "--seed", str(seed), "--out", str(out), "--quiet"]
     print("$", shlex.join(cmd), flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -164,10 +200,10 @@ def main(argv=None):
     files = {f: read_conll(args.data / f, scheme=s) for f, s, _ in evaluations.values()}
     items = None if dev else parse_people_write()
     results = {
-        str(out): scores(out, files, items, evaluations)
-        for _, _, out in runs
-        if (out / "model.npz").exists()
+        str(out): scores(out, files, items, evaluations) for _, _, out in runs if finished(out)
     }
+    if not results:
+        sys.exit(f"{args.out}: no finished run of {args.configs} (seeds {args.seeds}) to score")
     path = args.out / ("results-dev.json" if dev else "results.json")
     kept = json.loads(path.read_text()) if path.exists() else {}
     path.write_text(json.dumps({**kept, **results}, indent=1))
