@@ -53,6 +53,23 @@ def test_cli_on_the_cluster_writes_what_one_process_writes(cluster, corpus, tmp_
         assert part.read_bytes() == (tmp_path / "one" / part.name).read_bytes()
 
 
+def test_the_cluster_shows_the_types_and_threshold_asked_for(cluster, corpus, tmp_path, capsys):
+    # The workers apply --show and --threshold to the model they load, as one process does.
+    pattern, options = f"{corpus}/*.txt", ["--show", "PER,LOC", "--threshold", "0.3"]
+    assert main(["tag", "--input", pattern, *options, "--out", f"{tmp_path}/one/"]) == 0
+    address = cluster.scheduler_address
+    assert (
+        main(["tag", "--input", pattern, *options, "--dask", address, "--out", f"{tmp_path}/d/"])
+        == 0
+    )
+    assert capsys.readouterr().err == ""
+    parts = sorted((tmp_path / "d").iterdir())
+    assert [p.read_bytes() for p in parts] == [
+        (tmp_path / "one" / p.name).read_bytes() for p in parts
+    ]
+    assert b'"type": "LOC"' in b"".join(p.read_bytes() for p in parts)  # Berlin
+
+
 def test_tag_bag_maps_the_tagger_over_texts_and_documents(cluster, corpus):
     tagger = Tagger.load()
     texts = [f"Teddy Roosevelt was here {i} times ." for i in range(50)] + ["", "Olaf\nScholz"]

@@ -23,14 +23,15 @@ from rnnkit.io.atomic import atomic_writer
 from rnnkit.ner import formats
 from rnnkit.ner.pipeline import BATCH_SIZE, batched, tag_items
 
-_taggers = {}  # model -> Tagger, in this worker process
+_taggers = {}  # (model, show, threshold) -> Tagger, in this worker process
 _lock = threading.Lock()  # a worker's threads share its taggers
 
 
-def tag_bag(bag, model=None, batch_size=BATCH_SIZE):
+def tag_bag(bag, model=None, batch_size=BATCH_SIZE, show=None, threshold=None):
     """A bag of texts (str) and Paragraphs -> a bag of their results (Tagger.tag's object, or a
-    tagged paragraph as rnnkit.ner.pipeline.tag_paragraphs makes it), in the same order."""
-    return bag.map_partitions(_tag_partition, model, batch_size)
+    tagged paragraph as rnnkit.ner.pipeline.tag_paragraphs makes it), in the same order.
+    show, threshold: as Tagger has them (None: the model's own)."""
+    return bag.map_partitions(_tag_partition, model, batch_size, show, threshold)
 
 
 def read_documents(paths):
@@ -39,15 +40,18 @@ def read_documents(paths):
     return db.from_sequence(paths, npartitions=max(1, len(paths))).map_partitions(_read_partition)
 
 
-def tag_files(paths, out_dir, model=None, fmt="jsonl", address="local", workers=None):
+def tag_files(
+    paths, out_dir, model=None, fmt="jsonl", address="local", workers=None, show=None,
+    threshold=None,
+):  # fmt: skip
     """Tag the documents at `paths` on the cluster at `address` ('local' starts one of processes
     on this machine) and write document i to out_dir/part-0000i.<fmt>, as `rnnkit tag --input
-    ... --out DIR` does on one machine, byte for byte."""
+    ... --out DIR` does on one machine, byte for byte; show and threshold as tag_bag takes them."""
     from distributed import Client, LocalCluster
 
-    from rnnkit.ner.tagger import Tagger
-
-    Tagger.load(model)  # a model that cannot load is refused here, not in every worker's log
+    # A model that cannot load, or a type it lacks, is refused here, not in every worker's log
+    _configured(model, show, threshold)
+    run = (paths, out_dir, model, fmt, show, threshold)
     if address == "local":
         with (
             LocalCluster(
@@ -59,19 +63,20 @@ def tag_files(paths, out_dir, model=None, fmt="jsonl", address="local", workers=
             ) as cluster,
             Client(cluster) as client,
         ):
-            return _compute(client, paths, out_dir, model, fmt)
+            return _compute(client, *run)
     try:
         client = Client(address)
     except (ValueError, OSError) as e:  # not an address, or no scheduler answers there
         raise RnnkitError(f"--dask {address}: cannot reach a Dask scheduler there ({e})") from None
     with client:
-        return _compute(client, paths, out_dir, model, fmt)
+        return _compute(client, *run)
 
 
-def _compute(client, paths, out_dir, model, fmt):
+def _compute(client, paths, out_dir, model, fmt, show, threshold):
     """Write the documents' parts on the cluster of `client` (out_dir made once it is up)."""
     os.makedirs(out_dir, exist_ok=True)
-    pieces = tag_bag(read_documents(paths), model).map(_render, fmt)
+    bag = read_documents(paths)
+    pieces = tag_bag(bag, model, show=show, threshold=threshold).map(_render, fmt)
     writes = [
         dask.delayed(_write_part)(part, os.path.join(out_dir, formats.part_name(i, fmt)), fmt)
         for i, part in enumerate(pieces.to_delayed())
@@ -79,17 +84,28 @@ def _compute(client, paths, out_dir, model, fmt):
     return client.compute(writes, sync=True)
 
 
-def _tagger(model):
+def _configured(model, show, threshold):
+    """The Tagger of `model` with show and threshold (None: the model's own) applied."""
     from rnnkit.ner.tagger import Tagger
 
+    tagger = Tagger.load(model)
+    if show is not None:
+        tagger.show = show
+    if threshold is not None:
+        tagger.threshold = threshold
+    return tagger
+
+
+def _tagger(model, show=None, threshold=None):
+    key = (model, show, threshold)
     with _lock:
-        if model not in _taggers:
-            _taggers[model] = Tagger.load(model)
-        return _taggers[model]
+        if key not in _taggers:
+            _taggers[key] = _configured(model, show, threshold)
+        return _taggers[key]
 
 
-def _tag_partition(items, model, batch_size):
-    tagger = _tagger(model)
+def _tag_partition(items, model, batch_size, show=None, threshold=None):
+    tagger = _tagger(model, show, threshold)
     return [r for batch in batched(items, batch_size) for r in tag_items(tagger, batch)]
 
 

@@ -94,4 +94,6 @@ def test_dask_refuses_a_bad_address_and_a_missing_model_before_making_the_output
     one_line_error(capsys.readouterr().err, "--dask bogus: cannot reach a Dask scheduler")
     assert main([*argv, "--model", str(tmp_path / "nope"), "--dask", "local"]) == 1
     one_line_error(capsys.readouterr().err, "nope")
+    assert main([*argv, "--show", "DRUG", "--dask", "local"]) == 1  # before a cluster starts
+    one_line_error(capsys.readouterr().err, "--show names DRUG")
     assert not os.path.exists(out)

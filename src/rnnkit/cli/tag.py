@@ -173,11 +173,8 @@ def _run_documents(args):
         parts = (os.path.join(args.out, part_name(i, fmt)) for i in range(len(paths)))
         refuse_inputs_as_output(parts if to_dir else [args.out], paths)
     if args.dask is not None:
-        if args.encoding != "utf-8" or args.threshold is not None or args.show is not None:
-            raise RnnkitError(
-                "--dask tags UTF-8 files at the model's threshold, with the types it shows: "
-                "leave out --encoding, --threshold and --show"
-            )
+        if args.encoding != "utf-8":
+            raise RnnkitError("--dask tags UTF-8 files: leave out --encoding")
         if args.out is None:
             raise RnnkitError("--dask writes one file per document: give --out DIR")
         if STDIN in paths:
@@ -188,8 +185,9 @@ def _run_documents(args):
         if model is not None and os.path.exists(model):
             model = os.path.abspath(model)  # the workers' working directory may differ
         rnnkit_dask.tag_files(
-            paths, args.out, model=model, fmt=fmt, address=args.dask, workers=args.workers
-        )
+            paths, args.out, model=model, fmt=fmt, address=args.dask, workers=args.workers,
+            show=args.show, threshold=args.threshold,
+        )  # fmt: skip
         return 0
     from rnnkit.ner.pipeline import render_documents
 
