@@ -48,8 +48,8 @@ runs that many trainings at once. --report trains nothing. Adds every run's scor
 OUT/results.json (a run scored again replaces its entry; the other runs' entries are kept).
 --split dev scores the same rows made of the dev sets instead (CoNLL-2003 valid as published,
 lowercased and uppercased; BTC dev), with their mean, into OUT/results-dev.json: the recipe
-with the best mean over seeds is the one to ship, and of its seeds the best that gets the
-lecture's Teddy pair right.
+with the best mean over seeds is the one to ship (where it is ahead of the shipped recipe by
+0.001 or more), and of its seeds the best that gets the lecture's Teddy pair right.
 """
 
 import argparse
