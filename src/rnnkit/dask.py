@@ -49,8 +49,10 @@ def tag_files(
     ... --out DIR` does on one machine, byte for byte; show and threshold as tag_bag takes them."""
     from distributed import Client, LocalCluster
 
+    from rnnkit.ner.tagger import Tagger
+
     # A model that cannot load, or a type it lacks, is refused here, not in every worker's log
-    _configured(model, show, threshold)
+    Tagger.load(model, show=show, threshold=threshold)
     run = (paths, out_dir, model, fmt, show, threshold)
     if address == "local":
         with (
@@ -84,23 +86,13 @@ def _compute(client, paths, out_dir, model, fmt, show, threshold):
     return client.compute(writes, sync=True)
 
 
-def _configured(model, show, threshold):
-    """The Tagger of `model` with show and threshold (None: the model's own) applied."""
+def _tagger(model, show=None, threshold=None):
     from rnnkit.ner.tagger import Tagger
 
-    tagger = Tagger.load(model)
-    if show is not None:
-        tagger.show = show
-    if threshold is not None:
-        tagger.threshold = threshold
-    return tagger
-
-
-def _tagger(model, show=None, threshold=None):
     key = (model, show, threshold)
     with _lock:
         if key not in _taggers:
-            _taggers[key] = _configured(model, show, threshold)
+            _taggers[key] = Tagger.load(model, show=show, threshold=threshold)
         return _taggers[key]
 
 

@@ -72,12 +72,7 @@ def load_tagger(args):
     """The tagger that --model names, with --threshold and --show applied."""
     from rnnkit.ner.tagger import Tagger
 
-    tagger = Tagger.load(args.model)
-    if args.show is not None:
-        tagger.show = args.show
-    if args.threshold is not None:
-        tagger.threshold = args.threshold
-    return tagger
+    return Tagger.load(args.model, show=args.show, threshold=args.threshold)
 
 
 def utf8_stdout():

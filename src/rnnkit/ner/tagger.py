@@ -107,8 +107,10 @@ class Tagger:
 
     # -- storage ---------------------------------------------------------------
     @classmethod
-    def load(cls, path=None):
-        """Load a model file, a training directory, or a shipped model (None = 'default')."""
+    def load(cls, path=None, *, show=None, threshold=None):
+        """Load a model file, a training directory, or a shipped model (None = 'default').
+        show, threshold: set on the loaded tagger (None: the types its file names, and 0.5);
+        RnnkitError for a type the model does not tag."""
         file = resolve_model_path(path)
         arrays, meta = storage.load(file, expect_format=storage.MODEL_FORMAT)
         try:
@@ -121,7 +123,7 @@ class Tagger:
             else:
                 model = RNN.from_config(config)
             task.attach(model)  # a CRF's parameters
-            show = task.check_show(meta.get("show"))
+            shown = task.check_show(meta.get("show"))
         except (KeyError, TypeError, ValueError, AttributeError, RnnkitError) as e:
             raise storage.ModelFileError(
                 f"{file}: not a valid rnnkit tagger ({type(e).__name__}: {e})"
@@ -143,7 +145,12 @@ class Tagger:
             p[...] = arrays[name]
             if not np.isfinite(p).all():
                 raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
-        return cls(model, featurizer, task, meta, show=show)
+        tagger = cls(model, featurizer, task, meta, show=shown)
+        if show is not None:
+            tagger.show = show
+        if threshold is not None:
+            tagger.threshold = threshold
+        return tagger
 
     def save(self, path, dtype=None, **meta):
         """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding

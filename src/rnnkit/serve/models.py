@@ -70,9 +70,7 @@ class Models:
 
 
 def _load(model, show=None):
-    tagger = Tagger.load(model)
-    if show is not None:  # checked against the model's types before the port opens
-        tagger.show = show
+    tagger = Tagger.load(model, show=show)  # a type it lacks: refused before the port opens
     tagger.tag("Warm up.")  # the first call's one-time costs, before any request waits for them
     return tagger
 
