@@ -30,7 +30,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.ner import schemes
 from rnnkit.ner.schemes import binary_to_bio
 from rnnkit.ner.tagsets import Relabel, TagSet, parse_types, types_of
-from rnnkit.nn.crf import crf_decode_folded, crf_marginals, crf_nll, fold
+from rnnkit.nn.crf import crf_decode, crf_decode_folded, crf_marginals, crf_nll, fold
 from rnnkit.nn.viterbi import viterbi
 
 CONLL_TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -117,8 +117,7 @@ class Task:
             A, start, end = (params[k] for k in CRF_PARAMS)
             tables = (allowed, allowed_start, allowed_end)
             if o_bias:  # the path of the shifted scores, the probs of the model's own
-                shifted = _plus_o(y_hat, o_bias, hidden)
-                best, _ = crf_decode_folded(shifted, lengths, A, start, end, *tables, hidden)
+                best = crf_decode(_plus_o(y_hat, o_bias, hidden), mask, A, start, end, *tables)
                 best, probs = fold(best, crf_marginals(y_hat, mask, A, start, end), hidden)
             else:
                 best, probs = crf_decode_folded(y_hat, lengths, A, start, end, *tables, hidden)
