@@ -62,6 +62,18 @@ def tag_on_the_page(driver, text):
     assert not driver.find_element(By.ID, "error").is_displayed()
 
 
+def json_view(driver):
+    """What the page's JSON view shows."""
+    return json.loads(driver.find_element(By.ID, "json").text)
+
+
+def api_answer(endpoint):
+    """What POST `endpoint` answers for TEXT."""
+    body, headers = json.dumps({"text": TEXT}).encode(), {"Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(endpoint, body, headers), timeout=60) as r:
+        return json.load(r)
+
+
 def test_the_page_highlights_the_names_with_their_offsets(serve, browser, tmp_path):
     with serve("--no-access-log") as (_, url):
         browser.get(url)
@@ -92,12 +104,7 @@ def test_the_page_highlights_the_names_with_their_offsets(serve, browser, tmp_pa
         assert [row[:4] for row in rows] == want
         # The JSON view holds what the API answers.
         browser.find_element(By.CSS_SELECTOR, "#json-view summary").click()
-        shown = json.loads(browser.find_element(By.ID, "json").text)
-        request = urllib.request.Request(
-            f"{url}/tag", json.dumps({"text": TEXT}).encode(), {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as r:
-            assert shown == json.load(r)
+        assert json_view(browser) == api_answer(f"{url}/tag")
         browser.save_screenshot(str(tmp_path / "serve.png"))
         assert (tmp_path / "serve.png").stat().st_size > 0
 
@@ -114,14 +121,7 @@ def test_the_page_highlights_the_names_with_their_offsets(serve, browser, tmp_pa
             *((n, "PER") for n in NAMES),
             ("Berlin", "LOC"),
         ]
-        shown = json.loads(browser.find_element(By.ID, "json").text)
-        request = urllib.request.Request(
-            f"{url}/tag?show=PER,LOC",
-            json.dumps({"text": TEXT}).encode(),
-            {"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as r:
-            assert shown == json.load(r)
+        assert json_view(browser) == api_answer(f"{url}/tag?show=PER,LOC")
         for box in boxes:  # no type ticked: the server's 400 is shown, naming the types
             if box.is_selected():
                 box.click()
@@ -136,11 +136,4 @@ def test_the_page_highlights_the_names_with_their_offsets(serve, browser, tmp_pa
             lambda d: f"test F1 {lecture_f1}%" in d.find_element(By.ID, "model-info").text
         )
         tag_on_the_page(browser, TEXT)
-        shown = json.loads(browser.find_element(By.ID, "json").text)
-        request = urllib.request.Request(
-            f"{url}/tag?model=lecture",
-            json.dumps({"text": TEXT}).encode(),
-            {"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as r:
-            assert shown == json.load(r)
+        assert json_view(browser) == api_answer(f"{url}/tag?model=lecture")
