@@ -204,6 +204,38 @@ def test_bench_models_times_two_models_side_by_side(tmp_path):
     assert default[1] == "yes" and default[6].endswith("µs")  # warm and cold both measured
 
 
+@pytest.mark.parametrize(
+    "model, rows",
+    [
+        ("lecture", ["the RNN (RNN.forward)", "of which the compiled stack"]),
+        ("default", ["remembered spellings (remembered_table)", "of which the compiled stack",
+                     "of which the compiled crf_decode_folded"]),
+    ],
+)  # fmt: skip
+def test_latency_parts_times_each_part_of_a_call(tmp_path, model, rows):
+    """benchmarks/latency_parts.py: a row for each part the model's call has, their sum and the
+    whole call."""
+    pytest.importorskip("numba", reason="the compiled parts need Numba")
+    script = HARNESS.parent / "latency_parts.py"
+    if not script.exists():
+        pytest.skip("benchmarks/ is not beside the tests (an installed package)")
+    argv = [model, "--data", str(tmp_path / "none.txt"), "--calls", "3", "--repeats", "1"]
+    res = subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr
+    assert "data: synthetic" in res.stdout
+    table = {
+        cells[0]: float(cells[1].replace(",", ""))
+        for line in res.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| part")
+        for cells in [[c.strip(" ") for c in line.strip().strip("|").split("|")]]
+    }
+    assert set(rows) <= set(table) and all(v > 0 for v in table.values())
+    assert "Tagger.predict, the whole call" in table and "the parts, summed" in table
+    assert ("remembered spellings (remembered_table)" in table) == (model == "default")
+
+
 def test_latency_runs_before_each_ahead_of_every_timed_call():
     calls = []
 
