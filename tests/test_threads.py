@@ -105,6 +105,22 @@ def test_overlapping_blocks_in_threads_restore_the_original_once_all_are_done(mo
     assert fake.setting == 2 and fake.log == [("set", 1), ("set", 2)]
 
 
+def test_a_library_already_at_the_limit_is_left_alone(monkeypatch):
+    """Setting a count costs more than reading it, and a short sentence's call pays it twice: a
+    library at the limit already is neither set nor restored, and still runs at the limit."""
+    fake = FakeController()
+    fake.setting = 1
+    monkeypatch.setattr(threads, "_controller", fake)
+    threads.set_threads(1)
+    with threads.limited():
+        assert fake.setting == 1
+    assert fake.setting == 1 and fake.log == []
+    threads.set_threads(3)  # a library below the limit is raised to it, and given back
+    with threads.limited():
+        assert fake.setting == 3
+    assert fake.setting == 1 and fake.log == [("set", 3), ("set", 1)]
+
+
 def test_a_blas_library_loaded_inside_a_block_is_limited_too_and_given_back():
     """The compiled kernel loads SciPy's own OpenBLAS after a block has begun: it must run with
     rnnkit's threads as well, and get its own setting back when the block ends. In a fresh

@@ -230,6 +230,64 @@ def test_the_whole_model_in_one_kernel_call_equals_numpy(
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@needs_numba
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_whole_model_kernel_refuses_ids_and_rows_out_of_range(layers, monkeypatch):
+    """The compiled stack checks word ids and spelling rows as it reads them (RNN.forward no
+    longer checks them first on that path): out of range it computes nothing, and forward
+    raises the same error as on NumPy's path, with the kernel still in use afterwards."""
+    n_x, n_s = 6, 3
+    model = rnnkit.RNN(n_x, 5, 4, "tanh", "softmax", layers=layers, bidirectional=True, n_s=n_s)
+    table = np.zeros((2, n_s), np.float32)
+    assert kernels.load()
+    calls = []
+    stack = kernels.stack_forward
+    monkeypatch.setattr(kernels, "stack_forward", lambda *a: calls.append(1) or stack(*a))
+    x_good, rows_good = np.array([[0, 5, 1], [2, 3, 4]]), np.array([[1, 0, 1], [0, 0, 1]])
+    for x, index, error in (
+        ([[0, 6, 1], [2, 3, 4]], rows_good, r"ids must lie in \[0, n_x = 6\)"),
+        ([[0, 5, 1], [2, 3, -1]], rows_good, r"ids must lie in \[0, n_x = 6\)"),
+        ([[[0, 1], [5, 9], [1, 1]]] * 2, rows_good, r"ids must lie in \[0, n_x = 6\)"),
+        (np.array([[0, 2**64 - 1, 1], [2, 3, 4]], np.uint64), rows_good, r"ids must lie in \["),
+        (np.array([[0, -128, 1], [2, 3, 4]], np.int8), rows_good, r"ids must lie in \["),
+        (x_good, np.array([[1, 0, 1], [0, 2**63, 1]], np.uint64), r"s_index must lie in \["),
+        (x_good, [[1, 0, 2], [0, 0, 1]], r"s_index must lie in \[0, 2\)"),
+        (x_good, [[1, 0, 1], [-1, 0, 1]], r"s_index must lie in \[0, 2\)"),
+    ):
+        calls.clear()
+        with pytest.raises(ValueError, match=error):
+            model.forward(np.array(x), s=table, s_index=np.array(index))
+        assert calls == [1]  # the kernel saw them first
+    y_hat, _ = model.forward(x_good, s=table, s_index=rows_good)
+    assert kernels.available and calls[-1] == 1 and np.isfinite(y_hat).all()
+
+
+@needs_numba
+def test_the_compiled_loop_takes_empty_batches_and_refuses_ids_of_no_group():
+    """With the loop loaded: empty batches give empty outputs at every depth (three layers once
+    raised NumPy's "cannot reshape"), and ids of shape (m, T, 0), which the whole-model kernel
+    once read past their end (a segmentation fault), are refused. In a fresh process, so that
+    a crash fails this test, not the run."""
+    out = run_python(
+        """
+        import numpy as np, rnnkit
+        from rnnkit.nn import kernels
+        assert kernels.load()
+        for layers in (1, 2, 3):
+            m = rnnkit.RNN(6, 5, 4, "tanh", "softmax", layers=layers, bidirectional=True)
+            for shape in ((0, 3), (1, 0), (0, 0, 2), (2, 0, 3)):
+                y_hat, a = m.forward(np.zeros(shape, np.int64))
+                assert y_hat.shape == (*shape[:2], 4) and a.shape == (*shape[:2], 10)
+            try:
+                m.forward(np.zeros((1, 3, 0), np.int64))
+            except ValueError as e:
+                print(e)
+        print(kernels.available)
+        """
+    )
+    assert out.count("needs K >= 1 ids a step") == 3 and out.endswith("True\n")
+
+
 def test_a_failing_kernel_falls_back_to_numpy(monkeypatch):
     """The optional kernel must never stop a tagger: if Numba fails, forward() gives NumPy's
     answer."""

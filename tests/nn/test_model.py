@@ -103,6 +103,36 @@ def test_bad_inputs_are_value_errors():
         m.forward(np.zeros((2, 3), int), mask=np.ones((2, 4), bool))
 
 
+@pytest.mark.parametrize(
+    "layers, bidirectional, cell", [(1, False, "rnn"), (2, True, "rnn"), (3, True, "rnn"),
+                                    (2, True, "gru"), (3, False, "gru")]
+)  # fmt: skip
+@pytest.mark.parametrize("n_s", [None, 2])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(layers, bidirectional, cell, n_s):
+    """No sentences, or sentences of no steps: outputs of the batch's shape, a loss of 0 and
+    zero gradients, in every depth and cell (a model of three layers, or a GRU, once raised
+    NumPy's "cannot reshape array of size 0"). Ids of no group a step mean no x<t> at all: an
+    error, where the compiled loop once read past the array and crashed the process."""
+    m = rnnkit.RNN(
+        6, 5, 4, "tanh", "softmax", layers=layers, bidirectional=bidirectional, cell=cell, n_s=n_s
+    )
+    n_out = 5 * (2 if bidirectional else 1)
+    for shape in ((0, 3), (1, 0), (0, 0, 2), (2, 0, 3)):
+        x, y = np.zeros(shape, np.int64), np.zeros(shape[:2], np.int64)
+        s = {} if n_s is None else {"s": np.zeros((*shape[:2], n_s), np.float32)}
+        y_hat, a = m.forward(x, **s)
+        assert y_hat.shape == (*shape[:2], 4) and a.shape == (*shape[:2], n_out)
+        for sparse in (False, True):
+            loss, grads, *_ = m.loss_and_grads(x, y, sparse=sparse, **s)
+            assert loss == 0 and grads.keys() == m.params.keys()
+            for name, g in grads.items():
+                g = g.to_dense() if hasattr(g, "to_dense") else g
+                assert g.shape == m.params[name].shape and not g.any(), name
+    s = {} if n_s is None else {"s": np.zeros((1, 3, n_s))}
+    with pytest.raises(ValueError, match="K >= 1 ids a step"):
+        m.forward(np.zeros((1, 3, 0), np.int64), **s)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64"])
 def test_ids_outside_the_vocabulary_are_refused_in_every_integer_type(dtype):
     # Every integer type, its extremes too: the compiled kernel would read past W_ax.

@@ -147,7 +147,9 @@ def rnn_forward(
             S, s_rows = extra.reshape(T * m, n_a), np.arange(T * m).reshape(T, m)
     else:
         # z<t> for every step at once, in one 2-D product (a 3-D matmul is slower for few rows)
-        a, x = (inp.reshape(T * m, -1) @ W_ax.T).reshape(T, m, -1), None
+        # (the sizes spelled out: -1 cannot be inferred for an empty batch)
+        a = (inp.reshape(T * m, inp.shape[-1]) @ W_ax.T).reshape(T, m, W_ax.shape[0])
+        x = None
         a += b_a
         if extra is not None:
             a += extra
@@ -189,10 +191,12 @@ def stack_forward(ids, rows, activation, layer1, S, s_rows, layer2, W_ya, b_y):
     each a tuple of one array per direction; layer2's b_a holds empty arrays for a model of one
     layer. S: for each layer-1 direction,
     W_as s of each row of the spelling table ((rows, n_a), or (0, n_a) without spellings);
-    s_rows (T, m) each token's row.
+    s_rows (T, m) each token's row. None, and nothing computed, if an id lies outside W_ax or a
+    row outside S: the kernel checks them as it reads them.
     """
     args = (ids, rows, activation == "relu", *layer1, S, s_rows, *layer2, W_ya, b_y)
-    return _call("stack", args)
+    logits, top, ok = _call("stack", args)
+    return (logits, top) if ok else None
 
 
 def viterbi_paths(scores, lengths, A, start, end):

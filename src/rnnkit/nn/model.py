@@ -254,8 +254,8 @@ class RNN:
         if x.dtype.kind in "iu":
             if x.ndim not in (2, 3):
                 raise ValueError(f"id input must be (batch, T) or (batch, T, K), not {x.shape}")
-            if x.size and (x.min() < 0 or x.max() >= self.n_x):
-                raise ValueError(f"ids must lie in [0, n_x = {self.n_x})")
+            if x.ndim == 3 and x.shape[2] == 0:  # x<t> would be no one-hot at all
+                raise ValueError(f"id input (batch, T, K) needs K >= 1 ids a step, not {x.shape}")
         elif x.dtype.kind == "f":
             if x.ndim != 3 or x.shape[-1] != self.n_x:
                 raise ValueError(f"dense input must be (batch, T, n_x = {self.n_x}), not {x.shape}")
@@ -310,9 +310,18 @@ class RNN:
                 f"s_index must hold ints of shape (batch, T) = {(m, T)}, "
                 f"not {index.dtype} {index.shape}"
             )
-        if index.size and (index.min() < 0 or index.max() >= len(table)):
-            raise ValueError(f"s_index must lie in [0, {len(table)}), the rows of s")
         return table.astype(self.dtype, copy=False), np.ascontiguousarray(index.T)
+
+    def _check_ranges(self, x, s):
+        """Refuse ids outside [0, n_x) and spelling rows outside the table (s: ForwardCache.s).
+        Apart from _check_inputs: the compiled stack checks them as it reads them, and this runs
+        before anything else reads them (NumPy's take would wrap a negative id)."""
+        if x.dtype.kind in "iu" and x.size and (x.min() < 0 or x.max() >= self.n_x):
+            raise ValueError(f"ids must lie in [0, n_x = {self.n_x})")
+        if isinstance(s, tuple):
+            table, index = s
+            if index.size and (index.min() < 0 or index.max() >= len(table)):
+                raise ValueError(f"s_index must lie in [0, {len(table)}), the rows of s")
 
     def _input_term(self, W_ax, b_a, x_tm):
         """W_ax x<t> + b_a for every step at once: (T, m, n_a)."""
@@ -353,6 +362,16 @@ class RNN:
         x_tm = np.swapaxes(x, 0, 1)  # (T, m, ...) time-major
         mask_tm = None if mask is None else np.ascontiguousarray(mask.T)
         cache = ForwardCache(mask, mask_tm, a0, s=s_tm)
+        rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
+        T, m = x_tm.shape[:2]
+        if rows is not None and self._stacks(x_tm):
+            stacked = self._stack_forward(x_tm, cache.s, rows)
+            if stacked is not None:  # None: an id or row out of range, which the next line names
+                logits, top = stacked
+                cache.top = top[0] if len(top) == 1 else np.concatenate(top, axis=-1)
+                cache.logits = logits.transpose(1, 0, 2)
+                return cache
+        self._check_ranges(x, cache.s)
         if self.n_e is not None:  # layer 1 reads e<t> = E x<t>, a dense input
             if x_tm.dtype.kind not in "iu":
                 raise ValueError("a model with an embedding E (n_e set) reads ids, not floats")
@@ -360,13 +379,6 @@ class RNN:
             cache.e_drop = self._dropout(x_tm.shape, dropout_rng, self.embedding_dropout)
             if cache.e_drop is not None:
                 x_tm *= cache.e_drop
-        rows = self._kernel_rows(x_tm, mask_tm, a0) if compiled and dropout_rng is None else None
-        T, m = x_tm.shape[:2]
-        if rows is not None and self._stacks(x_tm):
-            logits, top = self._stack_forward(x_tm, cache.s, rows)
-            cache.top = top[0] if len(top) == 1 else np.concatenate(top, axis=-1)
-            cache.logits = logits.transpose(1, 0, 2)
-            return cache
         W_ya, b_y = self.params["W_ya"], self.params["b_y"]
         logits = None
         if rows is not None:  # the kernel adds W_ya a<t> to them as it goes
@@ -426,6 +438,7 @@ class RNN:
         is passed without a copy)."""
         return (
             x_tm.dtype.kind in "iu"
+            and self.n_e is None  # an embedding's e<t> is dense
             and self.cell == "rnn"  # a GRU's chains are compiled one at a time
             and self.layers <= 2
             and all(self.params[c.W_ax].T.flags.c_contiguous for c in self.chains_of(1))
@@ -612,7 +625,8 @@ class RNN:
 
 def _times(dz, W):
     """W^T dz<t> for every step: (T, m, n) from dz (T, m, rows) and W (rows, n)."""
-    return (dz.reshape(-1, dz.shape[-1]) @ W).reshape(*dz.shape[:2], -1)
+    T, m, rows = dz.shape  # spelled out: -1 cannot be inferred for an empty batch
+    return (dz.reshape(T * m, rows) @ W).reshape(T, m, W.shape[1])
 
 
 def _plus(total, term):

@@ -151,9 +151,12 @@ def input_terms(below, W_ax_T, b_a):
 def stack(ids, rows, use_relu, W_ax1, b_a1, W_aa1, S, s_rows, W_ax2, b_a2, W_aa2, W_ya, b_y):
     """logits (T, m, n_y) and the top layer's chains (T, m, n_a) of a model of one or two layers:
     see kernels.stack_forward. Each weight is a tuple, one array per direction ("fwd", "bwd");
-    b_a2 holds empty arrays for a model of one layer."""
+    b_a2 holds empty arrays for a model of one layer. ok is False, and nothing computed, if an id
+    or a spelling row lies outside its matrix (reading it would read memory that is not)."""
     T, m = ids.shape[:2]
     n_a, n_y, dirs = len(b_a1[0]), len(b_y), len(b_a1)
+    if not (within(ids, len(W_ax1[0])) and (len(S[0]) == 0 or within(s_rows, len(S[0])))):
+        return np.empty((0, m, n_y), b_y.dtype), [np.empty((0, m, n_a), b_y.dtype)], False
     below = [np.empty((T, m, n_a), b_y.dtype) for _ in range(dirs)]
     for c in range(dirs):
         ids_chain(below[c], ids, rows, c == 1, use_relu, W_ax1[c], b_a1[c], W_aa1[c], S[c], s_rows)
@@ -168,7 +171,17 @@ def stack(ids, rows, use_relu, W_ax1, b_a1, W_aa1, S, s_rows, W_ax2, b_a2, W_aa2
             logits[t, i] = b_y  # W_ya [a→<t>; a←<t>] + b_y; b_y alone where padded
     for c in range(dirs):
         add_output(logits, top[c], W_ya[:, c * n_a : (c + 1) * n_a], rows)
-    return logits, top
+    return logits, top, True
+
+
+@jit
+def within(ids, n):
+    """Whether every one of ids (any shape) lies in [0, n): the check of RNN._check_ranges, in
+    the call that reads them, where NumPy's min and max cost microseconds a sentence."""
+    for i in ids.flat:  # noqa: SIM110 (a plain loop, for Numba)
+        if i < 0 or i >= n:
+            return False
+    return True
 
 
 FEW_OUTPUTS = 4  # fewer (a per model's one) are summed a token at a time
