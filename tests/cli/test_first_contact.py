@@ -194,3 +194,16 @@ def test_eval_memory_is_bounded_with_one_20000_token_sentence(tmp_path):
     # Measured: 3.1 GB RSS before; about 190 MB RSS (the interpreter, NumPy and the model
     # included) and 120 MB traced by tracemalloc after.
     assert m["traced_peak"] < 300 * MB and m["peak_rss"] < 600 * MB, m
+
+
+def test_a_text_that_names_a_file_is_tagged_with_a_note_on_stderr(per_model, tmp_path, capsys):
+    """`rnnkit tag notes.txt` tags the text "notes.txt": it still does (a text may look like a
+    path), and says on stderr how to tag the file; a text that names no file gets no note."""
+    (tmp_path / "Ann Lee.txt").write_text("Ann Lee met Bob.\n", encoding="utf-8")
+    named = str(tmp_path / "Ann Lee.txt")
+    assert main(["tag", "--model", str(per_model), named]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and "Ann Lee met Bob" not in out
+    assert f"tagging the text {named!r}" in err and f"--input '{named}'" in err
+    assert main(["tag", "--model", str(per_model), str(tmp_path / "no such.txt")]) == 0
+    assert capsys.readouterr().err == ""

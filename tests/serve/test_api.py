@@ -184,6 +184,23 @@ def test_a_request_names_the_types_it_wants_answered(client, capsys):
     assert r.json() == Tagger.load("conll").showing("PER,LOC,ORG").tag(text)
 
 
+def test_a_repeated_show_is_all_of_its_types_and_a_repeated_model_is_refused(client):
+    """A plain query parameter keeps the last of repeated ones, silently: ?show=PER&show=LOC
+    would answer LOC alone. Repeated, show means all the types it names, and model (which can
+    name one model only) is a 400 rather than a guess."""
+    text = "Angela Merkel visited Paris and met Siemens executives."
+    both = client.post("/tag", params={"show": "PER,LOC"}, json={"text": text})
+    r = client.post("/tag", params=[("show", "PER"), ("show", "LOC")], json={"text": text})
+    assert r.status_code == 200 and r.text == both.text
+    assert {"PER", "LOC"} <= {e["type"] for e in r.json()["entities"]}
+    info = client.get("/model", params=[("show", "LOC"), ("show", "PER")]).json()
+    assert info["types"] == ["LOC", "PER"]
+    for path, send in (("/tag", client.post), ("/model", client.get)):
+        extra = {"json": {"text": text}} if path == "/tag" else {}
+        r = send(path, params=[("model", "default"), ("model", "lecture")], **extra)
+        assert r.status_code == 400 and r.json()["detail"] == "model is given 2 times; give it once"
+
+
 @pytest.mark.parametrize(
     "params, words",
     [
@@ -248,7 +265,8 @@ def test_rnnkit_serve_refuses_a_show_the_model_cannot_before_it_listens(args, wo
         (b'{"texts": "one"}', "valid list"),
         (b'{"texts": ["a", null]}', "valid string"),
         (b'{"text": "a", "texts": ["b"]}', "not both"),
-        (b"{}", "not both"),
+        (b"{}", '"texts" (a list of texts)'),
+        (b'{"text": null}', '"texts" (a list of texts)'),
         (b'{"txt": "a"}', "Extra inputs"),
         (b"[1, 2]", "JSON object"),
         (b'"text"', "JSON object"),
@@ -257,7 +275,10 @@ def test_rnnkit_serve_refuses_a_show_the_model_cannot_before_it_listens(args, wo
 def test_invalid_json_or_types_answer_422_with_a_message(client, body, words):
     r = client.post("/tag", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422
-    assert words in " ".join(e["msg"] for e in r.json()["detail"])
+    message = " ".join(e["msg"] for e in r.json()["detail"])
+    assert words in message
+    # "not both" only where both were given: a body of neither once was told it gave both
+    assert ("not both" in message) == (b'"text"' in body and b'"texts"' in body)
 
 
 @pytest.mark.parametrize(

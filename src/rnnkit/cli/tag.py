@@ -3,6 +3,7 @@
 import argparse
 import codecs
 import os
+import shlex
 import sys
 
 from rnnkit.cli.options import (
@@ -117,6 +118,13 @@ def _run_texts(args):
             raise RnnkitError(f"--{option} goes with --input (documents); for texts use --json")
     if args.text is None and sys.stdin.isatty():
         raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
+    if args.text not in (None, "-") and os.path.isfile(args.text):
+        # `rnnkit tag notes.txt` tags the eight letters, which is rarely what was meant
+        print(
+            f"rnnkit: tagging the text {args.text!r}; to tag the file it names, give "
+            f"--input {shlex.quote(args.text)}",
+            file=sys.stderr,
+        )
     tagger = load_tagger(args)
     texts = [args.text] if args.text not in (None, "-") else stdin_lines(args.encoding)
     for text in texts:

@@ -14,8 +14,9 @@ import asyncio
 import email.message
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -66,9 +67,31 @@ class TagRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_of_text_and_texts(self):
-        if (self.text is None) == (self.texts is None):
+        if self.text is None and self.texts is None:
+            raise ValueError('give "text" (one text) or "texts" (a list of texts)')
+        if self.text is not None and self.texts is not None:
             raise ValueError('give "text" (one text) or "texts" (a list of texts), not both')
         return self
+
+
+# ?model= and ?show= as lists: a plain str parameter silently keeps the last of repeated ones
+ModelParam = Annotated[list[str] | None, Query(description="a name GET /models lists")]
+ShowParam = Annotated[
+    list[str] | None,
+    Query(description='entity types to answer with, "PER,LOC" (repeated: all of them)'),
+]
+
+
+def _one_model(model):
+    """The one ?model= of a request (None: the served one); given twice, a 400."""
+    if model and len(model) > 1:
+        raise HTTPException(400, f"model is given {len(model)} times; give it once")
+    return model[0] if model else None
+
+
+def _types(show):
+    """Every ?show= of a request as one "A,B" list (None: the model's own types)."""
+    return None if show is None else ",".join(show)
 
 
 class Token(BaseModel):
@@ -189,17 +212,17 @@ def create_app(model=None, limits=None, window=0.002, show=None):
         response_class=Response,
         responses={
             200: {"model": TagResult | TagResults, "description": "the tags"},
-            400: {"description": "show names a type the model does not tag"},
+            400: {"description": "show names a type the model does not tag, or model is repeated"},
             408: {"description": "the body stopped coming before it was whole"},
             413: {"description": "the body, a text or the number of texts is over the limit"},
             422: {"description": "not JSON, or not one of the two shapes"},
             503: {"description": "tagging took longer than the server's timeout"},
         },
     )
-    async def tag(body: TagRequest, model: str | None = None, show: str | None = None):
+    async def tag(body: TagRequest, model: ModelParam = None, show: ShowParam = None):
         """Tag one text ({"text": ...}) or several ({"texts": [...]}) with the model named,
         answering with the entity types `show` names ("PER,LOC"; default: the model's own)."""
-        batcher = await pick(model, show)
+        batcher = await pick(_one_model(model), _types(show))
         texts = [body.text] if body.texts is None else body.texts
         if len(texts) > limits.max_texts:  # checked first: tagging them would take unbounded time
             raise HTTPException(
@@ -230,10 +253,11 @@ def create_app(model=None, limits=None, window=0.002, show=None):
 
     @app.get("/model")
     @app.head("/model", include_in_schema=False)
-    async def model_info(model: str | None = None, show: str | None = None):
+    async def model_info(model: ModelParam = None, show: ShowParam = None):
         """Name, task, entity types, scores (from the model's file) and settings of a model."""
-        batcher = await pick(model, show)
-        return describe(models.default if model is None else model, batcher.tagger)
+        name = _one_model(model)
+        batcher = await pick(name, _types(show))
+        return describe(models.default if name is None else name, batcher.tagger)
 
     @app.get("/models")
     @app.head("/models", include_in_schema=False)
