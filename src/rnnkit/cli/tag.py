@@ -119,7 +119,7 @@ def _run_texts(args):
     if args.text is None and sys.stdin.isatty():
         raise RnnkitError("give the text to tag, or pipe it on standard input (one text per line)")
     if args.text not in (None, "-") and os.path.isfile(args.text):
-        # `rnnkit tag notes.txt` tags the eight letters, which is rarely what was meant
+        # `rnnkit tag notes.txt` tags those nine characters, which is rarely what was meant
         print(
             f"rnnkit: tagging the text {args.text!r}; to tag the file it names, give "
             f"--input {shlex.quote(args.text)}",
