@@ -4,6 +4,7 @@ guards.
 """
 
 import json
+import re
 import unicodedata
 
 import numpy as np
@@ -357,3 +358,17 @@ def test_pipe_and_tag_refuse_what_is_not_a_text():
     for chunk in (0, -1, 2.5, True):  # 0 once turned off the chunking that bounds memory
         with pytest.raises(ValueError, match="chunk must be"):
             tagger.tag("Teddy Roosevelt", chunk=chunk)
+
+
+@pytest.mark.parametrize("name", ["batch_size", "workers"])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_pipe_and_tag_file_refuse_a_count_that_is_not_a_whole_number_at_once(name, bad, tmp_path):
+    """Checked when called, not at the first result (a generator's body runs only then): 1.5 once
+    raised islice's error, True was taken for 1, and "2" failed comparing str with int."""
+    tagger = Tagger.load("lecture")
+    (tmp_path / "a.txt").write_text("Ann met Bob.\n", encoding="utf-8")
+    message = f"{name} must be a whole number >= 1, not {bad!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tagger.pipe(["Ann met Bob."], **{name: bad})
+    with pytest.raises(ValueError, match=rf"{name} must be a whole number >= 1"):
+        tagger.tag_file(str(tmp_path / "a.txt"), **{name: bad})

@@ -30,18 +30,29 @@ MAX_LEN = 100  # tokens per sentence, as in Tagger.tag
 
 
 def pipe(tagger, texts, batch_size=BATCH_SIZE, workers=1):
-    """Yield ``tagger.tag(text)`` for each of ``texts`` (any iterable), lazily and in order.
+    """An iterator of ``tagger.tag(text)`` for each of ``texts`` (any iterable), lazily and in
+    order; batch_size and workers are checked now, not at the first result.
 
     A ŷ may differ from tag's in its last digit: the texts of a batch are tagged together, and
     the products of a batch round a little differently from those of one text."""
-    yield from _map_batches(tag_texts, batched(texts, batch_size), workers, tagger)
+    check_counts(batch_size, workers)
+    return _map_batches(tag_texts, batched(texts, batch_size), workers, tagger)
 
 
 def tag_file(tagger, path, batch_size=BATCH_SIZE, workers=1):
-    """Yield the tagged paragraphs of the document at ``path`` ("-": standard input), lazily,
-    with offsets into the file's text (see rnnkit.data.documents and rnnkit.ner.formats)."""
-    batches = batched(read_paragraphs(path), batch_size)
-    yield from _map_batches(tag_paragraphs, batches, workers, tagger)
+    """An iterator of the tagged paragraphs of the document at ``path`` ("-": standard input),
+    lazily, with offsets into the file's text (see rnnkit.data.documents and
+    rnnkit.ner.formats); batch_size and workers are checked now."""
+    check_counts(batch_size, workers)
+    return _map_batches(tag_paragraphs, batched(read_paragraphs(path), batch_size), workers, tagger)
+
+
+def check_counts(batch_size, workers):
+    """ValueError unless both are whole numbers >= 1 (1.5 once raised islice's error, True was
+    taken for 1, and "2" failed comparing str with int)."""
+    for name, n in (("batch_size", batch_size), ("workers", workers)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, not {n!r}")
 
 
 def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1, encoding="utf-8"):
@@ -130,8 +141,7 @@ def _render_batch(tagger, numbered, fmt):
 
 # -- batches, on this process or a pool ------------------------------------------------------
 def batched(items: Iterable, size: int) -> Iterator[list]:
-    if size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {size}")
+    check_counts(size, 1)
     items = iter(items)
     while batch := list(islice(items, size)):
         yield batch
@@ -140,8 +150,7 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 def _map_batches(fn, batches, workers, model, *args):
     """The results of fn(tagger, batch, *args), one per item of each batch, in order.
     ``model``: a Tagger, or what Tagger.load takes."""
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+    check_counts(1, workers)
     if workers == 1:
         tagger = _as_tagger(model)
         results = (fn(tagger, batch, *args) for batch in batches)
