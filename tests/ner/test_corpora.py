@@ -31,6 +31,24 @@ def test_a_run_without_a_dev_file_is_refused_before_training(two_files, tmp_path
     assert not (tmp_path / "r" / "model.npz").exists()
 
 
+def test_a_training_or_dev_file_that_is_not_a_path_is_refused_naming_it(two_files, tmp_path):
+    """rnnkit.train(train=[("b.txt", 0.5)]) looked for a file named "('b.txt', 0.5)", and
+    train=[] was told the files "weigh 0"; a Path is a path like a str."""
+    import rnnkit
+
+    a, _ = two_files
+    run = {"dev": [str(a)], "out": tmp_path / "r", "n_a": 4, "vocab": 50, "epochs": 1}
+    with pytest.raises(TypeError, match=r"a training file is a path .*not \('b.txt', 0.5\); its"):
+        rnnkit.train(**{**run, "train": [str(a), ("b.txt", 0.5)]})
+    with pytest.raises(TypeError, match=r"a dev file is a path .*not 3$"):
+        rnnkit.train(**{**run, "train": [str(a)], "dev": [str(a), 3]})
+    with pytest.raises(RnnkitError, match="no training file: give at least one"):
+        rnnkit.train(**{**run, "train": []})
+    assert not (tmp_path / "r").exists()
+    files, _ = read_train([a, f"{a}:0.5"], None, seed=0)  # Path and str alike
+    assert [f.path for f in files] == [str(a), str(a)]
+
+
 @pytest.fixture(scope="module")
 def two_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("two")

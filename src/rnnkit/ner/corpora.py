@@ -12,6 +12,7 @@ large), or on one set's (--select FILE); with several dev sets the history also 
 F1 under "dev_f1:NAME", NAME being the file's path as given.
 """
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,19 @@ def as_list(paths):
     return list(paths) if isinstance(paths, list | tuple) else [paths]
 
 
+def paths_of(paths, what):
+    """as_list(paths), each a str or os.PathLike, else a TypeError naming it: train=[("b.txt",
+    0.5)] once looked for a file named "('b.txt', 0.5)". what: "training file" or "dev file"."""
+    paths = as_list(paths)
+    for p in paths:
+        if not isinstance(p, str | os.PathLike):
+            weight = (
+                "; its weight goes after it, as 'tweets.txt:0.5'" if what == "training file" else ""
+            )
+            raise TypeError(f"a {what} is a path (str or os.PathLike), not {p!r}{weight}")
+    return paths
+
+
 @dataclass
 class TrainFile:
     path: str
@@ -56,7 +70,10 @@ def read_train(specs, scheme, seed):
     scheme (the one the model learns)."""
     files, first_scheme = [], None
     rng = np.random.default_rng([seed, 1])  # the draws of fractional weights, file by file
-    for spec in as_list(specs):
+    specs = paths_of(specs, "training file")
+    if not specs:
+        raise RnnkitError("no training file: give at least one")
+    for spec in specs:
         path, weight = split_weight(spec)
         sentences, found = read_tagged(path, scheme)
         first_scheme = first_scheme or found
@@ -89,7 +106,7 @@ class DevSet:
 
 def read_dev(paths, scheme, select=None):
     """The dev sets, in the order given; `select`, if given, must name one of them."""
-    names = [str(p) for p in as_list(paths)]
+    names = [str(p) for p in paths_of(paths, "dev file")]
     if not names:  # the model is chosen, and training stopped, on the dev sets' F1
         raise RnnkitError("no dev file: give at least one, on which the model is chosen")
     if select is not None and select not in names:
