@@ -70,6 +70,17 @@ def test_the_cluster_shows_the_types_and_threshold_asked_for(cluster, corpus, tm
     assert b'"type": "LOC"' in b"".join(p.read_bytes() for p in parts)  # Berlin
 
 
+def test_tag_bag_takes_show_as_a_list_as_tagger_does():
+    # show=["PER", "LOC"] once failed in every worker: a list is no key of their taggers
+    import dask
+
+    text = "Angela Merkel visited Paris."
+    bag = db.from_sequence([text], npartitions=1)
+    with dask.config.set(scheduler="synchronous"):
+        (result,) = tag_bag(bag, show=["PER", "LOC"]).compute()
+    assert result == Tagger.load(show="PER,LOC").tag(text)
+
+
 def test_tag_bag_maps_the_tagger_over_texts_and_documents(cluster, corpus):
     tagger = Tagger.load()
     texts = [f"Teddy Roosevelt was here {i} times ." for i in range(50)] + ["", "Olaf\nScholz"]

@@ -31,7 +31,12 @@ def tag_bag(bag, model=None, batch_size=BATCH_SIZE, show=None, threshold=None):
     """A bag of texts (str) and Paragraphs -> a bag of their results (Tagger.tag's object, or a
     tagged paragraph as rnnkit.ner.pipeline.tag_paragraphs makes it), in the same order.
     show, threshold: as Tagger has them (None: the model's own)."""
-    return bag.map_partitions(_tag_partition, model, batch_size, show, threshold)
+    return bag.map_partitions(_tag_partition, model, batch_size, _hashable(show), threshold)
+
+
+def _hashable(show):
+    """show as a key of the workers' taggers: "PER,LOC" as it is, a list of types as a tuple."""
+    return tuple(show) if isinstance(show, list | set | frozenset) else show
 
 
 def read_documents(paths):

@@ -91,3 +91,33 @@ def test_a_threshold_outside_0_1_is_refused_for_a_model_of_several_labels(thresh
     task = Task("tags", "softmax", TagSet("iob2", ("A",)))
     with pytest.raises(ValueError, match=r"threshold lies in \(0, 1\)"):
         task.decode(np.full((2, 3), 1 / 3), threshold)
+
+
+@pytest.mark.parametrize(
+    "model, kwargs, error, words",
+    [
+        ("default", {"threshold": "0.3"}, TypeError, "threshold is a number, not '0.3'"),
+        ("lecture", {"threshold": True}, TypeError, "threshold is a number, not True"),
+        ("lecture", {"threshold": float("nan")}, ValueError, "threshold is a finite number"),
+        ("default", {"threshold": 1}, ValueError, r"a tags model's threshold lies in \(0, 1\)"),
+        ("default", {"show": 3}, TypeError, 'show is "PER,LOC" or a list of type names, not 3'),
+        ("lecture", {"show": ["PER", 3]}, TypeError, "a list of type names, not"),
+    ],
+)
+def test_a_threshold_or_show_of_the_wrong_kind_is_refused_when_set(model, kwargs, error, words):
+    """Tagger.load(threshold="0.3") once loaded, and the first text tagged raised NumPy's "'<'
+    not supported between 'int' and 'str'"; show=3 raised "'int' object is not iterable"."""
+    from rnnkit.ner.tagger import Tagger
+
+    with pytest.raises(error, match=words):
+        Tagger.load(model, **kwargs)
+    tagger = Tagger.load(model)
+    with pytest.raises(error, match=words):
+        if "threshold" in kwargs:
+            tagger.threshold = kwargs["threshold"]
+        else:
+            tagger.show = kwargs["show"]
+    assert tagger.threshold == 0.5  # nothing changed by the refused setting
+    per = Tagger.load("lecture", threshold=0)  # a per model's any finite threshold still stands
+    assert per.threshold == 0.0
+    assert Tagger.load("default", show=("LOC", "PER")).show == ("LOC", "PER")

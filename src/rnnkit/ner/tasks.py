@@ -141,6 +141,10 @@ class Task:
             return None
         if isinstance(show, str):  # "PER,LOC", as --show takes it
             show = show.split(",")
+        if not isinstance(show, list | tuple | set | frozenset) or not all(
+            isinstance(t, str) for t in show
+        ):
+            raise TypeError(f'show is "PER,LOC" or a list of type names, not {show!r}')
         show = tuple(dict.fromkeys(t.strip() for t in show if t.strip()))
         types = self.tagset.types
         unknown = [t for t in show if t not in types]
