@@ -257,6 +257,13 @@ def test_rnnkit_serve_refuses_a_show_the_model_cannot_before_it_listens(args, wo
     assert words in capsys.readouterr().err
 
 
+def test_rnnkit_serve_names_a_host_that_names_no_address(capsys):
+    # uvicorn said only "[Errno -2] Name or service not known", after the model had loaded;
+    # "a..b" is refused without asking a DNS server ("" stays every interface, as in uvicorn)
+    assert main(["serve", "--host", "a..b", "--port", "1"]) == 1
+    assert "rnnkit: error: --host a..b: " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "body, words",
     [

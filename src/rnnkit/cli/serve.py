@@ -2,6 +2,7 @@
 
 import argparse
 import math
+import socket
 import sys
 
 from rnnkit.cli.options import DEFAULT_MODEL_HELP, SHOW_HELP, positive_int
@@ -97,6 +98,13 @@ def run(args):
             f"--batch-window ({args.batch_window:g} ms) must be shorter than --timeout "
             f"({args.timeout:g} s)"
         )
+    try:  # a host that names no address: uvicorn's own error would not say which
+        # ("" is every interface, as uvicorn takes it: getaddrinfo's None with AI_PASSIVE)
+        socket.getaddrinfo(
+            args.host or None, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError) as e:
+        raise RnnkitError(f"--host {args.host}: {getattr(e, 'strerror', None) or e}") from None
     limits = Limits(  # each checked by the parser
         max_body_bytes=args.max_body_bytes,
         max_chars=args.max_chars,
