@@ -48,11 +48,16 @@ def tag_file(tagger, path, batch_size=BATCH_SIZE, workers=1):
 
 
 def check_counts(batch_size, workers):
-    """ValueError unless both are whole numbers >= 1 (1.5 once raised islice's error, True was
+    """ValueError unless both are whole numbers >= 1."""
+    check_count("batch_size", batch_size)
+    check_count("workers", workers)
+
+
+def check_count(name, n):
+    """ValueError unless n is a whole number >= 1 (1.5 once raised islice's error, True was
     taken for 1, and "2" failed comparing str with int)."""
-    for name, n in (("batch_size", batch_size), ("workers", workers)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, not {n!r}")
 
 
 def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1, encoding="utf-8"):
@@ -141,7 +146,7 @@ def _render_batch(tagger, numbered, fmt):
 
 # -- batches, on this process or a pool ------------------------------------------------------
 def batched(items: Iterable, size: int) -> Iterator[list]:
-    check_counts(size, 1)
+    check_count("batch_size", size)
     items = iter(items)
     while batch := list(islice(items, size)):
         yield batch
@@ -150,7 +155,7 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 def _map_batches(fn, batches, workers, model, *args):
     """The results of fn(tagger, batch, *args), one per item of each batch, in order.
     ``model``: a Tagger, or what Tagger.load takes."""
-    check_counts(1, workers)
+    check_count("workers", workers)
     if workers == 1:
         tagger = _as_tagger(model)
         results = (fn(tagger, batch, *args) for batch in batches)

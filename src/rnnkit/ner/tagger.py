@@ -11,8 +11,6 @@ is the mean of its tokens' prob (for a per model: the mean P(person) of its word
 """
 
 import copy
-import math
-import numbers
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,15 +90,8 @@ class Tagger:
 
     @threshold.setter
     def threshold(self, t):
-        """A number: in (0, 1) for a model of several labels (its log odds must be finite), any
-        finite one for a per model; refused when set, not at the first text tagged."""
-        if isinstance(t, bool) or not isinstance(t, numbers.Real):
-            raise TypeError(f"threshold is a number, not {t!r}")
-        if not math.isfinite(t):
-            raise ValueError(f"threshold is a finite number, not {t}")
-        if self.task.name != "per" and not 0 < t < 1:  # as Task.decode_batch refuses it
-            raise ValueError(f"a {self.task.name} model's threshold lies in (0, 1), not {t}")
-        self._threshold = float(t)
+        """Task.check_threshold's number, refused when set, not at the first text tagged."""
+        self._threshold = self.task.check_threshold(t)
 
     @property
     def show(self):

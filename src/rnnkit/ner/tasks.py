@@ -22,6 +22,7 @@ the same constraints. Predicted tags come back as IOB2 whatever the model's sche
 
 import functools
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -109,8 +110,7 @@ class Task:
         allowed, allowed_start, allowed_end = self.tagset.transitions
         # label 0 is O; a hidden type's chunk made O leaves the rest of a valid path valid
         hidden = _hidden_labels(self.tags, None if show is None else tuple(show))
-        if not 0 < threshold < 1:  # the log odds would be infinite, or not a number
-            raise ValueError(f"a {self.name} model's threshold lies in (0, 1), not {threshold}")
+        self.check_threshold(threshold)
         o_bias = math.log(threshold / (1 - threshold))  # math: NumPy's call costs µs
         valid = True  # a path that keeps to the scheme's transitions
         if self.crf:
@@ -133,6 +133,17 @@ class Task:
             (self.tagset.iob2(best[i, :n], valid=valid), probs[i, :n])
             for i, n in enumerate(lengths)
         ]
+
+    def check_threshold(self, threshold):
+        """`threshold` as a float: a number, in (0, 1) for a task of several labels (its log odds
+        must be finite), any finite one for per; TypeError or ValueError otherwise."""
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise TypeError(f"threshold is a number, not {threshold!r}")
+        if self.name != "per" and not 0 < threshold < 1:  # also refuses NaN
+            raise ValueError(f"a {self.name} model's threshold lies in (0, 1), not {threshold}")
+        if not math.isfinite(threshold):
+            raise ValueError(f"threshold is a finite number, not {threshold}")
+        return float(threshold)
 
     def check_show(self, show):
         """`show` ("PER,LOC", or a list of types) as a tuple of this task's entity types, or
