@@ -137,6 +137,8 @@ class Task:
     def check_threshold(self, threshold):
         """`threshold` as a float: a number, in (0, 1) for a task of several labels (its log odds
         must be finite), any finite one for per; TypeError or ValueError otherwise."""
+        if type(threshold) is float and 0 < threshold < 1:  # the usual one, at once: decode_batch
+            return threshold  # asks each batch, and an ABC's isinstance costs a short sentence µs
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
             raise TypeError(f"threshold is a number, not {threshold!r}")
         if self.name != "per" and not 0 < threshold < 1:  # also refuses NaN
