@@ -1,0 +1,27 @@
+"""experiments/seen_entities.py, the README's share of dev and test entities seen in training,
+on files small enough to count by hand."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location(
+    "seen_entities", ROOT / "experiments" / "seen_entities.py"
+)
+seen_entities = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(seen_entities)
+
+
+def test_an_entity_is_seen_with_the_same_type_and_words(tmp_path, capsys):
+    (tmp_path / "train.txt").write_text(
+        "Ann B-PER\nLee I-PER\nin O\nParis B-LOC\n\n", encoding="utf-8"
+    )
+    # Ann Lee (PER): seen. Paris as PER: another type. Ann alone: other words. Paris (LOC): seen.
+    (tmp_path / "dev.txt").write_text(
+        "Ann B-PER\nLee I-PER\nand O\nParis B-PER\n\nAnn B-PER\nin O\nParis B-LOC\n\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "none.txt").write_text("nothing O\nhere O\n\n", encoding="utf-8")
+    seen_entities.main(["--data", str(tmp_path), "--files", "dev.txt,none.txt"])
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert rows == ["| dev.txt | 4 | 50.0% |", "| none.txt | 0 | 0.0% |"]
