@@ -8,9 +8,11 @@ with more of them rewards memorising; issue 12's dev-best rule meets that in the
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 from rnnkit.data.conll import read_conll
+from rnnkit.errors import DataError
 from rnnkit.ner.schemes import spans_from_bio
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
@@ -31,11 +33,14 @@ def main(argv=None):
     p.add_argument("--train", default="train.txt")
     p.add_argument("--files", default="valid.txt,test.txt")
     args = p.parse_args(argv)
-    seen = set(entities(args.data / args.train))
+    try:  # a file missing or malformed: its name and line, not a traceback
+        seen = set(entities(args.data / args.train))
+        files = {name: entities(args.data / name) for name in args.files.split(",")}
+    except DataError as e:
+        sys.exit(f"seen_entities.py: {e}")
     print(f"| file | entities | seen in {args.train} (same type and words) |")
     print("|---|---|---|")
-    for name in args.files.split(","):
-        found = entities(args.data / name)
+    for name, found in files.items():
         share = sum(e in seen for e in found) / len(found) if found else 0.0
         print(f"| {name} | {len(found):,} | {share:.1%} |")
 

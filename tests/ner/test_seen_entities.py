@@ -4,6 +4,8 @@ on files small enough to count by hand."""
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
     "seen_entities", ROOT / "experiments" / "seen_entities.py"
@@ -25,3 +27,8 @@ def test_an_entity_is_seen_with_the_same_type_and_words(tmp_path, capsys):
     seen_entities.main(["--data", str(tmp_path), "--files", "dev.txt,none.txt"])
     rows = capsys.readouterr().out.splitlines()[2:]
     assert rows == ["| dev.txt | 4 | 50.0% |", "| none.txt | 0 | 0.0% |"]
+
+
+def test_a_missing_file_is_named_without_a_traceback(tmp_path):
+    with pytest.raises(SystemExit, match=r"seen_entities.py: .*train.txt: no such file"):
+        seen_entities.main(["--data", str(tmp_path)])
