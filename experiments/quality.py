@@ -10,6 +10,9 @@ early stopping on dev F1); test is scored once, on the selected model, with
 dev evaluation after each) and adds every run's scores to OUT/results.json (a run scored again
 replaces its entry).
 `--report DIR ...` trains nothing and tabulates the runs already in those folders.
+`--ensemble K` also scores each configuration's runs K at a time as one tagger (rnnkit.ner.ensemble:
+`rnnkit eval --model A --model B ...`), in disjoint groups in the order of their seeds (0-2, 3-5,
+... for K = 3; a remainder is left out), and tabulates the groups as a row of their own.
 The ABLATIONS (named in --configs only) show what each part of the feature recipe adds.
 """
 
@@ -254,7 +257,16 @@ def main(argv=None):
         metavar="DIR",
         help="train nothing: score the runs already in these output folders",
     )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="K",
+        help="also score each configuration's runs as ensembles of K, disjoint, by seed",
+    )
     args = p.parse_args(argv)
+    if args.ensemble is not None and args.ensemble < 2:
+        p.error(f"--ensemble is 2 or more models, not {args.ensemble}")
     data, out = Path(args.data), Path(args.out)
     names = args.configs.split(",")
     known = {**CONFIGS, **ABLATIONS}
@@ -295,6 +307,8 @@ def main(argv=None):
                 results.append({"config": name, "seed": int(seed), "dir": str(model), **scores})
                 dev, test = results[-1]["dev_f1"], results[-1]["test_f1"]
                 print(f"  {model}: dev F1 {dev:.4f}  test F1 {test:.4f}", flush=True)
+    if args.ensemble:
+        results += score_ensembles(results, args.ensemble, data)
     if args.report is None:
         path = out / "results.json"
         kept = json.loads(path.read_text()) if path.exists() else []
@@ -306,7 +320,8 @@ def main(argv=None):
         "| time in training epochs |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name in names:
+    rows = [*names, *(f"{name} ×{args.ensemble}" for name in names if args.ensemble)]
+    for name in rows:
         rs = [r for r in results if r["config"] == name]
         if not rs:
             continue
@@ -317,6 +332,38 @@ def main(argv=None):
         argmax = mean_sd(argmax) if None not in argmax else ""
         secs = statistics.mean(r["train_seconds"] for r in rs)
         print(f"| {name} | {len(rs)} | {dev} | {test} | {per} | {argmax} | {secs:.0f} s |")
+
+
+def score_ensembles(results, k, data):
+    """Each configuration's runs (scored singly in `results`) k at a time, in disjoint groups
+    in the order of their seeds, decoded as one tagger: one result per group, whose config is
+    "NAME ×k", whose seed is the group's first and whose time is its members' total."""
+    groups = []
+    for name in dict.fromkeys(r["config"] for r in results):
+        runs = sorted((r for r in results if r["config"] == name), key=lambda r: r["seed"])
+        groups += [runs[i : i + k] for i in range(0, len(runs) - k + 1, k)]
+    scored = []
+    for group in groups:
+        models = [arg for r in group for arg in ("--model", r["dir"])]
+        f1 = {}
+        for split in ("valid", "test"):
+            command = ["rnnkit", "eval", *models, "--data", str(data / f"{split}.txt"), "--json"]
+            f1[split] = json.loads(run(command))
+        scored.append(
+            {
+                "config": f"{group[0]['config']} ×{k}",
+                "seed": group[0]["seed"],
+                "dir": " + ".join(r["dir"] for r in group),
+                "dev_f1": f1["valid"]["f1"],
+                "test_f1": f1["test"]["f1"],
+                "test_per_f1": f1["test"]["per_type"].get("PER", {}).get("f1", 0.0),
+                "test_f1_argmax": None,
+                "train_seconds": sum(r["train_seconds"] for r in group),
+            }
+        )
+        seeds = ", ".join(str(r["seed"]) for r in group)
+        print(f"  seeds {seeds}: dev F1 {f1['valid']['f1']:.4f}  test F1 {f1['test']['f1']:.4f}")
+    return scored
 
 
 def mean_sd(values):

@@ -21,7 +21,7 @@ def add_parsers(sub):
     p = sub.add_parser(
         "eval", help="entity-level precision, recall and F1 of a model on a CoNLL file"
     )
-    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    _model_option(p)
     p.add_argument("--data", required=True, help="CoNLL file with gold tags")
     _tag_options(p)
     p.add_argument(
@@ -36,7 +36,7 @@ def add_parsers(sub):
         help="write `token gold pred` lines in conlleval's format (`token pred` for a file "
         "of tokens only)",
     )
-    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    _model_option(p)
     p.add_argument(
         "--data", required=True, help="CoNLL file with gold tags, or of one column: tokens"
     )
@@ -47,6 +47,16 @@ def add_parsers(sub):
     p.add_argument("--threshold", type=threshold, default=None, help=THRESHOLD_HELP)
     p.add_argument("--show", default=None, help=SHOW_HELP)
     p.set_defaults(run=run_predict)
+
+
+def _model_option(p):
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help=f"{DEFAULT_MODEL_HELP}. Repeated: models of one task decoded as one, an ensemble "
+        "(the mean of their scores: rnnkit.ner.ensemble)",
+    )
 
 
 def _tag_options(p):

@@ -69,10 +69,16 @@ def threshold(text):
 
 
 def load_tagger(args):
-    """The tagger that --model names, with --threshold and --show applied."""
+    """The tagger that --model names (several: an Ensemble), with --threshold and --show
+    applied."""
     from rnnkit.ner.tagger import Tagger
 
-    return Tagger.load(args.model, show=args.show, threshold=args.threshold)
+    if isinstance(args.model, list) and len(args.model) > 1:  # eval's and predict's ensembles
+        from rnnkit.ner.ensemble import Ensemble
+
+        return Ensemble.load(args.model, show=args.show, threshold=args.threshold)
+    model = args.model[0] if isinstance(args.model, list) else args.model
+    return Tagger.load(model, show=args.show, threshold=args.threshold)
 
 
 def utf8_stdout():

@@ -62,7 +62,10 @@ def resolve_model_path(path):
 
 
 def describe_model(path):
-    """Which model `path` (what Tagger.load takes) names, in words: 'FILE' or 'NAME (shipped)'."""
+    """Which model `path` (what Tagger.load takes) names, in words: 'FILE' or 'NAME (shipped)';
+    a list of them (an ensemble's): their words joined by ' + '."""
+    if isinstance(path, list):
+        return " + ".join(describe_model(p) for p in path)
     file = resolve_model_path(path)
     for name in SHIPPED:
         if file == shipped_model_path(name):
@@ -200,25 +203,25 @@ class Tagger:
         Batches hold at most batch_size sentences and max(max_tokens, the longest
         sentence) padded steps; they run with rnnkit's BLAS threads (rnnkit.threads).
         """
-        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
-        if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens
-            raise TypeError(
-                "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
-                "for a text use tag()"
+        sentences = token_lists(sentences)
+        out = [None] * len(sentences)
+        for index, y_hat, mask in self.outputs(sentences, batch_size, max_tokens):
+            decoded = self.task.decode_batch(
+                y_hat, mask, self.model.params, self.threshold, self.show
             )
-        sentences = [[nfc(t) for t in tokens] for tokens in sentences]
+            for i, (tags, probs) in zip(index, decoded):
+                out[i] = Prediction(tags, probs)
+        return out
+
+    def outputs(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
+        """The model's ŷ of NFC token lists, a batch at a time: (the batch's sentence indices,
+        ŷ (m, T, n_y), mask (m, T)). ŷ may be a buffer that the next batch overwrites."""
         xs = [self.featurizer.encode(tokens) for tokens in sentences]
-        out = [None] * len(xs)
         with threads.limited():
             for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
                 spelled = {"words": [sentences[i] for i in batch.index]} if self.spells else {}
                 y_hat, _ = self.model.forward(batch.x, batch.mask, **spelled)
-                decoded = self.task.decode_batch(
-                    y_hat, batch.mask, self.model.params, self.threshold, self.show
-                )
-                for i, (tags, probs) in zip(batch.index, decoded):
-                    out[i] = Prediction(tags, probs)
-        return out
+                yield batch.index, y_hat, batch.mask
 
     def tag(self, text, max_len=100, chunk=256):
         """Raw text -> {"text", "tokens": [{text, start, end, label, prob}],
@@ -266,6 +269,17 @@ class Tagger:
         from rnnkit.ner import pipeline
 
         return pipeline.tag_file(self, path, batch_size, workers)
+
+
+def token_lists(sentences):
+    """predict's sentences as lists of NFC tokens; TypeError for a text or one sentence."""
+    sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+    if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens
+        raise TypeError(
+            "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
+            "for a text use tag()"
+        )
+    return [[nfc(t) for t in tokens] for tokens in sentences]
 
 
 def tagged_sentence(text, sentence, pred, tokens_out, entities):
