@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit import gradcheck
+from rnnkit.nn import crf, kernels
 from rnnkit.nn.crf import CRF, crf_decode, crf_log_Z, crf_marginals, crf_nll
 from rnnkit.nn.losses import loss_and_dlogits
 from rnnkit.nn.viterbi import viterbi
@@ -53,7 +54,8 @@ def random_case(rng, m, T, n_y, scale=1.0):
 @pytest.mark.parametrize("n_y", [3, 4, 5])
 @pytest.mark.parametrize("T", [1, 2, 4])
 @pytest.mark.parametrize("scale", [1.0, 300.0])  # large scores: the log space must hold
-def test_log_Z_nll_marginals_and_best_path_equal_brute_force(n_y, T, scale):
+def test_log_Z_nll_marginals_and_best_path_equal_brute_force(n_y, T, scale, monkeypatch):
+    monkeypatch.setattr(kernels, "available", False)  # NumPy's; test_kernels holds the kernel to it
     rng = np.random.default_rng(n_y * 10 + T)
     z, y, mask, lengths, A, start, end = random_case(rng, 4, T, n_y, scale)
     log_Z = crf_log_Z(z, mask, A, start, end)
@@ -69,6 +71,35 @@ def test_log_Z_nll_marginals_and_best_path_equal_brute_force(n_y, T, scale):
         assert tuple(paths[i, :T_i]) == best_i and (paths[i, T_i:] == 0).all()
         nll += log_Z_i - score(z[i], y[i, :T_i], A, start, end)
     np.testing.assert_allclose(loss, nll / lengths.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 10.0, 30.0])
+@pytest.mark.parametrize("forbid", [False, True])
+def test_marginals_in_exp_space_equal_log_space_and_give_way_where_unsafe(scale, forbid):
+    """crf_marginals works in exp space, rescaled each step, where the scores are close enough
+    that nothing underflows; it must give log space's marginals there, padding and forbidden
+    (-inf) transitions included, and hand back (None) where the scores spread too far."""
+    rng = np.random.default_rng([int(scale * 100), forbid])
+    for _ in range(20):
+        m, T, n_y = rng.integers(1, 5), rng.integers(1, 12), rng.integers(1, 6)
+        z, _, mask, _, A, start, end = random_case(rng, m, T, n_y, scale)
+        if forbid:
+            A[rng.random((n_y, n_y)) < 0.3] = -np.inf
+            A[0, 0] = 0  # one tag that may follow itself: a path always exists
+            start[rng.random(n_y) < 0.3] = -np.inf
+            start[0] = end[0] = 0
+        z, real, A, start, end = crf._inputs(z, mask, A, start, end)
+        alpha, log_Z = crf._forward(z, real, A, start, end)
+        logged = crf._node_marginals(alpha, crf._backward(z, real, A, end), log_Z, real)
+        scaled = crf._scaled_marginals(z, real, A, start, end)
+        width = sum(crf._spread(v) for v in (A, start, end)) + (z.max(2) - z.min(2)).max()
+        if width > crf.SAFE:
+            assert scaled is None
+        else:
+            np.testing.assert_allclose(scaled, logged, rtol=0, atol=1e-12)
+    z, real = np.zeros((1, 2, 3)), np.ones((1, 2), bool)
+    z[0, 0, 1] = crf.SAFE + 1  # scores some 200 nats apart: exp space is not safe
+    assert crf._scaled_marginals(z, real, np.zeros((3, 3)), np.zeros(3), np.zeros(3)) is None
 
 
 def test_an_empty_sequence_contributes_nothing():

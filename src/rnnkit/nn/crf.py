@@ -102,6 +102,9 @@ def crf_marginals(emissions, mask, A, start, end):
             return kernels.crf_marginals(z, real.sum(axis=1), A, start, end)
         except kernels.KernelFailed:
             pass  # switched off; NumPy's below
+    gamma = _scaled_marginals(z, real, A, start, end)
+    if gamma is not None:
+        return gamma
     alpha, log_Z = _forward(z, real, A, start, end)
     beta = _backward(z, real, A, end)
     return _node_marginals(alpha, beta, log_Z, real)
@@ -256,6 +259,60 @@ def _backward(z, real, A, end):
         step = logsumexp(A + (z[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)  # (m, n_y)
         beta[:, t] = np.where(real[:, t + 1, None], step, end)
     return beta
+
+
+SAFE = 200.0  # nats: as nn.numba_loop's crf_marginals, whose loop this is in NumPy's calls
+
+
+def _scaled_marginals(z, real, A, start, end):
+    """The marginals of crf_marginals by forward-backward on exp(scores), each step's α and β
+    rescaled to sum 1: p(y<t> = j) ∝ α<t>[j] β<t>[j] whatever the scales, so nothing overflows,
+    and a step costs a product with exp(A) where log space costs logsumexp over n_y^2 sums
+    (most of a short sentence's decoding without the compiled kernel). None where that is not
+    safe: scores of a sequence spread over SAFE nats (a factor that matters could underflow), or
+    a step's sum underflowed; log space then does it again."""
+    m, T, n_y = z.shape
+    if not m * T:
+        return np.zeros((m, T, n_y))
+    # A constant factor on every transition (or first, or last tag) cancels in p
+    expA, e_start, e_end = _exp_shifted(A), _exp_shifted(start), _exp_shifted(end)
+    spread = _spread(A) + _spread(start) + _spread(end)
+    if spread + (z.max(axis=2) - z.min(axis=2)).max() > SAFE:  # z is 0 in the padding
+        return None
+    e = np.exp(z - z.max(axis=2, keepdims=True))  # (m, T, n_y), each step's largest 1
+    shortest = real.sum(axis=1).min()  # steps before it are real in every row
+    alpha, beta = np.empty((m, T, n_y)), np.empty((m, T, n_y))
+    with np.errstate(divide="ignore", invalid="ignore"):  # an underflow is caught below
+        step = e_start * e[:, 0]
+        alpha[:, 0] = step / step.sum(axis=1, keepdims=True)
+        for t in range(1, T):
+            step = (alpha[:, t - 1] @ expA) * e[:, t]
+            step /= step.sum(axis=1, keepdims=True)
+            alpha[:, t] = step  # in the padding too: what it holds there is never used
+        beta[:, T - 1] = e_end
+        for t in range(T - 2, -1, -1):
+            step = (e[:, t + 1] * beta[:, t + 1]) @ expA.T
+            step /= step.sum(axis=1, keepdims=True)
+            # β<t> = end at the last real step and in the padding, as _backward has it
+            beta[:, t] = step if t + 1 < shortest else np.where(real[:, t + 1, None], step, e_end)
+        gamma = alpha * beta
+        gamma /= gamma.sum(axis=2, keepdims=True)
+    gamma[~real] = 0
+    if not np.isfinite(gamma).all():  # a sum of 0: 0/0 somewhere
+        return None
+    return gamma
+
+
+def _exp_shifted(v):
+    """exp(v - max v): at most 1, 0 where v is -inf (every entry, if all are)."""
+    top = v.max()
+    return np.exp(v - top) if np.isfinite(top) else np.zeros_like(v)
+
+
+def _spread(v):
+    """max - min of v's finite entries (0 if none)."""
+    finite = v[np.isfinite(v)]
+    return float(finite.max() - finite.min()) if finite.size else 0.0
 
 
 def _node_marginals(alpha, beta, log_Z, real):

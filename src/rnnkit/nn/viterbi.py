@@ -120,20 +120,25 @@ def viterbi(
     psi = np.empty((T, m, n_y), np.intp)  # ψ<t>[j]: the best tag before tag j at step t
     psi[0] = tags
     delta = start + scores[:, 0]  # (m, n_y)
+    shortest = lengths.min() if m else T  # steps before it are real in every row
+    rows = np.arange(m)
     for t in range(1, T):
         cand = delta[:, :, None] + A  # (m, n_y, n_y): from i to j
         psi[t] = cand.argmax(axis=1)
-        best = np.take_along_axis(cand, psi[t][:, None, :], axis=1)[:, 0] + scores[:, t]
-        delta = np.where(real[:, t, None], best, delta)  # δ<T_i> is carried through the padding
-        psi[t][~real[:, t]] = tags  # and each tag there points back to itself
+        best = cand.max(axis=1) + scores[:, t]  # the value at ψ<t>: max is the argmax's own
+        if t < shortest:
+            delta = best
+        else:
+            delta = np.where(real[:, t, None], best, delta)  # δ<T_i> carried through the padding
+            psi[t][~real[:, t]] = tags  # and each tag there points back to itself
     final = delta + end  # (m, n_y)
     y = np.empty((m, T), np.intp)
     y[:, T - 1] = final.argmax(axis=1)
-    stuck = np.flatnonzero((final[np.arange(m), y[:, T - 1]] == -np.inf) & (lengths > 0))
+    stuck = np.flatnonzero((final[rows, y[:, T - 1]] == -np.inf) & (lengths > 0))
     if stuck.size:
         raise _no_path(stuck[0])
     for t in range(T - 1, 0, -1):
-        y[:, t - 1] = np.take_along_axis(psi[t], y[:, t, None], axis=1)[:, 0]
+        y[:, t - 1] = psi[t][rows, y[:, t]]
     y[~real] = 0
     return y
 
