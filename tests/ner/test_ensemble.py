@@ -166,3 +166,19 @@ def test_rnnkit_eval_and_predict_take_several_models_as_one(tmp_path, capsys):
     assert out.read_text().splitlines()[:2] == ["Angela B-PER B-PER", "Merkel I-PER I-PER"]
     assert main(["eval", "--model", "default", "--model", "conll", "--data", str(data)]) != 0
     assert "its task" in capsys.readouterr().err
+
+
+def test_rnnkit_tag_takes_several_models_in_one_process_only(tmp_path, capsys):
+    text = "Angela Merkel met Teddy Roosevelt."
+    assert main(["tag", "--model", "default", text]) == 0
+    alone = capsys.readouterr().out
+    assert main(["tag", "--model", "default", "--model", "default", text]) == 0
+    assert capsys.readouterr().out == alone == "[Angela Merkel](PER) met [Teddy Roosevelt](PER).\n"
+    doc = tmp_path / "doc.txt"
+    doc.write_text(text)
+    argv = ["tag", "--model", "default", "--model", "default", "--input", str(doc)]
+    assert main([*argv, "--workers", "2", "--out", str(tmp_path / "out.jsonl")]) == 1
+    assert "one process" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
+    assert main([*argv, "--out", str(tmp_path / "out.jsonl")]) == 0
+    assert '"text": "Teddy Roosevelt"' in (tmp_path / "out.jsonl").read_text()

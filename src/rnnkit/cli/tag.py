@@ -32,7 +32,13 @@ def add_parser(sub):
         default=None,
         help="the text; '-' or nothing reads standard input, one text per line",
     )
-    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help=f"{DEFAULT_MODEL_HELP}. Repeated: models of one task decoded as one, an ensemble "
+        "(the mean of their scores), in one process",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -105,6 +111,14 @@ def _encoding(name):
 
 def run(args):
     utf8_stdout()
+    if args.model is not None and len(args.model) > 1:
+        if args.workers not in (None, 1) or args.dask is not None:
+            raise RnnkitError(
+                "several --model tag as one ensemble in one process: leave out --workers and "
+                "--dask, or give one model"
+            )
+    else:  # one model: the path or name, as the workers and Dask take it
+        args.model = args.model and args.model[0]
     if args.input is None:
         return _run_texts(args)
     return _run_documents(args)
