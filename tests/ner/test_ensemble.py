@@ -182,3 +182,11 @@ def test_rnnkit_tag_takes_several_models_in_one_process_only(tmp_path, capsys):
     assert not (tmp_path / "out.jsonl").exists()
     assert main([*argv, "--out", str(tmp_path / "out.jsonl")]) == 0
     assert '"text": "Teddy Roosevelt"' in (tmp_path / "out.jsonl").read_text()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["bench", "--data", "x.txt"]])
+def test_serve_and_bench_refuse_a_second_model_rather_than_take_the_last(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--model", "default", "--model", "conll"])
+    assert exit.value.code == 2
+    assert "--model is given once here" in capsys.readouterr().err

@@ -7,7 +7,7 @@ benchmarks/compare_torch.py.
 import re
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, positive_int
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, OneModel, positive_int
 from rnnkit.errors import DataError
 
 # A CoNLL line's last column is an IOB/IOBES tag: O, or B-, I-, E-, S- before a type.
@@ -22,7 +22,7 @@ def add_parser(sub):
         "12-token sentence: medians over repeats, after a warm-up. Compare with PyTorch: "
         "python benchmarks/compare_torch.py in the source tree.",
     )
-    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--model", action=OneModel, default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument(
         "--data", required=True, help="a CoNLL file, or a text file with one text per line"
     )

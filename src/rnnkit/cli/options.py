@@ -68,6 +68,19 @@ def threshold(text):
     return value
 
 
+class OneModel(argparse.Action):
+    """--model of a command that serves or times one model: given twice, a usage error (tag, eval
+    and predict take several as an ensemble; here the last would silently win)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            parser.error(
+                f"{option_string} is given once here; several models make an ensemble only "
+                "for tag, eval and predict"
+            )
+        setattr(namespace, self.dest, value)
+
+
 def load_tagger(args):
     """The tagger that --model names (several: an Ensemble), with --threshold and --show
     applied."""

@@ -5,13 +5,13 @@ import math
 import socket
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, SHOW_HELP, positive_int
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, SHOW_HELP, OneModel, positive_int
 from rnnkit.errors import RnnkitError
 
 
 def add_parser(sub):
     p = sub.add_parser("serve", help="serve the tagger over HTTP, with a web page at /")
-    p.add_argument("--model", default=None, help=DEFAULT_MODEL_HELP)
+    p.add_argument("--model", action=OneModel, default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument(
         "--show",
         default=None,
