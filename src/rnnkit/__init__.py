@@ -16,6 +16,7 @@ __all__ = [
     "SGD",
     "Adam",
     "ColumnGrad",
+    "Ensemble",
     "RNNConfig",
     "Tagger",
     "TrainConfig",
@@ -30,12 +31,17 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # rnnkit.Tagger, rnnkit.train and rnnkit.TrainConfig are imported on first use: they bring
-    # the text, storage and task modules, which the model alone (`import rnnkit`) does not need.
+    # rnnkit.Tagger, rnnkit.Ensemble, rnnkit.train and rnnkit.TrainConfig are imported on first
+    # use: they bring the text, storage and task modules, which the model alone (`import rnnkit`)
+    # does not need.
     if name == "Tagger":
         from rnnkit.ner.tagger import Tagger
 
         return Tagger
+    if name == "Ensemble":  # several taggers of one task decoded as one
+        from rnnkit.ner.ensemble import Ensemble
+
+        return Ensemble
     if name in ("train", "TrainConfig"):  # training from Python: the CLI is a layer over it
         from rnnkit.ner import training
 
@@ -44,4 +50,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted([*globals(), "Tagger", "TrainConfig", "train"])
+    return sorted([*globals(), "Ensemble", "Tagger", "TrainConfig", "train"])

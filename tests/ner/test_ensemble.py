@@ -190,3 +190,11 @@ def test_serve_and_bench_refuse_a_second_model_rather_than_take_the_last(command
         main([*command, "--model", "default", "--model", "conll"])
     assert exit.value.code == 2
     assert "--model is given once here" in capsys.readouterr().err
+
+
+def test_rnnkit_ensemble_is_the_ensemble_imported_on_first_use():
+    import rnnkit
+
+    assert (
+        rnnkit.Ensemble is Ensemble and "Ensemble" in dir(rnnkit) and "Ensemble" in rnnkit.__all__
+    )
