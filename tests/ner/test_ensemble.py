@@ -1,6 +1,7 @@
 """Ensembles (rnnkit.ner.ensemble): several taggers of one task decoded as one, checked against
 every tag path enumerated on short sentences, and against one tagger for an ensemble of copies."""
 
+import copy
 import itertools
 import json
 
@@ -11,7 +12,7 @@ from rnnkit.cli import main
 from rnnkit.data.features import Featurizer
 from rnnkit.errors import RnnkitError
 from rnnkit.ner.ensemble import Ensemble
-from rnnkit.ner.tagger import Tagger
+from rnnkit.ner.tagger import Tagger, shipped_model_path
 from rnnkit.ner.tagsets import TagSet
 from rnnkit.ner.tasks import CRF_PARAMS, TASKS, Task
 from rnnkit.nn.model import RNN
@@ -132,6 +133,8 @@ def test_members_of_different_tasks_are_refused_naming_the_member():
         Ensemble.load(["default", "conll"])
     with pytest.raises(TypeError, match="non-empty list of Taggers"):
         Ensemble([])
+    with pytest.raises(TypeError, match="non-empty list of Taggers"):
+        Ensemble.load([])
     with pytest.raises(TypeError, match="not ensembles"):
         Ensemble([Ensemble([random_tagger("crf", 1)])])
 
@@ -139,6 +142,8 @@ def test_members_of_different_tasks_are_refused_naming_the_member():
 def test_an_ensemble_keeps_show_and_threshold_refuses_save_and_worker_processes(tmp_path):
     ensemble = Ensemble.load(["default", "default"])
     assert ensemble.show == ("PER",)  # the members' own
+    one = Ensemble.load(shipped_model_path("default"))  # a path alone: an ensemble of one
+    assert len(one.members) == 1 and one.names == ["default (shipped)"]
     assert [e["type"] for e in ensemble.tag("Angela Merkel visited Paris.")["entities"]] == ["PER"]
     with pytest.raises(ValueError, match=r"lies in \(0, 1\)"):
         ensemble.threshold = 1.5
@@ -198,3 +203,24 @@ def test_rnnkit_ensemble_is_the_ensemble_imported_on_first_use():
     assert (
         rnnkit.Ensemble is Ensemble and "Ensemble" in dir(rnnkit) and "Ensemble" in rnnkit.__all__
     )
+
+
+def test_an_ensemble_decodes_in_batches_bounded_as_a_taggers(monkeypatch):
+    """One long sentence among short ones is decoded alone, not padding 255 others to its
+    length (a tagger's max_tokens bound holds for the ensemble's own decoding too)."""
+    tagger = random_tagger("crf", 5)
+    sentences = [["took", "aspirin"]] * 300 + [["mg"] * 5000] + [["x"]] * 10
+    ensemble = Ensemble([tagger, tagger])
+    sizes, decode = [], ensemble.task.decode_batch
+
+    def spy(y_hat, mask, *args):
+        sizes.append(y_hat.shape[:2])
+        return decode(y_hat, mask, *args)
+
+    monkeypatch.setattr(ensemble, "task", copy.copy(ensemble.task))
+    object.__setattr__(ensemble.task, "decode_batch", spy)
+    got = ensemble.predict(sentences, batch_size=256, max_tokens=1000)
+    assert all(m * T <= max(1000, T) and m <= 256 for m, T in sizes)
+    assert (1, 5000) in sizes
+    for a, b in zip(tagger.predict(sentences), got):
+        assert a.tags == b.tags and np.allclose(a.probs, b.probs, atol=1e-6)

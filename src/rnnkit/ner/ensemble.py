@@ -18,8 +18,11 @@ scheme, threshold, show) is then the task's own, as for one tagger. The members 
 their task: the same tags, scheme, output and type renaming; features and sizes may differ.
 """
 
+import os
+
 import numpy as np
 
+from rnnkit.data.batching import make_batches
 from rnnkit.errors import RnnkitError
 from rnnkit.ner.tagger import MAX_TOKENS, Prediction, Tagger, describe_model, token_lists
 from rnnkit.ner.tasks import CRF_PARAMS
@@ -52,7 +55,7 @@ class Ensemble(Tagger):
     def load(cls, paths, *, show=None, threshold=None):
         """The taggers `paths` name (each what Tagger.load takes), as one. show: the members'
         own if they all name the same types, else every type; threshold: 0.5 unless given."""
-        paths = [paths] if isinstance(paths, str) else list(paths)
+        paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         members = [Tagger.load(p) for p in paths]
         shown = {m.show for m in members}
         ensemble = cls(
@@ -100,12 +103,15 @@ class Ensemble(Tagger):
             k: np.mean([m.model.params[k] for m in self.members], axis=0)
             for k in (CRF_PARAMS if self.task.crf else ())
         }
-        out = []
-        for at in range(0, len(sentences), batch_size):  # decoded as a tagger's batches are
-            rows = [s / n for s in mean[at : at + batch_size]]
-            y_hat, mask = self._outputs(rows)
+        out = [None] * len(sentences)
+        # decoded in batches cut as a tagger's are: at most batch_size sentences and
+        # max(max_tokens, the longest) padded steps, so one long sentence pads no other
+        lengths = [np.zeros(len(s), np.intp) for s in sentences]
+        for batch in make_batches(lengths, None, batch_size, max_tokens=max_tokens):
+            y_hat, mask = self._outputs([mean[i] / n for i in batch.index])
             decoded = self.task.decode_batch(y_hat, mask, params, self.threshold, self.show)
-            out += [Prediction(tags, probs) for tags, probs in decoded]
+            for i, (tags, probs) in zip(batch.index, decoded):
+                out[i] = Prediction(tags, probs)
         return out
 
     def _scores(self, y_hat):
