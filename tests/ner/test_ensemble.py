@@ -42,8 +42,16 @@ def random_tagger(kind, seed, groups=("word",)):
 
 def scores_of(tagger, sentence):
     """A member's ŷ (T, n_y) of one sentence, through its own features and model."""
-    [(_, y_hat, mask)] = tagger.outputs([sentence])
+    [(_, y_hat, mask)] = tagger.model_outputs([sentence])
     return np.array(y_hat[0, : int(mask[0].sum())], dtype=np.float64)
+
+
+def test_model_outputs_refuses_a_text_when_called():
+    tagger = random_tagger("crf", 1)
+    with pytest.raises(TypeError, match="model_outputs takes sentences as token lists"):
+        tagger.model_outputs(["took aspirin"])  # not iterated: refused at the call
+    with pytest.raises(TypeError, match="ask each of its members"):
+        Ensemble([tagger]).model_outputs([["took"]])
 
 
 def members(kind):

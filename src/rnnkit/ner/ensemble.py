@@ -79,6 +79,9 @@ class Ensemble(Tagger):
     def spells(self):
         return False
 
+    def model_outputs(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
+        raise TypeError("an ensemble has no one model's outputs: ask each of its members")
+
     def pipe(self, texts, batch_size=64, workers=1):
         _one_process(workers)
         return super().pipe(texts, batch_size, workers)
@@ -93,7 +96,7 @@ class Ensemble(Tagger):
         sentences = token_lists(sentences)
         mean = [None] * len(sentences)  # each sentence's Σ_k of the members' scores (T_i, n_y)
         for member in self.members:
-            for index, y_hat, mask in member.outputs(sentences, batch_size, max_tokens):
+            for index, y_hat, mask in member._batches(sentences, batch_size, max_tokens):
                 scores = self._scores(y_hat)
                 for row, i in enumerate(index):
                     s = scores[row, : int(mask[row].sum())]

@@ -205,7 +205,7 @@ class Tagger:
         """
         sentences = token_lists(sentences)
         out = [None] * len(sentences)
-        for index, y_hat, mask in self.outputs(sentences, batch_size, max_tokens):
+        for index, y_hat, mask in self._batches(sentences, batch_size, max_tokens):
             decoded = self.task.decode_batch(
                 y_hat, mask, self.model.params, self.threshold, self.show
             )
@@ -213,9 +213,14 @@ class Tagger:
                 out[i] = Prediction(tags, probs)
         return out
 
-    def outputs(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
-        """The model's ŷ of NFC token lists, a batch at a time: (the batch's sentence indices,
-        ŷ (m, T, n_y), mask (m, T)). ŷ may be a buffer that the next batch overwrites."""
+    def model_outputs(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
+        """The model's ŷ of sentences (as predict takes them), a batch at a time, before
+        decoding: an iterator of (the batch's sentence indices, ŷ (m, T, n_y), mask (m, T)), what
+        an Ensemble averages. ŷ may be a buffer that the next batch overwrites."""
+        return self._batches(token_lists(sentences, "model_outputs"), batch_size, max_tokens)
+
+    def _batches(self, sentences, batch_size, max_tokens):
+        """model_outputs of NFC token lists (token_lists)."""
         xs = [self.featurizer.encode(tokens) for tokens in sentences]
         with threads.limited():
             for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
@@ -271,12 +276,12 @@ class Tagger:
         return pipeline.tag_file(self, path, batch_size, workers)
 
 
-def token_lists(sentences):
+def token_lists(sentences, caller="predict"):
     """predict's sentences as lists of NFC tokens; TypeError for a text or one sentence."""
     sentences = [sentences] if isinstance(sentences, str) else list(sentences)
     if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens
         raise TypeError(
-            "predict takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
+            f"{caller} takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
             "for a text use tag()"
         )
     return [[nfc(t) for t in tokens] for tokens in sentences]
