@@ -18,6 +18,7 @@ from rnnkit.data.batching import make_batches
 from rnnkit.data.features import Featurizer
 from rnnkit.data.tokenize import tokenize
 from rnnkit.io import storage
+from rnnkit.ner.ensemble import Ensemble
 from rnnkit.ner.tagger import Tagger
 from rnnkit.ner.tasks import TASKS
 from rnnkit.nn.model import RNN
@@ -356,7 +357,7 @@ def test_pipe_and_tag_refuse_what_is_not_a_text():
     with pytest.raises(TypeError, match="tag takes a text"):
         tagger.tag(b"Teddy Roosevelt")
     for chunk in (0, -1, 2.5, True):  # 0 once turned off the chunking that bounds memory
-        with pytest.raises(ValueError, match="chunk must be"):
+        with pytest.raises(ValueError, match="chunk must be a whole number >= 1"):
             tagger.tag("Teddy Roosevelt", chunk=chunk)
 
 
@@ -372,3 +373,21 @@ def test_pipe_and_tag_file_refuse_a_count_that_is_not_a_whole_number_at_once(nam
         tagger.pipe(["Ann met Bob."], **{name: bad})
     with pytest.raises(ValueError, match=rf"{name} must be a whole number >= 1"):
         tagger.tag_file(str(tmp_path / "a.txt"), **{name: bad})
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_predict_and_tag_refuse_a_count_that_is_not_a_whole_number(bad):
+    """predict's batch_size and max_tokens, tag's max_len and chunk: 1.5 cut batches of one and a
+    half and True was taken for 1 (max_len=True tagged each word alone, and lost a name), "2"
+    and None failed comparing with int. A NumPy integer is a count; max_tokens=None bounds
+    nothing, as make_batches takes it."""
+    tagger = Tagger.load("lecture")
+    ensemble = Ensemble([tagger])
+    for who, name in [(tagger, "batch_size"), (tagger, "max_tokens"), (ensemble, "batch_size")]:
+        if not (name == "max_tokens" and bad is None):
+            with pytest.raises(ValueError, match=re.escape(f"{name} must be a whole number >= 1")):
+                who.predict([["Ann"]], **{name: bad})
+    for name in ("max_len", "chunk"):
+        with pytest.raises(ValueError, match=re.escape(f"{name} must be a whole number >= 1")):
+            tagger.tag("Ann met Bob.", **{name: bad})
+    assert tagger.predict([["Ann"]], batch_size=np.int64(2), max_tokens=None)[0].tags == ["B-PER"]

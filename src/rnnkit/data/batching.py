@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,14 @@ class Batch:
         return self.mask.sum(axis=1)
 
 
+def check_count(name, n):
+    """ValueError unless n is a whole number >= 1, naming it: 1.5 and True are not counts (True
+    was taken for 1, 1.5 cut batches of one and a half), and "2" is one error, not a failed
+    comparison of str with int."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, not {n!r}")
+
+
 def make_batches(
     xs: Sequence[np.ndarray],
     ys: Sequence[np.ndarray] | None,
@@ -54,10 +63,11 @@ def make_batches(
     holds at most max(max_tokens, its longest sentence) steps, so one very long
     sentence is batched alone instead of padding a whole batch to its length.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    if max_tokens is not None and (rng is not None or max_tokens < 1):
-        raise ValueError(f"max_tokens must be at least 1 and go without rng, not {max_tokens}")
+    check_count("batch_size", batch_size)
+    if max_tokens is not None:
+        check_count("max_tokens", max_tokens)
+        if rng is not None:
+            raise ValueError("max_tokens goes without rng: shuffled batches are not bounded")
     if ys is not None and len(ys) != len(xs):
         raise ValueError(f"{len(xs)} inputs but {len(ys)} label sequences")
     xs = [x if x.ndim == 2 else x.reshape(-1, 1) for x in map(np.asarray, xs)]

@@ -31,6 +31,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from rnnkit.data.batching import check_count
+
 
 class Token(NamedTuple):
     """A token and its character offsets: ``text[start:end] == token.text``."""
@@ -124,8 +126,7 @@ def iter_sentences(tokens: Iterable[Token], max_len: int = 100) -> Iterator[list
     sentence that reaches ``max_len`` tokens is cut there, so memory stays bounded
     however long the text runs without a full stop.
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, not {max_len}")
+    check_count("max_len", max_len)
     sentence: list[Token] = []
     ended = False  # the sentence has seen its final punctuation; only closers may follow
     for tok in tokens:

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import groupby, islice
 from operator import itemgetter
 
+from rnnkit.data.batching import check_count
 from rnnkit.data.documents import Paragraph, read_paragraphs
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.ner import formats
@@ -51,13 +52,6 @@ def check_counts(batch_size, workers):
     """ValueError unless both are whole numbers >= 1."""
     check_count("batch_size", batch_size)
     check_count("workers", workers)
-
-
-def check_count(name, n):
-    """ValueError unless n is a whole number >= 1 (1.5 once raised islice's error, True was
-    taken for 1, and "2" failed comparing str with int)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, not {n!r}")
 
 
 def render_documents(model, paths, fmt, batch_size=BATCH_SIZE, workers=1, encoding="utf-8"):

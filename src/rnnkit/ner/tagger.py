@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit import threads
-from rnnkit.data.batching import make_batches
+from rnnkit.data.batching import check_count, make_batches
 from rnnkit.data.features import Featurizer, nfc
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
@@ -237,8 +237,8 @@ class Tagger:
         """
         if not isinstance(text, str):
             raise TypeError(f"tag takes a text (str), not {type(text).__name__}")
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be a whole number of sentences >= 1, not {chunk!r}")
+        check_count("chunk", chunk)  # and iter_sentences max_len, at once: tag is no generator
+        check_count("max_len", max_len)
         tokens_out, entities = [], []
         pending = []
         for sentence in iter_sentences(iter_tokens(text), max_len=max_len):
