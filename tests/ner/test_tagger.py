@@ -169,6 +169,23 @@ def test_float16_save_is_lossy_but_close(random_tagger, tmp_path):
         np.testing.assert_allclose(a.probs, b.probs, atol=5e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, "int32", bool, np.complex64])
+def test_a_dtype_no_model_file_may_hold_is_refused_and_the_file_is_kept(
+    random_tagger, dtype, tmp_path
+):
+    """save(dtype=np.int8) once wrote a file that Tagger.load refuses ("not a float type"),
+    replacing the good model at that path."""
+    path = tmp_path / "m.npz"
+    random_tagger.save(path)
+    before = path.read_bytes()
+    with pytest.raises(
+        ValueError, match=r"m\.npz: a model is saved as float16, float32 or float64"
+    ):
+        random_tagger.save(path, dtype=dtype)
+    assert path.read_bytes() == before
+    assert Tagger.load(path).task == random_tagger.task
+
+
 # -- issue 11: trust on first contact ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def per_tagger():

@@ -34,6 +34,7 @@ SHIPPED = ("default", "lecture", "conll")  # person taggers, then all four CoNLL
 # Padded steps per predict batch (B * T): about 70 MB of working memory for the shipped
 # default model (4.5 KB a step); a longer sentence is predicted alone (docs/guarantees.md).
 MAX_TOKENS = 16_384
+FLOATS = tuple(map(np.dtype, ("float16", "float32", "float64")))  # what a model file may hold
 # Characters that set the direction of the text around them: never part of a name.
 BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -166,7 +167,13 @@ class Tagger:
 
     def save(self, path, dtype=None, **meta):
         """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding
-        every weight to float16: lossy (predictions move by about 1e-3)."""
+        every weight to float16: lossy (predictions move by about 1e-3). A dtype that is not
+        float16, 32 or 64 is refused before anything is written: Tagger.load refuses such a
+        file, and the write would have replaced the file at `path`."""
+        if dtype is not None and np.dtype(dtype) not in FLOATS:
+            raise ValueError(
+                f"{path}: a model is saved as float16, float32 or float64, not {np.dtype(dtype)}"
+            )
         arrays = {
             k: (v if dtype is None else v.astype(dtype)) for k, v in self.model.params.items()
         }
