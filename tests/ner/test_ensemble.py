@@ -205,6 +205,11 @@ def test_serve_and_bench_refuse_a_second_model_rather_than_take_the_last(command
     assert "--model is given once here" in capsys.readouterr().err
 
 
+def test_tagger_load_of_several_models_points_to_the_ensemble():
+    with pytest.raises(TypeError, match=r"takes one model, not 2; .*rnnkit\.Ensemble\.load"):
+        Tagger.load(["default", "conll"])
+
+
 def test_rnnkit_ensemble_is_the_ensemble_imported_on_first_use():
     import rnnkit
 

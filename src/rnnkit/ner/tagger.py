@@ -124,6 +124,11 @@ class Tagger:
         """Load a model file, a training directory, or a shipped model (None = 'default').
         show, threshold: set on the loaded tagger (None: the types its file names, and 0.5);
         RnnkitError for a type the model does not tag."""
+        if isinstance(path, list | tuple):  # several models: an ensemble's, not one tagger's
+            raise TypeError(
+                f"Tagger.load takes one model, not {len(path)}; to decode several as one: "
+                "rnnkit.Ensemble.load([...])"
+            )
         file = resolve_model_path(path)
         arrays, meta = storage.load(file, expect_format=storage.MODEL_FORMAT)
         try:
