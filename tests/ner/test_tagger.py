@@ -392,6 +392,21 @@ def test_pipe_and_tag_file_refuse_a_count_that_is_not_a_whole_number_at_once(nam
         tagger.tag_file(str(tmp_path / "a.txt"), **{name: bad})
 
 
+@pytest.mark.parametrize(
+    "sentences, message",
+    [
+        ([["Ann", None]], "token 1 of sentence 0 is NoneType None, not a str"),
+        ([[1, 2]], "token 0 of sentence 0 is int 1, not a str"),
+        ([["Ann"], ["Lee", b"Bo"]], "token 1 of sentence 1 is bytes b'Bo', not a str"),
+        ([["Ann"], None], "sentence 1 is None, not a list of tokens"),
+    ],
+)
+def test_predict_names_a_token_that_is_not_a_str(sentences, message):
+    """It once failed inside unicodedata ("is_normalized() argument 2 must be str, not int")."""
+    with pytest.raises(TypeError, match=re.escape(f"predict: {message}")):
+        Tagger.load("lecture").predict(sentences)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
 def test_predict_and_tag_refuse_a_count_that_is_not_a_whole_number(bad):
     """predict's batch_size and max_tokens, tag's max_len and chunk: 1.5 cut batches of one and a

@@ -296,7 +296,21 @@ def token_lists(sentences, caller="predict"):
             f"{caller} takes sentences as token lists ([['Ann', 'Lee', 'said']]); "
             "for a text use tag()"
         )
-    return [[nfc(t) for t in tokens] for tokens in sentences]
+    try:
+        return [[nfc(t) for t in tokens] for tokens in sentences]
+    except TypeError:  # found only after a failure: a check of every token costs a short call
+        for i, tokens in enumerate(sentences):
+            if isinstance(tokens, str) or not hasattr(tokens, "__iter__"):
+                raise TypeError(
+                    f"{caller}: sentence {i} is {tokens!r}, not a list of tokens"
+                ) from None
+            for j, t in enumerate(tokens):
+                if not isinstance(t, str):
+                    raise TypeError(
+                        f"{caller}: token {j} of sentence {i} is {type(t).__name__} {t!r}, "
+                        "not a str"
+                    ) from None
+        raise
 
 
 def tagged_sentence(text, sentence, pred, tokens_out, entities):
