@@ -86,6 +86,16 @@ def test_a_directory_is_refused(tmp_path):
         atomic_write_text(tmp_path, "x")
 
 
+def test_an_empty_path_is_refused_as_open_refuses_it(tmp_path, monkeypatch):
+    """ "" once resolved to the working directory: a temporary file was written beside it and
+    renamed over it, which failed with an error about that temporary file and the directory."""
+    monkeypatch.chdir(tmp_path)
+    for path in ("", b""):
+        with pytest.raises(FileNotFoundError, match="an empty path names no file"):
+            atomic_write_text(path, "x")
+    assert list(tmp_path.parent.glob(f".{tmp_path.name}.*")) == []  # no temporary file left
+
+
 # -- reading ---------------------------------------------------------------------------------
 
 

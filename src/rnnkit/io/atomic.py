@@ -35,6 +35,8 @@ def atomic_writer(
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_writer mode must be 'w' or 'wb', not {mode!r}")
     path = os.fspath(path)
+    if not path:  # as open("") says; realpath("") would be the working directory itself
+        raise FileNotFoundError(errno.ENOENT, "an empty path names no file", path)
     try:
         kind = os.stat(path).st_mode  # of what a symlink points to
     except FileNotFoundError:
