@@ -59,6 +59,20 @@ def test_a_local_path_wins_over_the_shipped_model_of_its_name(
     assert shipped_model_path(name).exists()
 
 
+def test_an_empty_model_path_is_refused_not_read_as_the_working_directory(
+    trained, corpus, tmp_path, capsys, monkeypatch
+):
+    """`--model "$MODEL"` with MODEL unset loaded ./model.npz, if the working directory had one."""
+    shutil.copy(trained / "model.npz", tmp_path / "model.npz")
+    monkeypatch.chdir(tmp_path)
+    for command in (["eval", "--data", str(corpus[1])], ["tag", "Ann met Bob."]):
+        assert main([*command, "--model", ""]) == 1
+        assert capsys.readouterr().err == (
+            "rnnkit: error: an empty model path: give a model file, a run directory or a "
+            "shipped name\n"
+        )
+
+
 def test_predict_reads_token_only_files_and_keeps_the_file_gold_tags(per_model, tmp_path, capsys):
     """Item 20: one column gives `token pred`; a per model's predict keeps LOC/ORG gold tags."""
     tokens = tmp_path / "tokens.txt"

@@ -11,6 +11,7 @@ is the mean of its tokens' prob (for a per model: the mean P(person) of its word
 """
 
 import copy
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,6 +57,10 @@ def resolve_model_path(path):
     even when it is named like a shipped model; otherwise a shipped name -> the shipped file."""
     if path is None:
         return shipped_model_path("default")
+    if not os.fspath(path):  # Path("") is the working directory: `--model "$UNSET"` loaded it
+        raise RnnkitError(
+            "an empty model path: give a model file, a run directory or a shipped name"
+        )
     if not Path(path).exists() and str(path) in SHIPPED:
         return shipped_model_path(str(path))
     path = Path(path)
