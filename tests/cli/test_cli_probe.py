@@ -97,3 +97,28 @@ def test_dask_refuses_a_bad_address_and_a_missing_model_before_making_the_output
     assert main([*argv, "--show", "DRUG", "--dask", "local"]) == 1  # before a cluster starts
     one_line_error(capsys.readouterr().err, "--show names DRUG")
     assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["eval", "--data", ""], "--data"),
+        (["predict", "--data", ""], "--data"),
+        (["bench", "--data", ""], "--data"),
+        (["tag", "--input", ""], "--input/-i"),
+        (["train", "--train", "", "--dev", "d.txt", "--out", "r"], "--train"),
+        (["train", "--train", "t.txt", "--dev", "", "--out", "r"], "--dev"),
+        (["train", "--train", "t.txt", "--dev", "d.txt", "--select", "", "--out", "r"], "--select"),
+    ],
+)
+def test_an_empty_input_path_is_a_usage_error_naming_the_option(
+    argv, option, tmp_path, capsys, monkeypatch
+):
+    """`--data "$UNSET"` was told "rnnkit: error: : no such file", naming nothing (bench: "No
+    such file or directory")."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    assert f"error: argument {option}: an empty path: give a file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no run directory made

@@ -7,7 +7,7 @@ benchmarks/compare_torch.py.
 import re
 import sys
 
-from rnnkit.cli.options import DEFAULT_MODEL_HELP, OneModel, positive_int
+from rnnkit.cli.options import DEFAULT_MODEL_HELP, OneModel, input_path, positive_int
 from rnnkit.errors import DataError
 
 # A CoNLL line's last column is an IOB/IOBES tag: O, or B-, I-, E-, S- before a type.
@@ -24,7 +24,10 @@ def add_parser(sub):
     )
     p.add_argument("--model", action=OneModel, default=None, help=DEFAULT_MODEL_HELP)
     p.add_argument(
-        "--data", required=True, help="a CoNLL file, or a text file with one text per line"
+        "--data",
+        type=input_path,
+        required=True,
+        help="a CoNLL file, or a text file with one text per line",
     )
     p.add_argument(
         "--format",

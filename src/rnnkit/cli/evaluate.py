@@ -8,6 +8,7 @@ from rnnkit.cli.options import (
     DEFAULT_MODEL_HELP,
     SHOW_HELP,
     THRESHOLD_HELP,
+    input_path,
     load_tagger,
     output_path,
     refuse_inputs_as_output,
@@ -22,7 +23,7 @@ def add_parsers(sub):
         "eval", help="entity-level precision, recall and F1 of a model on a CoNLL file"
     )
     _model_option(p)
-    p.add_argument("--data", required=True, help="CoNLL file with gold tags")
+    p.add_argument("--data", type=input_path, required=True, help="CoNLL file with gold tags")
     _tag_options(p)
     p.add_argument(
         "--json", action="store_true", help="print the scores (and the model used) as JSON"
@@ -38,7 +39,10 @@ def add_parsers(sub):
     )
     _model_option(p)
     p.add_argument(
-        "--data", required=True, help="CoNLL file with gold tags, or of one column: tokens"
+        "--data",
+        type=input_path,
+        required=True,
+        help="CoNLL file with gold tags, or of one column: tokens",
     )
     _tag_options(p)
     p.add_argument(

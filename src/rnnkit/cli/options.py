@@ -103,6 +103,14 @@ def utf8_stdout():
         sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
 
 
+def input_path(text):
+    """--data, --train, --dev, --select, --input: a path, not an empty one (`--data "$UNSET"` was
+    told ": no such file", naming nothing)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: give a file")
+    return text
+
+
 def output_path(text):
     """--out: a path, or "-" for standard output (as no --out at all); not an empty path."""
     if not text:

@@ -10,6 +10,7 @@ from rnnkit.cli.options import (
     DEFAULT_MODEL_HELP,
     SHOW_HELP,
     THRESHOLD_HELP,
+    input_path,
     load_tagger,
     output_path,
     positive_int,
@@ -63,6 +64,7 @@ def add_parser(sub):
         "--input",
         "-i",
         action="append",
+        type=input_path,
         metavar="PATH",
         help="a file, a directory (every file under it), a glob pattern, or '-' (standard "
         "input); repeatable",

@@ -4,7 +4,7 @@ import shlex
 import sys
 from dataclasses import fields
 
-from rnnkit.cli.options import features, positive_int, run_directory, scheme_option
+from rnnkit.cli.options import features, input_path, positive_int, run_directory, scheme_option
 
 
 def tag_set_options(p):
@@ -87,6 +87,7 @@ def _add_data_options(p, d):
         "--train",
         required=True,
         action="append",
+        type=input_path,
         help="CoNLL training file, with an optional weight (FILE:0.5 learns from a random "
         "half of it, FILE:2 from every sentence twice); repeatable",
     )
@@ -94,12 +95,14 @@ def _add_data_options(p, d):
         "--dev",
         required=True,
         action="append",
+        type=input_path,
         help="CoNLL file for model selection and early stopping; repeatable: models are chosen "
         "on the mean F1 of the dev sets",
     )
     p.add_argument(
         "--select",
         metavar="DEV",
+        type=input_path,
         default=None,
         help="choose the model on the F1 of this --dev file alone (default: the mean)",
     )
