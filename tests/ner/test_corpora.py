@@ -45,6 +45,15 @@ def test_a_training_or_dev_file_that_is_not_a_path_is_refused_naming_it(two_file
     with pytest.raises(RnnkitError, match="no training file: give at least one"):
         rnnkit.train(**{**run, "train": []})
     assert not (tmp_path / "r").exists()
+    # an empty path (an unset variable) was ": no such file", and out="" the working directory
+    with pytest.raises(RnnkitError, match="a training file's path is empty"):
+        rnnkit.train(**{**run, "train": [""]})
+    with pytest.raises(RnnkitError, match="a dev file's path is empty"):
+        rnnkit.train(**{**run, "train": [str(a)], "dev": [""]})
+    for out in ("", None):
+        with pytest.raises(TypeError, match="out is the run's directory"):
+            rnnkit.train(**{**run, "train": [str(a)], "out": out})
+    assert not (tmp_path / "r").exists()
     files, _ = read_train([a, f"{a}:0.5"], None, seed=0)  # Path and str alike
     assert [f.path for f in files] == [str(a), str(a)]
 

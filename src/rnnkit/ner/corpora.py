@@ -55,6 +55,8 @@ def paths_of(paths, what):
                 "; its weight goes after it, as 'tweets.txt:0.5'" if what == "training file" else ""
             )
             raise TypeError(f"a {what} is a path (str or os.PathLike), not {p!r}{weight}")
+        if not os.fspath(p):  # as --train "" is refused: it was ": no such file"
+            raise RnnkitError(f"a {what}'s path is empty: give a file")
     return paths
 
 

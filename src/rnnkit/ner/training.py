@@ -15,6 +15,7 @@ and one that holds files is only written into with `resume` or `overwrite`
 epochs of `train_epoch` and `end_epoch` (dev scores, the best model, the checkpoint).
 """
 
+import os
 import signal
 import time
 from contextlib import suppress
@@ -412,6 +413,8 @@ def train_tagger(config=None, *, train, dev, out, log=None, **options):
     overwrite, keep_checkpoint, progress). Returns the best model by dev F1, loaded from
     out/model.npz. log: a function of one string for the per-epoch lines (default: silent).
     """
+    if not isinstance(out, str | os.PathLike) or not os.fspath(out):  # "" was the working dir
+        raise TypeError(f"out is the run's directory (a non-empty path), not {out!r}")
     run_options = {
         k: options.pop(k)
         for k in ("resume", "overwrite", "keep_checkpoint", "progress")
