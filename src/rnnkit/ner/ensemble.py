@@ -19,6 +19,7 @@ their task: the same tags, scheme, output and type renaming; features and sizes 
 """
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -58,16 +59,10 @@ class Ensemble(Tagger):
         paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         members = [Tagger.load(p) for p in paths]
         shown = {m.show for m in members}
-        ensemble = cls(
-            members,
-            show=shown.pop() if len(shown) == 1 else None,
-            names=[describe_model(p) for p in paths],
+        own = shown.pop() if len(shown) == 1 else None
+        return cls(members, show=own, names=[describe_model(p) for p in paths])._given(
+            show, threshold
         )
-        if show is not None:
-            ensemble.show = show
-        if threshold is not None:
-            ensemble.threshold = threshold
-        return ensemble
 
     def save(self, path, dtype=None, **meta):
         raise RnnkitError(
@@ -147,13 +142,7 @@ class Ensemble(Tagger):
 
 def _same_task(a, b):
     """Whether two tasks tag alike, whatever decoding (viterbi or argmax) each was given."""
-    return (a.name, a.output, a.tagset, a.crf, a.relabel) == (
-        b.name,
-        b.output,
-        b.tagset,
-        b.crf,
-        b.relabel,
-    )
+    return replace(a, decoding=b.decoding) == b
 
 
 def _describe_task(task):

@@ -26,7 +26,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
 from rnnkit.ner.schemes import spans_from_bio
 from rnnkit.ner.tasks import Task
-from rnnkit.nn.config import RNNConfig
+from rnnkit.nn.config import DTYPES, RNNConfig
 from rnnkit.nn.model import RNN
 from rnnkit.nn.spelling import SpellingRNN
 
@@ -35,7 +35,6 @@ SHIPPED = ("default", "lecture", "conll")  # person taggers, then all four CoNLL
 # Padded steps per predict batch (B * T): about 70 MB of working memory for the shipped
 # default model (4.5 KB a step); a longer sentence is predicted alone (docs/guarantees.md).
 MAX_TOKENS = 16_384
-FLOATS = tuple(map(np.dtype, ("float16", "float32", "float64")))  # what a model file may hold
 # Characters that set the direction of the text around them: never part of a name.
 BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -168,19 +167,22 @@ class Tagger:
             p[...] = arrays[name]
             if not np.isfinite(p).all():
                 raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
-        tagger = cls(model, featurizer, task, meta, show=shown)
+        return cls(model, featurizer, task, meta, show=shown)._given(show, threshold)
+
+    def _given(self, show=None, threshold=None):
+        """This tagger with the show and threshold a load was given (None: keep its own)."""
         if show is not None:
-            tagger.show = show
+            self.show = show
         if threshold is not None:
-            tagger.threshold = threshold
-        return tagger
+            self.threshold = threshold
+        return self
 
     def save(self, path, dtype=None, **meta):
         """Write the tagger to one .npz file, atomically. dtype=np.float16 halves the file, rounding
         every weight to float16: lossy (predictions move by about 1e-3). A dtype that is not
         float16, 32 or 64 is refused before anything is written: Tagger.load refuses such a
         file, and the write would have replaced the file at `path`."""
-        if dtype is not None and np.dtype(dtype) not in FLOATS:
+        if dtype is not None and np.dtype(dtype).name not in DTYPES:
             raise ValueError(
                 f"{path}: a model is saved as float16, float32 or float64, not {np.dtype(dtype)}"
             )
@@ -254,8 +256,7 @@ class Tagger:
         """
         if not isinstance(text, str):
             raise TypeError(f"tag takes a text (str), not {type(text).__name__}")
-        check_count("chunk", chunk)  # and iter_sentences max_len, at once: tag is no generator
-        check_count("max_len", max_len)
+        check_count("chunk", chunk)  # max_len: iter_sentences checks it, at the loop's start
         tokens_out, entities = [], []
         pending = []
         for sentence in iter_sentences(iter_tokens(text), max_len=max_len):
