@@ -73,9 +73,9 @@ def main(argv=None):
                 seconds[m].append(_timed(tagger.predict, sentences, batch_size=256))
                 latency[m].append(speed.latency(tagger, one, calls))
                 if m in cold:
-                    tagger.model.forget()
+                    tagger.forget()
                     cold[m].append(_timed(tagger.predict, sentences, batch_size=256))
-                    cold_latency[m].append(speed.latency(tagger, one, calls, tagger.model.forget))
+                    cold_latency[m].append(speed.latency(tagger, one, calls, tagger.forget))
                     tagger.predict(sentences, batch_size=256)  # remembered again for the next pass
     latency = {m: statistics.median(v) for m, v in latency.items()}
     cold_latency = {m: statistics.median(v) for m, v in cold_latency.items()}

@@ -64,7 +64,7 @@ def parts(tagger, sentence):
     words = [[nfc(t) for t in sentence]]
     x = [tagger.featurizer.encode(words[0])]
     (batch,) = make_batches(x, None, 256, max_tokens=MAX_TOKENS)
-    model = tagger.model
+    model = tagger.runner  # the model that tags: a file's E folded into W_ax
     rnn = model.rnn if tagger.spells else model
     spelled = {}
     T = batch.x.shape[1]

@@ -98,3 +98,26 @@ def test_long_tokens_are_tagged_but_not_kept_by_the_caches(spelled):
     assert features._remembered_shape.cache_info().currsize <= held + 1  # "bb" only
     # the long tokens' spellings are the 64 characters' (one key for blobs alike in them)
     assert sum(len(k) == 64 for k in tagger.model._memo) >= 1
+
+
+def test_a_tagger_with_an_embedding_tags_through_its_folded_twin_and_saves_E(corpus, tmp_path):
+    """Loaded from a file, a model with E (--n-e) tags through RNN.folded (W_ax E multiplied
+    out once): the tags and probabilities of the model as trained, a CRF's included; save
+    writes the model as trained, E and all."""
+    settings = {**SETTINGS, "n_e": 6, "embedding_dropout": 0.5, "layers": 2}
+    settings |= dict(task="tags", output="crf", model_scheme="bioes")
+    train(TrainConfig(**settings), *corpus, tmp_path / "run", log=lambda msg: None)
+    tagger = Tagger.load(tmp_path / "run" / "model.npz")
+    assert tagger.model.rnn.n_e == 6 and tagger.runner.rnn.n_e is None
+    assert "E" not in tagger.runner.params and tagger.runner.encoder is tagger.model.encoder
+    sentences = [["Ann", "Lee", "said", "so"], ["Zoë", "Ólafsdóttir", "wrote", "to", "Bo"]]
+    folded = tagger.predict(sentences)
+    tagger._runner = tagger.model  # the model as trained, E gathered at every step
+    for a, b in zip(folded, tagger.predict(sentences)):
+        assert a.tags == b.tags
+        np.testing.assert_allclose(a.probs, b.probs, rtol=1e-5, atol=1e-6)
+    tagger.save(tmp_path / "again.npz")
+    arrays, meta = storage.load(tmp_path / "again.npz")
+    assert "E" in arrays and meta["model"]["n_e"] == 6
+    tagger.model = Tagger.load(tmp_path / "again.npz").model  # a model set later tags itself
+    assert tagger.runner is tagger.model

@@ -172,3 +172,43 @@ def test_the_compiled_loop_equals_numpy(layers, bidirectional, cell, lengths, mo
     np.testing.assert_allclose(a, want_a, rtol=1e-5, atol=2e-6)
     np.testing.assert_allclose(y_hat, want_y, rtol=1e-5, atol=2e-6)
     np.testing.assert_array_equal(a[~mask], 0)
+
+
+@pytest.mark.parametrize("layers,bidirectional,cell", CONFIGS)
+@pytest.mark.parametrize("n_s", [None, 4])
+def test_folded_multiplies_W_ax_E_out_and_computes_the_same_function(
+    layers, bidirectional, cell, n_s
+):
+    """RNN.folded: a model without E whose layer-1 W_ax is W_ax E gives this model's outputs
+    (a one-hot x<t> reads one column of W_ax E either way) and then owes this model nothing."""
+    rng = np.random.default_rng(5)
+    model = embedded(layers=layers, bidirectional=bidirectional, cell=cell, n_s=n_s, dropout=0.3)
+    folded = model.folded()
+    assert folded.n_e is None and "E" not in folded.params
+    assert folded.config == model.config.replace(n_e=None)  # dropout kept: a training setting
+    for chain in folded.chains_of(1):
+        assert folded.params[chain.W_ax].shape == (model.params[chain.W_ax].shape[0], 9)
+    x, _, mask = batch(rng, K=2)
+    s = {} if n_s is None else {"s": rng.normal(size=(*x.shape[:2], n_s))}
+    want_y, want_a = model.forward(x, mask, **s)
+    y_hat, a = folded.forward(x, mask, **s)
+    np.testing.assert_allclose(y_hat, want_y, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(a, want_a, rtol=1e-12, atol=1e-13)
+    # copies: training this model on does not reach the folded one
+    before = folded.params[folded.chains[0].W_ax].copy()
+    model.params["E"] += 1
+    np.testing.assert_array_equal(folded.params[folded.chains[0].W_ax], before)
+    plain = rnnkit.RNN(9, 4, 3)
+    assert plain.folded() is plain
+
+
+def test_a_model_whose_folded_W_ax_would_be_too_big_keeps_its_E(monkeypatch):
+    """2 chains x 4 rows x 9 words = 72 numbers folded: at a bound of 71 the model stays as it
+    is (a header with a tiny n_e and a huge n_a would otherwise take gigabytes on loading)."""
+    from rnnkit.nn import model as model_module
+
+    model = embedded(bidirectional=True)
+    monkeypatch.setattr(model_module, "FOLDED_MAX", 72)
+    assert model.folded() is not model
+    monkeypatch.setattr(model_module, "FOLDED_MAX", 71)
+    assert model.folded() is model

@@ -88,6 +88,7 @@ class Tagger:
 
     def __init__(self, model, featurizer, task, meta=None, threshold=0.5, show=None):
         self.model, self.featurizer, self.task = model, featurizer, task
+        self._runner, self._runner_of = model, model
         self.meta = meta or {}
         self.threshold = threshold
         self.show = show
@@ -167,7 +168,11 @@ class Tagger:
             p[...] = arrays[name]
             if not np.isfinite(p).all():
                 raise storage.ModelFileError(f"{file}: {name} holds non-finite values")
-        return cls(model, featurizer, task, meta, show=shown)._given(show, threshold)
+        tagger = cls(model, featurizer, task, meta, show=shown)
+        # A file's model is not trained further: with an embedding E, W_ax E is multiplied out
+        # once here, and tagging runs at the speed of a model without E
+        tagger._runner = model.folded()
+        return tagger._given(show, threshold)
 
     def _given(self, show=None, threshold=None):
         """This tagger with the show and threshold a load was given (None: keep its own)."""
@@ -210,6 +215,18 @@ class Tagger:
         )
 
     @property
+    def runner(self):
+        """The model that computes ŷ: `model`, or (loaded from a file) its folded twin, which
+        is `model` unless it has an embedding E (RNN.folded). `model` is what save writes."""
+        return self._runner if self._runner_of is self.model else self.model
+
+    def forget(self):
+        """Drop the spellings the model remembers (nn.spelling), as a cold start has none."""
+        for model in {id(m): m for m in (self.model, self.runner)}.values():
+            if isinstance(model, SpellingRNN):
+                model.forget()
+
+    @property
     def spells(self):
         """Whether the model reads each word's spelling (nn.spelling) as well as its features."""
         return isinstance(self.model, SpellingRNN)
@@ -244,7 +261,7 @@ class Tagger:
         with threads.limited():
             for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
                 spelled = {"words": [sentences[i] for i in batch.index]} if self.spells else {}
-                y_hat, _ = self.model.forward(batch.x, batch.mask, **spelled)
+                y_hat, _ = self.runner.forward(batch.x, batch.mask, **spelled)
                 yield batch.index, y_hat, batch.mask
 
     def tag(self, text, max_len=100, chunk=256):

@@ -83,6 +83,13 @@ class SpellingRNN:
             raise AttributeError(name)
         return getattr(self.rnn, name)
 
+    def folded(self):
+        """This model with its RNN's embedding multiplied out (RNN.folded), for inference: the
+        same encoder, a memory of spellings of its own. A model without E is itself."""
+        if self.rnn.n_e is None:
+            return self
+        return SpellingRNN(self.rnn.folded(), self.encoder, self.vocab)
+
     def spelling(self, words, T, compiled=False):
         """s (m, T, 2 n_c) of the tokens `words`, 0 at padded steps, and its cache."""
         return self.encoder.encode_tokens(self.vocab, words, T, compiled)
