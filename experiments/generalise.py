@@ -34,6 +34,12 @@ dropout and weight averaging) with 15 epochs, plus:
                shipped default's recipe; not in the default --configs)
     tags-crf-bioes-c50  tags-crf-bioes with 50 units in each chain of the character RNN, not 25
                (not in the default --configs)
+    tags-crf-bioes-e  tags-crf-bioes reading a learned embedding e<t> = E x<t> of 100 units,
+               with dropout 0.5 on it, as reg-gru-e does, in the lecture's cell (not in the
+               default --configs)
+    tags-crf-bioes-ed3  tags-crf-bioes-e with dropout 0.3 on e<t>, not 0.5 (not in the default
+               --configs)
+    tags-crf-bioes-e20  tags-crf-bioes-e in 20 epochs, not 15 (not in the default --configs)
     reg-gru    reg (the shipped default's recipe) with gated recurrent units, --cell gru, for
                the lecture's cell (not in the default --configs)
     reg-gru-e  reg-gru reading a learned embedding e<t> = E x<t> of 100 units, with dropout
@@ -79,6 +85,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BASE = [*BI2_INIT, *SIZES, "--lr", "3e-3", *FEATURES, "--epochs", "15"]
 CASE, CHARS = ["--case-augment", "0.4"], ["--char-hidden", "25"]
 CASE25, CHARS50 = ["--case-augment", "0.25"], ["--char-hidden", "50"]
+EMBED = ["--n-e", "100", "--embedding-dropout", "0.5"]
 
 
 def data_flags(data, btc=True, btc_weight=None):
@@ -121,10 +128,13 @@ def configs(data):
         ],
         "tags-crf-bioes-c50": [*BASE, *data_flags(data), *CASE, *CHARS50, *tags, *bioes],
         "tags-crf-bioes-case25": [*BASE, *data_flags(data), *CASE25, *CHARS, *tags, *bioes],
+        "tags-crf-bioes-e": [*full, *tags, *bioes, *EMBED],
+        "tags-crf-bioes-ed3": [*full, *tags, *bioes, "--n-e", "100", "--embedding-dropout", "0.3"],
+        "tags-crf-bioes-e20": [*full, *tags, *bioes, *EMBED, "--epochs", "20"],
         "tags-crf-reg": [*full, *tags, *reg],
         "reg-gru": [*full, *reg, "--cell", "gru"],
         "reg-btc2": [*BASE, *data_flags(data, btc_weight=2), *CASE, *CHARS, *reg],
-        "reg-gru-e": [*full, *reg, "--cell", "gru", "--n-e", "100", "--embedding-dropout", "0.5"],
+        "reg-gru-e": [*full, *reg, "--cell", "gru", *EMBED],
     }
 
 
