@@ -16,6 +16,10 @@ thread. The models take turns pass by pass (a pass: the text once, then --calls 
 single-sentence calls), so that a change in the machine's load falls on all of them alike.
 The last columns are the ratios to the first model.
 
+--unfolded adds, for each model that reads an embedding E (--n-e), a row of it as trained:
+Tagger.load(..., fold=False), E gathered and multiplied by W_ax at every step, where the
+default multiplies W_ax E out once on loading (RNN.folded).
+
 A model that reads spellings (nn.spelling) remembers each word's once computed: its tokens/s
 and latency are those of a process that has tagged the text before (the warm-up pass); the
 "cold" column repeats both with the memory emptied before each pass and each call, so that
@@ -54,10 +58,18 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--calls", type=int, default=1000)
+    p.add_argument("--unfolded", action="store_true", help="also each model with E as trained")
     args = p.parse_args(argv)
     sentences, source = sentences_of(args.data)
     n_tokens = sum(map(len, sentences))
     taggers = [Tagger.load(m) for m in args.models]
+    labels = {m: describe_model(m) for m in args.models}
+    if args.unfolded:  # a second row for each model whose runner is not the model as trained
+        for m, tagger in list(zip(args.models, taggers)):
+            if tagger.runner is not tagger.model:
+                args.models.append(f"{m} (E unfolded)")
+                labels[args.models[-1]] = f"{labels[m]}, E unfolded"
+                taggers.append(Tagger.load(m, fold=False))
     kernels.load()
     one = speed.sentence_of_length(sentences)
     seconds = {m: [] for m in args.models}
@@ -96,7 +108,7 @@ def main(argv=None):
             else ""
         )
         print(
-            f"| {describe_model(m)} | {'yes' if tagger.spells else 'no'} | {rate:,.0f} | "
+            f"| {labels[m]} | {'yes' if tagger.spells else 'no'} | {rate:,.0f} | "
             f"{latency[m] * 1e6:,.1f} µs | {rate / base_rate:.2f}x | "
             f"{latency[m] / base_latency:.2f}x | {cold_cell} |"
         )

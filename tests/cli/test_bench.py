@@ -204,6 +204,35 @@ def test_bench_models_times_two_models_side_by_side(tmp_path):
     assert default[1] == "yes" and default[6].endswith("µs")  # warm and cold both measured
 
 
+def test_bench_models_unfolded_adds_a_row_for_a_model_with_an_embedding(tmp_path):
+    """--unfolded: a model that reads an embedding E gets a second row, as trained (E gathered
+    at every step); a model without E (lecture) gets none."""
+    from rnnkit.data.features import Featurizer
+    from rnnkit.ner.tagger import Tagger
+    from rnnkit.ner.tasks import TASKS
+    from rnnkit.nn.model import RNN
+    from support import synthetic_sentences
+
+    script = HARNESS.parent / "bench_models.py"
+    if not script.exists():
+        pytest.skip("benchmarks/ is not beside the tests (an installed package)")
+    sentences = [[w for w, _ in s] for s in synthetic_sentences(50, 0)]
+    featurizer = Featurizer.build(sentences, groups=("word", "shape"))
+    model = RNN(featurizer.n_x, 6, 1, bidirectional=True, n_e=5, seed=3)
+    Tagger(model, featurizer, TASKS["per"]).save(tmp_path / "e.npz")
+    argv = ["lecture", str(tmp_path / "e.npz"), "--data", str(tmp_path / "none.txt")]
+    res = subprocess.run(
+        [sys.executable, str(script), *argv, "--repeats", "1", "--calls", "3", "--unfolded"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    rows = [line.split(" | ")[0] for line in res.stdout.splitlines() if line.startswith("| ")]
+    e = str(tmp_path / "e.npz")
+    assert rows[1:] == ["| lecture (shipped)", f"| {e}", f"| {e}, E unfolded"]
+
+
 @pytest.mark.parametrize(
     "model, rows",
     [

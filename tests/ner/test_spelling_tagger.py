@@ -112,8 +112,9 @@ def test_a_tagger_with_an_embedding_tags_through_its_folded_twin_and_saves_E(cor
     assert "E" not in tagger.runner.params and tagger.runner.encoder is tagger.model.encoder
     sentences = [["Ann", "Lee", "said", "so"], ["Zoë", "Ólafsdóttir", "wrote", "to", "Bo"]]
     folded = tagger.predict(sentences)
-    tagger._runner = tagger.model  # the model as trained, E gathered at every step
-    for a, b in zip(folded, tagger.predict(sentences)):
+    trained = Tagger.load(tmp_path / "run" / "model.npz", fold=False)
+    assert trained.runner is trained.model  # the model as trained, E gathered at every step
+    for a, b in zip(folded, trained.predict(sentences)):
         assert a.tags == b.tags
         np.testing.assert_allclose(a.probs, b.probs, rtol=1e-5, atol=1e-6)
     tagger.save(tmp_path / "again.npz")

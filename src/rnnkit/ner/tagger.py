@@ -125,10 +125,12 @@ class Tagger:
 
     # -- storage ---------------------------------------------------------------
     @classmethod
-    def load(cls, path=None, *, show=None, threshold=None):
+    def load(cls, path=None, *, show=None, threshold=None, fold=True):
         """Load a model file, a training directory, or a shipped model (None = 'default').
         show, threshold: set on the loaded tagger (None: the types its file names, and 0.5);
-        RnnkitError for a type the model does not tag."""
+        RnnkitError for a type the model does not tag. fold=False tags with a model that reads
+        an embedding E as it was trained, E gathered at every step (RNN.folded: the default
+        multiplies W_ax E out once, here)."""
         if isinstance(path, list | tuple):  # several models: an ensemble's, not one tagger's
             raise TypeError(
                 f"Tagger.load takes one model, not {len(path)}; to decode several as one: "
@@ -171,7 +173,7 @@ class Tagger:
         tagger = cls(model, featurizer, task, meta, show=shown)
         # A file's model is not trained further: with an embedding E, W_ax E is multiplied out
         # once here, and tagging runs at the speed of a model without E
-        tagger._runner = model.folded()
+        tagger._runner = model.folded() if fold else model
         return tagger._given(show, threshold)
 
     def _given(self, show=None, threshold=None):
