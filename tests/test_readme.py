@@ -4,8 +4,9 @@ Blocks are found by parsing the README (not by line numbers), so a block added l
 too, or fails asking to be made runnable or listed in NOT_RUN with its reason. Python blocks
 run in a fresh interpreter; shell blocks (bash, sh, console, or no language) run through bash.
 Each runs in an empty temporary directory beside a link `../shared` to the shared data, so
-that paths written as in the README (`../shared/data/conll2003/test.txt`) resolve; a block
-that reads the shared data is skipped, saying so, where it is absent. In a Python block,
+that paths written as in the README (`../shared/data/conll2003/test.txt`) resolve, and holding
+links to the repository's `experiments/` and `benchmarks/`, as a reader runs them from its
+root; a block that reads the shared data is skipped, saying so, where it is absent. In a Python block,
 `print(value)  # -> shown` checks that str(value) is what the README shows.
 """
 
@@ -39,7 +40,7 @@ NOT_RUN = {
     "on the fixture",
     "rnnkit train --task per --bidirectional --layers 2": "trains the shipped default model "
     "(20 minutes)",
-    "python experiments/generalise.py": "trains twelve models, 15 to 20 minutes each",
+    "python experiments/generalise.py": "trains three to twelve models, minutes each",
     "git show 4c5dc07": "needs the repository's history (a clean checkout has it; an sdist "
     "does not) and times models for a minute",
     "python benchmarks/compare_torch.py": "the full benchmark against PyTorch (minutes)",
@@ -142,6 +143,9 @@ def test_block_runs(block, tmp_path):
     work.mkdir()
     if SHARED.is_dir():
         (tmp_path / "shared").symlink_to(SHARED, target_is_directory=True)
+    for scripts in ("experiments", "benchmarks"):  # `python experiments/x.py`, as from the root
+        if (README.parent / scripts).is_dir():
+            (work / scripts).symlink_to(README.parent / scripts, target_is_directory=True)
     if block.lang in PYTHON:
         cmd = [sys.executable, "-c", python_script(block)]
     else:
