@@ -22,7 +22,7 @@ from bench_models import DATA, sentences_of
 
 from rnnkit import threads
 from rnnkit.data.batching import make_batches
-from rnnkit.data.features import nfc
+from rnnkit.data.normalise import lookup_form
 from rnnkit.ner import speed
 from rnnkit.ner.tagger import MAX_TOKENS, Tagger
 from rnnkit.nn import kernels
@@ -61,7 +61,7 @@ def kernel_calls(tagger, sentence):
 
 def parts(tagger, sentence):
     """(name, fn) of each part of tagger.predict([sentence]), in the order the call takes them."""
-    words = [[nfc(t) for t in sentence]]
+    words = [[lookup_form(t) for t in sentence]]
     x = [tagger.featurizer.encode(words[0])]
     (batch,) = make_batches(x, None, 256, max_tokens=MAX_TOKENS)
     model = tagger.runner  # the model that tags: a file's E folded into W_ax

@@ -6,8 +6,8 @@ run in a fresh interpreter; shell blocks (bash, sh, console, or no language) run
 Each runs in an empty temporary directory beside a link `../shared` to the shared data, so
 that paths written as in the README (`../shared/data/conll2003/test.txt`) resolve, and holding
 links to the repository's `experiments/` and `benchmarks/`, as a reader runs them from its
-root; a block that reads the shared data is skipped, saying so, where it is absent. In a Python block,
-`print(value)  # -> shown` checks that str(value) is what the README shows.
+root; a block that reads the shared data is skipped, saying so, where it is absent. In a
+Python block, `print(value)  # -> shown` checks that str(value) is what the README shows.
 """
 
 import os

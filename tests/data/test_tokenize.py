@@ -40,6 +40,11 @@ def texts(s):
             ["won", "6-4", "at", "3.5", "(", "+44", "-0.2", ".500", ")"],
         ),
         ("a one-day Inzamam-ul-Haq 1/2", ["a", "one-day", "Inzamam-ul-Haq", "1/2"]),
+        # Unicode's hyphen and non-breaking hyphen join as "-" does; a dash still separates
+        (
+            "Jean\u2011Paul Anne\u2010Marie U.S.\u2011led 3\u20134",
+            ["Jean\u2011Paul", "Anne\u2010Marie", "U.S.\u2011led", "3", "\u2013", "4"],
+        ),
         ("John's O'Brien's", ["John", "'s", "O'Brien", "'s"]),
         ("Peter 's car", ["Peter", "'s", "car"]),  # already tokenised text stays so
         ("don't can't won't isn't", ["do", "n't", "ca", "n't", "wo", "n't", "is", "n't"]),

@@ -268,6 +268,42 @@ def test_nfd_text_is_tagged_as_nfc_with_offsets_into_it():
     assert [t["prob"] for t in a["tokens"]] == [t["prob"] for t in b["tokens"]]
 
 
+def test_fullwidth_text_is_tagged_as_ascii_with_offsets_into_it():
+    """Names typed in fullwidth letters (East Asian input methods) were found nowhere: 'Ｊｏｈｎ
+    Ｓｍｉｔｈ met Ｍａｒｙ' tagged no one. They are read as ASCII: the same labels and ŷ as the
+    ASCII text, in every casing, offsets into the text as given."""
+    tagger = Tagger.load("default")
+    wide = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
+    for ascii_text in ["John Smith met Mary in London!", "JOHN SMITH MET MARY", "hi priya, ok?"]:
+        fullwidth = ascii_text.translate(wide)
+        assert fullwidth != ascii_text and len(fullwidth) == len(ascii_text)
+        a, b = tagger.tag(ascii_text), tagger.tag(fullwidth)
+        assert [(t["label"], t["prob"]) for t in a["tokens"]] == [
+            (t["label"], t["prob"]) for t in b["tokens"]
+        ]
+        assert [(e["start"], e["end"]) for e in a["entities"]] == [
+            (e["start"], e["end"]) for e in b["entities"]
+        ]
+        for e in b["entities"]:
+            assert fullwidth[e["start"] : e["end"]] == e["text"]
+    assert tagger.tag("Ｊｏｈｎ Ｓｍｉｔｈ met Ｍａｒｙ")["entities"]  # found now
+
+
+@pytest.mark.parametrize("hyphen", ["\u2010", "\u2011"])
+def test_a_name_with_unicodes_hyphen_is_one_name_as_with_ascii_s(hyphen):
+    """'Jean‑Paul Sartre', typed with a non-breaking hyphen (as word processors and phones do),
+    was cut into 'Jean' and 'Paul Sartre': the hyphen was a token of its own."""
+    tagger = Tagger.load("default")
+    text = "Jean-Paul Sartre met Anne-Marie Duval."
+    a, b = tagger.tag(text), tagger.tag(text.replace("-", hyphen))
+    assert [e["text"] for e in a["entities"]] == ["Jean-Paul Sartre", "Anne-Marie Duval"]
+    assert [e["text"].replace(hyphen, "-") for e in b["entities"]] == [
+        "Jean-Paul Sartre",
+        "Anne-Marie Duval",
+    ]
+    assert [t["prob"] for t in a["tokens"]] == [t["prob"] for t in b["tokens"]]
+
+
 BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 

@@ -18,18 +18,19 @@ in the order of ``groups``:
 ``suffix2``, ``suffix4``, ``prefix2``, ``prefix4``: the same with 2 and 4 characters.
 
 Frequencies count tokens, ties go to the first occurrence (see ``Vocabulary.build``).
-Tokens are counted and looked up in their NFC form, so that a corpus stored decomposed
-("e" + U+0301) trains the same columns that composed text is later tagged with.
+Tokens are counted and looked up in their lookup form (rnnkit.data.normalise: NFC, fullwidth
+ASCII as ASCII), so that a corpus stored decomposed ("e" + U+0301) trains the same columns that
+composed text is later tagged with.
 """
 
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from rnnkit.data.normalise import lookup_form
 from rnnkit.data.vocab import UNK_ID, Vocabulary
 
 # The categories of shape(), in the order it tests them.
@@ -150,11 +151,6 @@ def _check_groups(groups: Sequence[str]) -> tuple[str, ...]:
     return groups
 
 
-def nfc(token: str) -> str:
-    """The token's NFC form (the token itself when it is already in NFC, the common case)."""
-    return token if unicodedata.is_normalized("NFC", token) else unicodedata.normalize("NFC", token)
-
-
 def _tokens_of(sentence) -> Sequence[str]:
     # Accept conll.Sentence objects as well as plain token lists.
     return getattr(sentence, "tokens", sentence)
@@ -213,9 +209,8 @@ class Featurizer:
                 vocabs.append(Vocabulary(SHAPES))
             else:
                 key = _KEYS[g]
-                vocabs.append(
-                    Vocabulary.build(([key(nfc(t)) for t in ts] for ts in token_lists), sizes[g])
-                )
+                keys = ([key(lookup_form(t)) for t in ts] for ts in token_lists)
+                vocabs.append(Vocabulary.build(keys, sizes[g]))
         return cls(groups, vocabs)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
@@ -234,7 +229,7 @@ class Featurizer:
         return np.array(found, dtype=np.int64).reshape(len(tokens), len(self.groups))
 
     def _lookup(self, tokens: Sequence[str]) -> np.ndarray:
-        tokens = [nfc(t) for t in tokens]
+        tokens = [lookup_form(t) for t in tokens]
         ids = np.empty((len(tokens), len(self.groups)), dtype=np.int64)
         for k, (key, vocab) in enumerate(zip(self._keys, self.vocabs)):
             ids[:, k] = vocab.ids(map(key, tokens)) + self.offsets[k]

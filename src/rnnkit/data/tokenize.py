@@ -7,7 +7,8 @@ Conventions, taken from the training data:
 * clitics are split off: ``John's`` -> ``John`` ``'s``, ``don't`` -> ``do`` ``n't``
   (also ``'re`` ``'ve`` ``'ll`` ``'d`` ``'m``), but ``O'Brien`` stays whole; a clitic
   already standing alone (``John 's``) stays one token, so tokenised text re-tokenises;
-* hyphenated words and numbers stay whole: ``one-day``, ``Inzamam-ul-Haq``,
+* hyphenated words and numbers stay whole: ``one-day``, ``Inzamam-ul-Haq``, also with
+  Unicode's hyphen or non-breaking hyphen (U+2010, U+2011: ``Jean‑Paul``),
   ``1996-08-22``, ``6-4``; so do numbers with ``.`` ``,`` ``/`` ``:`` between digits
   (``3.5``, ``1,000``, ``1/2``, ``10:30``), numbers with a unit or ordinal
   (``1990s``, ``49th``), and a sign before a number (``+44``, ``-0.2``); a rank
@@ -68,6 +69,9 @@ _M = _mark_class()
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _W = rf"\w[\w{_M}]*"  # a word-character run, marks included
 _CLITIC = r"(?i:['’](?:s|re|ve|ll|d|m)\b)"
+# A hyphen joining the parts of a word: ASCII's, or Unicode's HYPHEN (U+2010) and NON-BREAKING
+# HYPHEN (U+2011), which word processors and phones type inside names ("Jean‑Paul")
+_HYPHEN = "[-\u2010\u2011]"
 _ABBREVIATIONS = (  # noqa: SIM905 (a list of 60 quoted words would hide the comment's point)
     "Mr Mrs Ms Dr Prof St Sr Jr Rev Gen Lt Col Maj Capt Sgt Cmdr Gov Sen Rep Pres "
     "Inc Corp Ltd Co Bros vs "
@@ -83,7 +87,7 @@ _TOKEN = re.compile(
             # a URL, without its final punctuation
             rf"(?:https?://|www\.)[^\s\"<>()\[\]{_BIDI}]*[^\s\"<>()\[\].,;:!?'{_BIDI}]",
             rf"[\w.+-]{{1,64}}@{_W}(?:\.{_W})+",  # e-mail address (bounded: no quadratic rescans)
-            rf"(?:[^\W\d_]\.){{2,}}(?:-{_W})*",  # U.S., a.m., F.B.I., U.S.-led
+            rf"(?:[^\W\d_]\.){{2,}}(?:{_HYPHEN}{_W})*",  # U.S., a.m., F.B.I., U.S.-led
             r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\.",  # Mr., Inc., Aug.
             # an initial, unless it ends the text (then the period ends a sentence)
             r"[A-Z]\.(?!\s*$)",
@@ -95,7 +99,7 @@ _TOKEN = re.compile(
             _CLITIC,  # 's 're 've 'll 'd 'm, also alone as in already tokenised text
             rf"(?:(?<![\w{_M}])[+-](?=\.?\d))?"  # a sign that starts a number: +44, -0.2
             rf"(?:{_W}|\.(?=\d){_W})"  # a word, or a number like .500
-            rf"(?:(?:(?<=\d)[.,/:](?=\d)|-(?=\w)|(?!{_CLITIC})['’](?=\w)){_W})*",  # joined parts
+            rf"(?:(?:(?<=\d)[.,/:](?=\d)|{_HYPHEN}(?=\w)|(?!{_CLITIC})['’](?=\w)){_W})*",  # joined
             rf"([^\w\s\x00-\x1f\x7f-\x9f{_BIDI}])\1*[{_M}]*",  # a run of one punctuation character
         ]
     )

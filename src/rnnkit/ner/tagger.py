@@ -20,7 +20,8 @@ import numpy as np
 
 from rnnkit import threads
 from rnnkit.data.batching import check_count, make_batches
-from rnnkit.data.features import Featurizer, nfc
+from rnnkit.data.features import Featurizer
+from rnnkit.data.normalise import lookup_form
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
@@ -237,7 +238,8 @@ class Tagger:
     def predict(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
         """Token lists -> one Prediction per sentence, in order.
 
-        Tokens are looked up in their NFC form, so text composed either way tags alike.
+        Tokens are looked up in their lookup form (rnnkit.data.normalise: NFC, fullwidth ASCII
+        as ASCII), so text composed either way, or typed in fullwidth letters, tags alike.
         Batches hold at most batch_size sentences and max(max_tokens, the longest
         sentence) padded steps; they run with rnnkit's BLAS threads (rnnkit.threads).
         """
@@ -258,7 +260,7 @@ class Tagger:
         return self._batches(token_lists(sentences, "model_outputs"), batch_size, max_tokens)
 
     def _batches(self, sentences, batch_size, max_tokens):
-        """model_outputs of NFC token lists (token_lists)."""
+        """model_outputs of token lists in their lookup form (token_lists)."""
         xs = [self.featurizer.encode(tokens) for tokens in sentences]
         with threads.limited():
             for batch in make_batches(xs, None, batch_size, max_tokens=max_tokens):
@@ -314,7 +316,8 @@ class Tagger:
 
 
 def token_lists(sentences, caller="predict"):
-    """predict's sentences as lists of NFC tokens; TypeError for a text or one sentence."""
+    """predict's sentences as lists of tokens in their lookup form (rnnkit.data.normalise);
+    TypeError for a text or one sentence."""
     sentences = [sentences] if isinstance(sentences, str) else list(sentences)
     if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens
         raise TypeError(
@@ -322,7 +325,7 @@ def token_lists(sentences, caller="predict"):
             "for a text use tag()"
         )
     try:
-        return [[nfc(t) for t in tokens] for tokens in sentences]
+        return [[lookup_form(t) for t in tokens] for tokens in sentences]
     except TypeError:  # found only after a failure: a check of every token costs a short call
         for i, tokens in enumerate(sentences):
             if isinstance(tokens, str) or not hasattr(tokens, "__iter__"):

@@ -28,12 +28,12 @@ At inference (compiled=True) the loop may be kernels.rnn_forward, the word-level
 model's compiled loop, under the same conditions (float32, Numba, once it pays).
 """
 
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.data.normalise import lookup_form
 from rnnkit.nn import kernels
 from rnnkit.nn.activations import G
 from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
@@ -44,8 +44,9 @@ DIRECTIONS = ("fwd", "bwd")
 
 class CharVocab:
     """Character ids: 0 UNK (a character not seen in training), 1 the begin marker, 2 the end
-    marker, then the known characters. Words are NFC-normalised before lookup, so that "é"
-    typed as one code point or as "e" + accent is the same character."""
+    marker, then the known characters. Words are read in their lookup form (NFC, fullwidth ASCII
+    as ASCII: rnnkit.data.normalise), so that "é" typed as one code point or as "e" + accent is
+    the same character, and "Ｊ" is "J"."""
 
     UNK, BOW, EOW = 0, 1, 2
     SPECIALS = 3
@@ -66,7 +67,7 @@ class CharVocab:
     def build(cls, words, min_count=1):
         """The characters occurring at least min_count times in `words` (training words), most
         frequent first (ties in first-seen order)."""
-        counts = Counter(c for w in words for c in unicodedata.normalize("NFC", w))
+        counts = Counter(c for w in words for c in lookup_form(w))
         return cls(c for c, k in counts.most_common() if k >= min_count)
 
     def __len__(self):
@@ -75,8 +76,8 @@ class CharVocab:
 
     @classmethod
     def read(cls, word):
-        """The characters of `word` that its spelling reads: its NFC form's first MAX_CHARS."""
-        return unicodedata.normalize("NFC", word)[: cls.MAX_CHARS]
+        """The characters of `word` that its spelling reads: its lookup form's first MAX_CHARS."""
+        return lookup_form(word)[: cls.MAX_CHARS]
 
     def ids(self, word):
         """[BOW, c<1>, ..., c<L>, EOW]: (L + 2,) int ids of one word, L <= MAX_CHARS."""

@@ -1,0 +1,31 @@
+"""The form in which a token is counted and looked up: what the vocabularies, the feature groups
+and the character RNN read of it. The text and its offsets are never changed.
+
+- Unicode NFC, so that a corpus stored decomposed ("e" + U+0301) trains the columns that
+  composed text is later tagged with, and "é" is one character however it was typed;
+- the fullwidth forms of ASCII (U+FF01 to U+FF5E, which East Asian input methods type:
+  "Ｊｏｈｎ") read as ASCII, as Unicode's compatibility normalisation (NFKC) reads them, and
+  Unicode's hyphen and non-breaking hyphen (U+2010, U+2011: "Jean‑Paul") as "-". Only these:
+  NFKC would also rewrite characters a model has learned as they are ("…" as "...", "²" as
+  "2"), while CoNLL-2003 and BTC hold no fullwidth letter and no such hyphen (only nine
+  fullwidth punctuation marks, in BTC's train), so reading these as ASCII loses nothing.
+"""
+
+import unicodedata
+
+READ_AS = {0xFF01 + i: 0x21 + i for i in range(0x5E)}  # ！ to ～ -> ! to ~
+# Unicode's HYPHEN and NON-BREAKING HYPHEN, which the tokeniser joins words with as it does "-"
+READ_AS |= {0x2010: 0x2D, 0x2011: 0x2D}
+
+
+def lookup_form(token: str) -> str:
+    """The token's NFC form, fullwidth ASCII read as ASCII and U+2010, U+2011 as "-" (the token
+    itself when it is ASCII, the common case). TypeError for a token that is not a str."""
+    if not isinstance(token, str):  # bytes have an isascii too
+        raise TypeError(f"a token is a str, not {type(token).__name__} {token!r}")
+    if token.isascii():
+        return token
+    token = token.translate(READ_AS)  # first: "ｅ" + U+0301 composes only once it is "e"
+    if not unicodedata.is_normalized("NFC", token):
+        token = unicodedata.normalize("NFC", token)
+    return token

@@ -1,0 +1,46 @@
+"""rnnkit.data.normalise.lookup_form: NFC, fullwidth ASCII read as ASCII, Unicode's hyphens as
+"-", nothing else."""
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rnnkit.data.normalise import lookup_form
+
+
+def test_fullwidth_ascii_reads_as_ascii_and_other_compatibility_characters_stay():
+    assert lookup_form("Ｊｏｈｎ") == "John"
+    assert lookup_form("ＡＢＣ！～") == "ABC!~"  # the block's ends, U+FF01 and U+FF5E
+    assert lookup_form("\uff00\uff5f") == "\uff00\uff5f"  # just outside it
+    assert lookup_form("Jean\u2010Paul") == lookup_form("Jean\u2011Paul") == "Jean-Paul"
+    assert lookup_form("1\u2013 2\u2014") == "1\u2013 2\u2014"  # dashes are not hyphens
+    # NFKC would rewrite these, which a model has learned as they are
+    for kept in ["…", "²", "ﬁ", "™", "ｶ", "①"]:
+        assert lookup_form(kept) == kept
+
+
+def test_decomposed_text_reads_composed():
+    nfd = unicodedata.normalize("NFD", "Nguyễn Ｎｇｕｙễｎ")
+    assert lookup_form(nfd) == "Nguyễn Nguyễn"
+    assert lookup_form("ｅ\u0301") == "é"  # composes once the fullwidth e is an e
+
+
+@given(st.text())
+def test_it_is_idempotent_and_agrees_with_nfkc_on_the_fullwidth_block(text):
+    once = lookup_form(text)
+    assert lookup_form(once) == once
+    assert unicodedata.is_normalized("NFC", once)
+    assert len(once) <= len(unicodedata.normalize("NFC", text))
+    for c in text:
+        if 0xFF01 <= ord(c) <= 0xFF5E:
+            assert lookup_form(c) == unicodedata.normalize("NFKC", c)
+        elif c not in "\u2010\u2011" and unicodedata.is_normalized("NFC", c):
+            assert lookup_form(c) == c
+
+
+@pytest.mark.parametrize("token", [None, b"Ann", 3])
+def test_a_token_that_is_not_a_str_is_a_type_error(token):
+    with pytest.raises(TypeError, match="a token is a str"):
+        lookup_form(token)
