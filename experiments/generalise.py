@@ -50,7 +50,9 @@ dropout and weight averaging) with 15 epochs, plus:
 Each run is the `rnnkit train` command it prints, into OUT/CONFIG-sSEED; a run that ended
 (its model.npz there, and no lock file) is not trained again, and only such runs are scored: a
 run still training in another process is neither trained twice nor scored half-way. --jobs
-runs that many trainings at once. --report trains nothing. Adds every run's scores to
+runs that many trainings at once, then scores them (the test rows unless --split dev);
+--no-score trains only, so that a recipe can be chosen on dev before its test rows are seen.
+--report trains nothing. Adds every run's scores to
 OUT/results.json (a run scored again replaces its entry; the other runs' entries are kept).
 --split dev scores the same rows made of the dev sets instead (CoNLL-2003 valid as published,
 lowercased and uppercased; BTC dev), with their mean, into OUT/results-dev.json: the recipe
@@ -189,6 +191,12 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--report", action="store_true", help="train nothing; score the runs there")
     p.add_argument(
+        "--no-score",
+        action="store_true",
+        help="train, and score nothing: no test row is seen before a recipe is chosen on dev "
+        "(then --report --split dev)",
+    )
+    p.add_argument(
         "--split",
         choices=["test", "dev"],
         default="test",
@@ -199,9 +207,13 @@ def main(argv=None):
     table = configs(args.data)
     names, seeds = args.configs.split(","), [int(s) for s in args.seeds.split(",")]
     runs = [(n, s, args.out / f"{n}-s{s}") for n in names for s in seeds]
+    if args.report and args.no_score:
+        p.error("--report scores the runs; --no-score trains them without scoring")
     if not args.report:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda r: train(table[r[0]], r[2], r[1]), runs))
+    if args.no_score:
+        return
 
     from rnnkit.data.conll import read_conll
 
