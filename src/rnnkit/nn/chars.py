@@ -44,9 +44,9 @@ DIRECTIONS = ("fwd", "bwd")
 
 class CharVocab:
     """Character ids: 0 UNK (a character not seen in training), 1 the begin marker, 2 the end
-    marker, then the known characters. Words are read in their lookup form (NFC, fullwidth ASCII
-    as ASCII: rnnkit.data.normalise), so that "é" typed as one code point or as "e" + accent is
-    the same character, and "Ｊ" is "J"."""
+    marker, then the known characters. Words are read in their lookup form (rnnkit.data.normalise:
+    NFC, with fullwidth ASCII and Unicode's hyphens read as ASCII), so that "é" typed as one code
+    point or as "e" + accent is the same character, and "Ｊ" is "J"."""
 
     UNK, BOW, EOW = 0, 1, 2
     SPECIALS = 3

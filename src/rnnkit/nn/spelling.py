@@ -86,9 +86,8 @@ class SpellingRNN:
     def folded(self):
         """This model with its RNN's embedding multiplied out (RNN.folded), for inference: the
         same encoder, a memory of spellings of its own. A model without E is itself."""
-        if self.rnn.n_e is None:
-            return self
-        return SpellingRNN(self.rnn.folded(), self.encoder, self.vocab)
+        rnn = self.rnn.folded()
+        return self if rnn is self.rnn else SpellingRNN(rnn, self.encoder, self.vocab)
 
     def spelling(self, words, T, compiled=False):
         """s (m, T, 2 n_c) of the tokens `words`, 0 at padded steps, and its cache."""
