@@ -22,10 +22,10 @@ from bench_models import DATA, sentences_of
 
 from rnnkit import threads
 from rnnkit.data.batching import make_batches
-from rnnkit.data.normalise import lookup_form
 from rnnkit.ner import speed
 from rnnkit.ner.tagger import MAX_TOKENS, Tagger
 from rnnkit.nn import kernels
+from rnnkit.normalise import lookup_form
 
 
 def least_median(fn, calls, repeats):

@@ -18,7 +18,7 @@ in the order of ``groups``:
 ``suffix2``, ``suffix4``, ``prefix2``, ``prefix4``: the same with 2 and 4 characters.
 
 Frequencies count tokens, ties go to the first occurrence (see ``Vocabulary.build``).
-Tokens are counted and looked up in their lookup form (rnnkit.data.normalise: NFC, with
+Tokens are counted and looked up in their lookup form (rnnkit.normalise: NFC, with
 fullwidth ASCII and Unicode's hyphens read as ASCII), so that a corpus stored decomposed ("e" +
 U+0301) trains the same columns that composed text is later tagged with.
 """
@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rnnkit.data.normalise import lookup_form
 from rnnkit.data.vocab import UNK_ID, Vocabulary
+from rnnkit.normalise import lookup_form
 
 # The categories of shape(), in the order it tests them.
 SHAPES = (

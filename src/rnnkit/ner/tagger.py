@@ -21,7 +21,6 @@ import numpy as np
 from rnnkit import threads
 from rnnkit.data.batching import check_count, make_batches
 from rnnkit.data.features import Featurizer
-from rnnkit.data.normalise import lookup_form
 from rnnkit.data.tokenize import iter_sentences, iter_tokens
 from rnnkit.errors import RnnkitError
 from rnnkit.io import storage
@@ -30,6 +29,7 @@ from rnnkit.ner.tasks import Task
 from rnnkit.nn.config import DTYPES, RNNConfig
 from rnnkit.nn.model import RNN
 from rnnkit.nn.spelling import SpellingRNN
+from rnnkit.normalise import lookup_form
 
 MODEL_FILE = "model.npz"
 SHIPPED = ("default", "lecture", "conll")  # person taggers, then all four CoNLL types
@@ -238,7 +238,7 @@ class Tagger:
     def predict(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
         """Token lists -> one Prediction per sentence, in order.
 
-        Tokens are looked up in their lookup form (rnnkit.data.normalise: NFC, with fullwidth
+        Tokens are looked up in their lookup form (rnnkit.normalise: NFC, with fullwidth
         ASCII and Unicode's hyphens read as ASCII), so text composed either way, or typed in
         fullwidth letters, tags alike.
         Batches hold at most batch_size sentences and max(max_tokens, the longest
@@ -317,7 +317,7 @@ class Tagger:
 
 
 def token_lists(sentences, caller="predict"):
-    """predict's sentences as lists of tokens in their lookup form (rnnkit.data.normalise);
+    """predict's sentences as lists of tokens in their lookup form (rnnkit.normalise);
     TypeError for a text or one sentence."""
     sentences = [sentences] if isinstance(sentences, str) else list(sentences)
     if any(isinstance(s, str) for s in sentences):  # a text, or one sentence's tokens

@@ -33,18 +33,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.data.normalise import lookup_form
 from rnnkit.nn import kernels
 from rnnkit.nn.activations import G
 from rnnkit.nn.recurrence import rnn_backward, rnn_forward, running_rows
 from rnnkit.nn.sparse import ColumnGrad, group_ids, segment_sum
+from rnnkit.normalise import lookup_form
 
 DIRECTIONS = ("fwd", "bwd")
 
 
 class CharVocab:
     """Character ids: 0 UNK (a character not seen in training), 1 the begin marker, 2 the end
-    marker, then the known characters. Words are read in their lookup form (rnnkit.data.normalise:
+    marker, then the known characters. Words are read in their lookup form (rnnkit.normalise:
     NFC, with fullwidth ASCII and Unicode's hyphens read as ASCII), so that "é" typed as one code
     point or as "e" + accent is the same character, and "Ｊ" is "J"."""
 

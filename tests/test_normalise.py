@@ -1,4 +1,4 @@
-"""rnnkit.data.normalise.lookup_form: NFC, fullwidth ASCII read as ASCII, Unicode's hyphens as
+"""rnnkit.normalise.lookup_form: NFC, fullwidth ASCII read as ASCII, Unicode's hyphens as
 "-", nothing else."""
 
 import unicodedata
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnkit.data.normalise import lookup_form
+from rnnkit.normalise import lookup_form
 
 
 def test_fullwidth_ascii_reads_as_ascii_and_other_compatibility_characters_stay():
