@@ -1,5 +1,5 @@
 """rnnkit.normalise.lookup_form: NFC, fullwidth ASCII read as ASCII, Unicode's hyphens as
-"-", nothing else."""
+"-", soft hyphens and word joiners left out, nothing else."""
 
 import unicodedata
 
@@ -16,6 +16,9 @@ def test_fullwidth_ascii_reads_as_ascii_and_other_compatibility_characters_stay(
     assert lookup_form("\uff00\uff5f") == "\uff00\uff5f"  # just outside it
     assert lookup_form("Jean\u2010Paul") == lookup_form("Jean\u2011Paul") == "Jean-Paul"
     assert lookup_form("1\u2013 2\u2014") == "1\u2013 2\u2014"  # dashes are not hyphens
+    # invisible inside a word: the soft hyphen and the word joiner are left out
+    assert lookup_form("Mer\u00adkel") == lookup_form("Mer\u2060kel") == "Merkel"
+    assert lookup_form("\u00ad") == "\u00ad"  # a token of nothing else stays itself
     # NFKC would rewrite these, which a model has learned as they are
     for kept in ["…", "²", "ﬁ", "™", "ｶ", "①"]:
         assert lookup_form(kept) == kept

@@ -5,10 +5,14 @@ and the character RNN read of it. The text and its offsets are never changed.
   composed text is later tagged with, and "é" is one character however it was typed;
 - the fullwidth forms of ASCII (U+FF01 to U+FF5E, which East Asian input methods type:
   "Ｊｏｈｎ") read as ASCII, as Unicode's compatibility normalisation (NFKC) reads them, and
-  Unicode's hyphen and non-breaking hyphen (U+2010, U+2011: "Jean‑Paul") as "-". Only these:
-  NFKC would also rewrite characters a model has learned as they are ("…" as "...", "²" as
-  "2"), while CoNLL-2003 and BTC hold no fullwidth letter and no such hyphen (only nine
-  fullwidth punctuation marks, in BTC's train), so reading these as ASCII loses nothing.
+  Unicode's hyphen and non-breaking hyphen (U+2010, U+2011: "Jean‑Paul") as "-";
+- the soft hyphen (U+00AD, the hyphenation hint of web pages) and the word joiner (U+2060) left
+  out: invisible inside a word, they would make "Merkel" with one a word no vocabulary holds.
+
+Only these: NFKC would also rewrite characters a model has learned as they are ("…" as "...",
+"²" as "2"), while CoNLL-2003 and BTC hold no fullwidth letter, no such hyphen and no word
+joiner (only nine fullwidth punctuation marks and one soft hyphen, in BTC's train), so reading
+these as ASCII loses nothing.
 """
 
 import unicodedata
@@ -16,16 +20,20 @@ import unicodedata
 READ_AS = {0xFF01 + i: 0x21 + i for i in range(0x5E)}  # ！ to ～ -> ! to ~
 # Unicode's HYPHEN and NON-BREAKING HYPHEN, which the tokeniser joins words with as it does "-"
 READ_AS |= {0x2010: 0x2D, 0x2011: 0x2D}
+# The soft hyphen and the word joiner, invisible inside a word (the tokeniser keeps them there)
+READ_AS |= {0xAD: None, 0x2060: None}
 
 
 def lookup_form(token: str) -> str:
-    """The token's NFC form, fullwidth ASCII read as ASCII and U+2010, U+2011 as "-" (the token
-    itself when it is ASCII, the common case). TypeError for a token that is not a str."""
+    """The token's NFC form, fullwidth ASCII read as ASCII, U+2010 and U+2011 as "-", U+00AD and
+    U+2060 left out (the token itself when it is ASCII, the common case). TypeError for a token
+    that is not a str."""
     if not isinstance(token, str):  # bytes have an isascii too
         raise TypeError(f"a token is a str, not {type(token).__name__} {token!r}")
     if token.isascii():
         return token
-    token = token.translate(READ_AS)  # first: "ｅ" + U+0301 composes only once it is "e"
-    if not unicodedata.is_normalized("NFC", token):
-        token = unicodedata.normalize("NFC", token)
-    return token
+    read = token.translate(READ_AS) or token  # a token of soft hyphens alone stays itself
+    # translated first: "ｅ" + U+0301 composes only once it is "e"
+    if not unicodedata.is_normalized("NFC", read):
+        read = unicodedata.normalize("NFC", read)
+    return read

@@ -45,6 +45,8 @@ def texts(s):
             "Jean\u2011Paul Anne\u2010Marie U.S.\u2011led 3\u20134",
             ["Jean\u2011Paul", "Anne\u2010Marie", "U.S.\u2011led", "3", "\u2013", "4"],
         ),
+        # a soft hyphen and a word joiner lie inside a word
+        ("Angela Mer\u00adkel Anna\u2060Lena", ["Angela", "Mer\u00adkel", "Anna\u2060Lena"]),
         ("John's O'Brien's", ["John", "'s", "O'Brien", "'s"]),
         ("Peter 's car", ["Peter", "'s", "car"]),  # already tokenised text stays so
         ("don't can't won't isn't", ["do", "n't", "ca", "n't", "wo", "n't", "is", "n't"]),

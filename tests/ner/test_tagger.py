@@ -289,6 +289,25 @@ def test_fullwidth_text_is_tagged_as_ascii_with_offsets_into_it():
     assert tagger.tag("Ｊｏｈｎ Ｓｍｉｔｈ met Ｍａｒｙ")["entities"]  # found now
 
 
+def test_a_soft_hyphen_inside_a_name_neither_cuts_it_nor_changes_its_tags():
+    """Text copied from web pages holds soft hyphens (U+00AD, invisible): 'Angela Mer\u00adkel'
+    was tokenised 'Mer', '\u00ad', 'kel' and tagged as the name 'Angela Mer'."""
+    tagger = Tagger.load("default")
+    text = "Angela Merkel met Olaf Scholz in Berlin."
+    for hint in ["\u00ad", "\u2060"]:
+        hinted = text.replace("Merkel", f"Mer{hint}kel").replace("Scholz", f"Scho{hint}lz")
+        a, b = tagger.tag(text), tagger.tag(hinted)
+        assert [t["text"].replace(hint, "") for t in b["tokens"]] == [
+            t["text"] for t in a["tokens"]
+        ]
+        assert [(t["label"], t["prob"]) for t in a["tokens"]] == [
+            (t["label"], t["prob"]) for t in b["tokens"]
+        ]
+        assert [e["text"] for e in b["entities"]] == [f"Angela Mer{hint}kel", f"Olaf Scho{hint}lz"]
+        for e in b["entities"]:
+            assert hinted[e["start"] : e["end"]] == e["text"]
+
+
 @pytest.mark.parametrize("hyphen", ["\u2010", "\u2011"])
 def test_a_name_with_unicodes_hyphen_is_one_name_as_with_ascii_s(hyphen):
     """'Jean‑Paul Sartre', typed with a non-breaking hyphen (as word processors and phones do),

@@ -18,9 +18,9 @@ in the order of ``groups``:
 ``suffix2``, ``suffix4``, ``prefix2``, ``prefix4``: the same with 2 and 4 characters.
 
 Frequencies count tokens, ties go to the first occurrence (see ``Vocabulary.build``).
-Tokens are counted and looked up in their lookup form (rnnkit.normalise: NFC, with
-fullwidth ASCII and Unicode's hyphens read as ASCII), so that a corpus stored decomposed ("e" +
-U+0301) trains the same columns that composed text is later tagged with.
+Tokens are counted and looked up in their lookup form (rnnkit.normalise: NFC, and a few typed
+forms read as ASCII), so that a corpus stored decomposed ("e" + U+0301) trains the same columns
+that composed text is later tagged with.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ Conventions, taken from the training data:
 
 Any input is accepted: tokens never contain whitespace, control characters and
 bidirectional-control characters (U+200E/F, U+202A-E, U+2066-9) are treated as
-spaces, combining marks stay attached to the character before them, and
+spaces, combining marks, soft hyphens and word joiners stay attached to the
+character before them, and
 ``text[tok.start:tok.end] == tok.text`` always holds.
 """
 
@@ -56,8 +57,10 @@ def _mark_class() -> str:
         else:
             ranges.append([c, c])
     # Zero-width (non-)joiners are part of words in Indic and Arabic scripts, and
-    # skin-tone modifiers part of the emoji before them.
-    return "\u200c\u200d\U0001f3fb-\U0001f3ff" + "".join(
+    # skin-tone modifiers part of the emoji before them. A soft hyphen (U+00AD, the
+    # hyphenation hint of web pages) and a word joiner (U+2060) lie inside a word,
+    # invisible: cut at one, "Angela Mer(U+00AD)kel" was the name "Angela Mer".
+    return "\u00ad\u2060\u200c\u200d\U0001f3fb-\U0001f3ff" + "".join(
         re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
         for a, b in ranges
     )

@@ -238,9 +238,8 @@ class Tagger:
     def predict(self, sentences, batch_size=256, max_tokens=MAX_TOKENS):
         """Token lists -> one Prediction per sentence, in order.
 
-        Tokens are looked up in their lookup form (rnnkit.normalise: NFC, with fullwidth
-        ASCII and Unicode's hyphens read as ASCII), so text composed either way, or typed in
-        fullwidth letters, tags alike.
+        Tokens are looked up in their lookup form (rnnkit.normalise: NFC, and a few typed forms
+        read as ASCII), so text composed either way, or typed in fullwidth letters, tags alike.
         Batches hold at most batch_size sentences and max(max_tokens, the longest
         sentence) padded steps; they run with rnnkit's BLAS threads (rnnkit.threads).
         """

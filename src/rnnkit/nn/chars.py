@@ -45,8 +45,8 @@ DIRECTIONS = ("fwd", "bwd")
 class CharVocab:
     """Character ids: 0 UNK (a character not seen in training), 1 the begin marker, 2 the end
     marker, then the known characters. Words are read in their lookup form (rnnkit.normalise:
-    NFC, with fullwidth ASCII and Unicode's hyphens read as ASCII), so that "é" typed as one code
-    point or as "e" + accent is the same character, and "Ｊ" is "J"."""
+    NFC, and a few typed forms read as ASCII), so that "é" typed as one code point or as "e" +
+    accent is the same character, and "Ｊ" is "J"."""
 
     UNK, BOW, EOW = 0, 1, 2
     SPECIALS = 3
