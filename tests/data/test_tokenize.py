@@ -153,16 +153,25 @@ def test_retokenising_conll_text_gives_its_tokens():
 
 
 BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+ZERO_WIDTH = "\u200b\ufeff"  # the zero-width space and the zero-width no-break space
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(st.sampled_from(list(BIDI + "Anna Smith.,'\"-é\u0301 www.x.com/a"))))
+@given(st.text(st.sampled_from(list(BIDI + ZERO_WIDTH + "Anna Smith.,'\"-é\u0301 www.x.com/a"))))
 def test_bidi_controls_are_never_part_of_a_token(text):
-    """Issue 11, item 11: direction marks separate tokens, as spaces do."""
+    """Issue 11, item 11: direction marks separate tokens, as spaces do; so do the zero-width
+    spaces."""
     for tok in tokenize(text):
         assert text[tok.start : tok.end] == tok.text
-        assert not set(tok.text) & set(BIDI), tok
+        assert not set(tok.text) & set(BIDI + ZERO_WIDTH), tok
 
 
 def test_bidi_controls_separate_words():
     assert texts("\u202bJohn\u200eSmith\u202c www.x.com\u2069") == ["John", "Smith", "www.x.com"]
+
+
+def test_zero_width_spaces_separate_words_and_are_no_tokens():
+    """'Angela\u200bMerkel met Olaf\u200b Scholz.' was tokenised with '\u200b' as tokens, and
+    the default found only 'Olaf'."""
+    text = "\ufeffAngela\u200bMerkel met Olaf\u200b Scholz\u200b.\u200b www.x.com/a\u200bb"
+    assert texts(text) == ["Angela", "Merkel", "met", "Olaf", "Scholz", ".", "www.x.com/a", "b"]

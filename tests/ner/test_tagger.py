@@ -289,6 +289,22 @@ def test_fullwidth_text_is_tagged_as_ascii_with_offsets_into_it():
     assert tagger.tag("Ｊｏｈｎ Ｓｍｉｔｈ met Ｍａｒｙ")["entities"]  # found now
 
 
+def test_a_zero_width_space_beside_a_name_changes_nothing_but_the_offsets():
+    """Web text holds invisible zero-width spaces (U+200B): as tokens of their own they hid
+    'Angela Merkel' in 'Angela\u200bMerkel met Olaf\u200b Scholz.' They separate as a space."""
+    tagger = Tagger.load("default")
+    plain = tagger.tag("Angela Merkel met Olaf Scholz.")
+    for zw in ["\u200b", "\ufeff"]:
+        text = f"{zw}Angela{zw}Merkel met Olaf{zw} Scholz."
+        got = tagger.tag(text)
+        assert [(t["text"], t["label"], t["prob"]) for t in got["tokens"]] == [
+            (t["text"], t["label"], t["prob"]) for t in plain["tokens"]
+        ]
+        assert [e["text"] for e in got["entities"]] == [f"Angela{zw}Merkel", f"Olaf{zw} Scholz"]
+        for e in got["entities"]:
+            assert text[e["start"] : e["end"]] == e["text"]
+
+
 def test_a_soft_hyphen_inside_a_name_neither_cuts_it_nor_changes_its_tags():
     """Text copied from web pages holds soft hyphens (U+00AD, invisible): 'Angela Mer\u00adkel'
     was tokenised 'Mer', '\u00ad', 'kel' and tagged as the name 'Angela Mer'."""

@@ -19,11 +19,11 @@ Conventions, taken from the training data:
 * currency prefixes (``US$``, ``HK$``, ``$``), ``S&P``-style names, e-mail
   addresses and URLs are one token each.
 
-Any input is accepted: tokens never contain whitespace, control characters and
-bidirectional-control characters (U+200E/F, U+202A-E, U+2066-9) are treated as
-spaces, combining marks, soft hyphens and word joiners stay attached to the
-character before them, and
-``text[tok.start:tok.end] == tok.text`` always holds.
+Any input is accepted: tokens never contain whitespace; control characters,
+bidirectional-control characters (U+200E/F, U+202A-E, U+2066-9), the zero-width space
+(U+200B) and the zero-width no-break space (U+FEFF, the byte-order mark) are treated as
+spaces; combining marks, soft hyphens and word joiners stay attached to the character
+before them; and ``text[tok.start:tok.end] == tok.text`` always holds.
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ _M = _mark_class()
 # Bidirectional controls set the direction of the text around them; they are not part
 # of a word, so that names (entity spans) never hold one at an edge.
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# A zero-width space (U+200B, a break hint web pages leave in copied text) and a zero-width
+# no-break space (U+FEFF, a byte-order mark, also met mid-text where files were joined) are
+# invisible: as tokens of their own, "Angela\u200bMerkel met Olaf Scholz." found only
+# "Olaf Scholz". They separate words as spaces do.
+_SEPARATORS = _BIDI + "\u200b\ufeff"
 _W = rf"\w[\w{_M}]*"  # a word-character run, marks included
 _CLITIC = r"(?i:['’](?:s|re|ve|ll|d|m)\b)"
 # A hyphen joining the parts of a word: ASCII's, or Unicode's HYPHEN (U+2010) and NON-BREAKING
@@ -88,7 +93,7 @@ _TOKEN = re.compile(
     "|".join(
         [
             # a URL, without its final punctuation
-            rf"(?:https?://|www\.)[^\s\"<>()\[\]{_BIDI}]*[^\s\"<>()\[\].,;:!?'{_BIDI}]",
+            rf"(?:https?://|www\.)[^\s\"<>()\[\]{_SEPARATORS}]*[^\s\"<>()\[\].,;:!?'{_SEPARATORS}]",
             rf"[\w.+-]{{1,64}}@{_W}(?:\.{_W})+",  # e-mail address (bounded: no quadratic rescans)
             rf"(?:[^\W\d_]\.){{2,}}(?:{_HYPHEN}{_W})*",  # U.S., a.m., F.B.I., U.S.-led
             r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\.",  # Mr., Inc., Aug.
@@ -103,7 +108,7 @@ _TOKEN = re.compile(
             rf"(?:(?<![\w{_M}])[+-](?=\.?\d))?"  # a sign that starts a number: +44, -0.2
             rf"(?:{_W}|\.(?=\d){_W})"  # a word, or a number like .500
             rf"(?:(?:(?<=\d)[.,/:](?=\d)|{_HYPHEN}(?=\w)|(?!{_CLITIC})['’](?=\w)){_W})*",  # joined
-            rf"([^\w\s\x00-\x1f\x7f-\x9f{_BIDI}])\1*[{_M}]*",  # a run of one punctuation character
+            rf"([^\w\s\x00-\x1f\x7f-\x9f{_SEPARATORS}])\1*[{_M}]*",  # a punctuation run
         ]
     )
 )
