@@ -45,6 +45,11 @@ def texts(s):
             "Jean\u2011Paul Anne\u2010Marie U.S.\u2011led 3\u20134",
             ["Jean\u2011Paul", "Anne\u2010Marie", "U.S.\u2011led", "3", "\u2013", "4"],
         ),
+        # a user name is one token, as the Broad Twitter Corpus writes it; an e-mail stays one
+        (
+            "RT @BarackObama: thanks @_nat_ a.b@c.com @ 5pm x@y",
+            ["RT", "@BarackObama", ":", "thanks", "@_nat_", "a.b@c.com", "@", "5pm", "x", "@", "y"],
+        ),
         # a soft hyphen and a word joiner lie inside a word
         ("Angela Mer\u00adkel Anna\u2060Lena", ["Angela", "Mer\u00adkel", "Anna\u2060Lena"]),
         ("John's O'Brien's", ["John", "'s", "O'Brien", "'s"]),

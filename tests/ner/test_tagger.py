@@ -289,6 +289,15 @@ def test_fullwidth_text_is_tagged_as_ascii_with_offsets_into_it():
     assert tagger.tag("Ｊｏｈｎ Ｓｍｉｔｈ met Ｍａｒｙ")["entities"]  # found now
 
 
+def test_a_user_name_is_one_token_and_no_name_as_in_the_tweets_the_default_learned():
+    """'cc @JohnSmith' was tokenised '@', 'JohnSmith', which the default, trained on tweets whose
+    user names are one token tagged O, tagged as the name '@JohnSmith'."""
+    tagger = Tagger.load("default")
+    got = tagger.tag("cc @JohnSmith, RT @BarackObama: Michelle Obama spoke")
+    assert [t["text"] for t in got["tokens"]][:3] == ["cc", "@JohnSmith", ","]
+    assert [e["text"] for e in got["entities"]] == ["Michelle Obama"]
+
+
 def test_a_zero_width_space_beside_a_name_changes_nothing_but_the_offsets():
     """Web text holds invisible zero-width spaces (U+200B): as tokens of their own they hid
     'Angela Merkel' in 'Angela\u200bMerkel met Olaf\u200b Scholz.' They separate as a space."""

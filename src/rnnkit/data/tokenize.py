@@ -17,7 +17,8 @@ Conventions, taken from the training data:
   ``U.S.-led``), single capital initials (``M.`` in ``M. Waugh``) except at the very
   end of the text, and a fixed list of titles, months and the like (``Mr.``, ``Inc.``);
 * currency prefixes (``US$``, ``HK$``, ``$``), ``S&P``-style names, e-mail
-  addresses and URLs are one token each.
+  addresses, URLs and user names (``@elonmusk``, as tweets write them and the Broad
+  Twitter Corpus tokenises them) are one token each.
 
 Any input is accepted: tokens never contain whitespace; control characters,
 bidirectional-control characters (U+200E/F, U+202A-E, U+2066-9), the zero-width space
@@ -95,6 +96,9 @@ _TOKEN = re.compile(
             # a URL, without its final punctuation
             rf"(?:https?://|www\.)[^\s\"<>()\[\]{_SEPARATORS}]*[^\s\"<>()\[\].,;:!?'{_SEPARATORS}]",
             rf"[\w.+-]{{1,64}}@{_W}(?:\.{_W})+",  # e-mail address (bounded: no quadratic rescans)
+            # a user name, "@elonmusk", as the Broad Twitter Corpus writes one: one token (a name
+            # of an account, not one written in the text; split, the model read "@" then a name)
+            rf"(?<![\w@])@{_W}",
             rf"(?:[^\W\d_]\.){{2,}}(?:{_HYPHEN}{_W})*",  # U.S., a.m., F.B.I., U.S.-led
             r"\b(?:" + "|".join(_ABBREVIATIONS) + r")\.",  # Mr., Inc., Aug.
             # an initial, unless it ends the text (then the period ends a sentence)
