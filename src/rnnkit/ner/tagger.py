@@ -225,7 +225,7 @@ class Tagger:
 
     def forget(self):
         """Drop the spellings the model remembers (nn.spelling), as a cold start has none."""
-        for model in {id(m): m for m in (self.model, self.runner)}.values():
+        for model in (self.model, self.runner):  # the same one twice forgets nothing more
             if isinstance(model, SpellingRNN):
                 model.forget()
 
